@@ -1,0 +1,227 @@
+//! ClientHello (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2).
+
+use nom::bytes::complete::take;
+use nom::combinator::verify;
+use nom::number::complete::be_u16;
+
+use crate::error::{field, finish, vec_u16, vec_u8, Error, PResult};
+use crate::extensions::{self, Extension, Extensions, ProtocolNames};
+use crate::registry::{CipherSuite, ExtensionType, NamedGroup, SignatureScheme, U16List};
+use crate::version::TlsVersion;
+
+/// A ClientHello, borrowing every list from the message body.
+///
+/// Parsing checks the framing of the whole message, extensions included, so the iterators
+/// below cannot fail; the bodies of individual extensions are checked by their typed
+/// readers when asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientHello<'a> {
+    /// `legacy_version` (the real offer is in supported_versions when present).
+    pub legacy_version: TlsVersion,
+    /// The 32-byte `random`.
+    pub random: &'a [u8],
+    /// `legacy_session_id`.
+    pub session_id: &'a [u8],
+    cipher_suites: &'a [u8],
+    /// `legacy_compression_methods`.
+    pub compression_methods: &'a [u8],
+    extensions: Option<&'a [u8]>,
+}
+
+fn client_hello(i: &[u8]) -> PResult<'_, ClientHello<'_>> {
+    let (i, legacy_version) = field("legacy_version", be_u16)(i)?;
+    let (i, random) = field("random", take(32usize))(i)?;
+    let (i, session_id) = field(
+        "legacy_session_id",
+        verify(vec_u8, |s: &[u8]| s.len() <= 32),
+    )(i)?;
+    let (i, cipher_suites) = field(
+        "cipher_suites",
+        verify(vec_u16, |s: &[u8]| s.len() % 2 == 0),
+    )(i)?;
+    let (i, compression_methods) = field("legacy_compression_methods", vec_u8)(i)?;
+    // TLS 1.2 and earlier allow the extensions block to be absent altogether.
+    let (i, extensions) = if i.is_empty() {
+        (i, None)
+    } else {
+        let (i, e) = extensions::extensions_block(i)?;
+        (i, Some(e))
+    };
+    if !i.is_empty() {
+        return crate::error::fail("trailing bytes");
+    }
+    Ok((
+        i,
+        ClientHello {
+            legacy_version: TlsVersion::from_wire(legacy_version),
+            random,
+            session_id,
+            cipher_suites,
+            compression_methods,
+            extensions,
+        },
+    ))
+}
+
+impl<'a> ClientHello<'a> {
+    /// Parses the body of a client_hello handshake message (after its four-byte header).
+    ///
+    /// ```
+    /// use helloscope_tls::{ClientHello, TlsVersion};
+    /// let mut body = vec![0x03, 0x03];
+    /// body.extend([0u8; 32]); // random
+    /// body.extend([0, 0, 2, 0x13, 0x01, 1, 0]); // no session id, one suite, null compression
+    /// let ch = ClientHello::parse(&body)?;
+    /// assert_eq!(ch.legacy_version, TlsVersion::Tls12);
+    /// assert_eq!(ch.cipher_suites().count(), 1);
+    /// assert!(!ch.has_extensions_block());
+    /// # Ok::<(), helloscope_tls::Error>(())
+    /// ```
+    pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
+        finish("ClientHello", client_hello(body))
+    }
+
+    /// The cipher suites in wire order, GREASE and SCSVs included.
+    #[inline]
+    pub fn cipher_suites(&self) -> U16List<'a, CipherSuite> {
+        U16List::new(self.cipher_suites)
+    }
+
+    /// True when the message carries an extensions block (even an empty one).
+    pub fn has_extensions_block(&self) -> bool {
+        self.extensions.is_some()
+    }
+
+    /// The extensions in wire order.
+    #[inline]
+    pub fn extensions(&self) -> Extensions<'a> {
+        Extensions::new(self.extensions.unwrap_or(&[]))
+    }
+
+    /// The body of the first extension of type `t`.
+    pub fn extension(&self, t: ExtensionType) -> Option<&'a [u8]> {
+        self.extensions()
+            .find(|e: &Extension<'_>| e.ext_type == t)
+            .map(|e| e.data)
+    }
+
+    /// The first host_name of server_name; `None` when absent or malformed.
+    pub fn server_name(&self) -> Option<&'a [u8]> {
+        extensions::parse_server_name(self.extension(ExtensionType::SERVER_NAME)?)
+            .ok()
+            .flatten()
+    }
+
+    /// The server name as text, when it is valid UTF-8 (host names are ASCII).
+    pub fn server_name_str(&self) -> Option<&'a str> {
+        core::str::from_utf8(self.server_name()?).ok()
+    }
+
+    /// The ALPN protocol names offered; `None` when absent or malformed.
+    pub fn alpn(&self) -> Option<ProtocolNames<'a>> {
+        extensions::parse_alpn(self.extension(ExtensionType::ALPN)?).ok()
+    }
+
+    /// supported_versions, in wire order with GREASE; `None` when absent or malformed.
+    pub fn supported_versions(&self) -> Option<U16List<'a, TlsVersion>> {
+        extensions::parse_supported_versions_client(
+            self.extension(ExtensionType::SUPPORTED_VERSIONS)?,
+        )
+        .ok()
+    }
+
+    /// supported_groups; `None` when absent or malformed.
+    pub fn supported_groups(&self) -> Option<U16List<'a, NamedGroup>> {
+        extensions::parse_supported_groups(self.extension(ExtensionType::SUPPORTED_GROUPS)?).ok()
+    }
+
+    /// ec_point_formats; `None` when absent or malformed.
+    pub fn ec_point_formats(&self) -> Option<&'a [u8]> {
+        extensions::parse_ec_point_formats(self.extension(ExtensionType::EC_POINT_FORMATS)?).ok()
+    }
+
+    /// signature_algorithms in wire order; `None` when absent or malformed.
+    pub fn signature_algorithms(&self) -> Option<U16List<'a, SignatureScheme>> {
+        extensions::parse_signature_algorithms(
+            self.extension(ExtensionType::SIGNATURE_ALGORITHMS)?,
+        )
+        .ok()
+    }
+
+    /// The groups of the key_share entries, in wire order; `None` when absent or malformed.
+    pub fn key_share_groups(&self) -> Option<impl Iterator<Item = NamedGroup> + 'a> {
+        let entries =
+            extensions::parse_key_share_client(self.extension(ExtensionType::KEY_SHARE)?).ok()?;
+        Some(entries.map(|e| e.group))
+    }
+
+    /// True when TLS_FALLBACK_SCSV (RFC 7507) is among the cipher suites: this hello is a
+    /// retry at a lower version after a failed attempt.
+    pub fn has_fallback_scsv(&self) -> bool {
+        self.cipher_suites()
+            .any(|c| c == CipherSuite::TLS_FALLBACK_SCSV)
+    }
+
+    /// True when TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746) is among the cipher suites.
+    pub fn has_renegotiation_scsv(&self) -> bool {
+        self.cipher_suites()
+            .any(|c| c == CipherSuite::TLS_EMPTY_RENEGOTIATION_INFO_SCSV)
+    }
+
+    /// The versions this hello offers, highest first, GREASE removed: supported_versions when
+    /// present, else `legacy_version` alone.
+    ///
+    /// A pre-1.3 client that sends `legacy_version` 1.2 will in practice also accept 1.0 and
+    /// 1.1, but nothing on the wire says so; this reports what the wire says.
+    pub fn offered_versions(&self) -> Vec<TlsVersion> {
+        if let Some(sv) = self.supported_versions() {
+            let mut v: Vec<TlsVersion> = sv.filter(|v| !v.is_grease()).collect();
+            if !v.is_empty() {
+                v.sort_unstable_by(|a, b| b.cmp(a));
+                v.dedup();
+                return v;
+            }
+        }
+        vec![self.legacy_version]
+    }
+
+    /// The highest version offered (see [`ClientHello::offered_versions`]).
+    pub fn highest_version(&self) -> TlsVersion {
+        if let Some(sv) = self.supported_versions() {
+            if let Some(max) = sv.filter(|v| !v.is_grease()).max() {
+                return max;
+            }
+        }
+        self.legacy_version
+    }
+}
+
+/// Parses a ClientHello from the start of a TLS byte stream: the first record must be a
+/// handshake record whose first message is a complete ClientHello.
+///
+/// Hellos that span records (post-quantum key shares make them larger than one TCP segment,
+/// and some stacks split them over records) need [`crate::HandshakeReassembler`].
+///
+/// ```
+/// # let bytes = helloscope_tls::doc_sample::CURL_CLIENT_HELLO;
+/// let hello = helloscope_tls::parse_client_hello_record(bytes)?;
+/// assert_eq!(hello.server_name_str(), Some("api.procore.com"));
+/// # Ok::<(), helloscope_tls::Error>(())
+/// ```
+pub fn parse_client_hello_record(stream: &[u8]) -> Result<ClientHello<'_>, Error> {
+    let (record, _) = crate::record::parse_record(stream)?;
+    if record.content_type != crate::record::ContentType::Handshake {
+        return Err(Error::Malformed {
+            structure: "TLSPlaintext",
+            field: "not a handshake record",
+        });
+    }
+    let (msg, _) = crate::handshake::parse_handshake(record.fragment, record.fragment.len())?;
+    if msg.msg_type != crate::handshake::HandshakeType::CLIENT_HELLO {
+        return Err(Error::Malformed {
+            structure: "Handshake",
+            field: "msg_type is not client_hello",
+        });
+    }
+    ClientHello::parse(msg.body)
+}
