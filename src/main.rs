@@ -1,1 +1,466 @@
-fn main() {}
+//! helloscope: which TLS versions clients offer and negotiate, to whom, and who breaks when a
+//! vendor switches old versions off.
+
+mod decode;
+mod output;
+mod policy;
+mod report;
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, LiveConfig, PacketSource, Stats};
+
+
+use output::{csv_row, FlowJson, Format, Table, CSV_HEADER};
+use policy::{HostPattern, IpNet, Policy, Verdict};
+use report::Report;
+
+const EXAMPLES_ANALYZE: &str = "Examples:
+  helloscope analyze captures/procore.pcap
+  helloscope analyze --policy procore --report capture.pcapng
+  tcpdump -i eth0 -w - 'tcp' | helloscope analyze -
+  helloscope analyze --min-version 1.2 --host '*.example.com' --format csv -o flows.csv a.pcap b.pcap";
+
+const EXAMPLES_SNIFF: &str = "Examples:
+  sudo helloscope sniff -i eth0
+  sudo helloscope sniff -i any -f 'tcp port 443' --policy onepagecrm --report";
+
+/// Passive TLS handshake observer: which TLS versions clients offer and negotiate, to whom,
+/// and who will break at a cut-over.
+#[derive(Parser)]
+#[command(name = "helloscope", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse capture files (pcap, pcapng; `-` for standard input).
+    #[command(after_help = EXAMPLES_ANALYZE)]
+    Analyze {
+        /// Capture files; `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// BPF filter applied while reading.
+        #[arg(short = 'f', long)]
+        filter: Option<String>,
+        #[command(flatten)]
+        common: Common,
+        /// No progress bar.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Watch a live interface; records stream out as flows are decided, Ctrl-C stops.
+    #[command(after_help = EXAMPLES_SNIFF)]
+    Sniff {
+        /// Interface to capture on.
+        #[arg(short = 'i', long)]
+        interface: String,
+        /// BPF filter.
+        #[arg(short = 'f', long)]
+        filter: Option<String>,
+        /// Bytes kept per packet.
+        #[arg(long, default_value_t = 65535)]
+        snaplen: i32,
+        /// Do not put the interface in promiscuous mode.
+        #[arg(long)]
+        no_promisc: bool,
+        /// Kernel capture buffer, in MiB.
+        #[arg(long, default_value_t = 16)]
+        buffer_mib: i32,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print every field and fingerprint of one raw record or hello (hex on the command line,
+    /// or a file holding hex or raw bytes).
+    Decode {
+        /// Hex bytes, or a path to a file.
+        input: String,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// Output format [default: table on a terminal, jsonl otherwise].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write records to FILE instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// A built-in policy: procore, onepagecrm (repeatable).
+    #[arg(long = "policy", value_name = "NAME")]
+    policies: Vec<String>,
+    /// A TOML policy file (see README).
+    #[arg(long, value_name = "FILE")]
+    policy_file: Option<PathBuf>,
+    /// Minimum version for an ad-hoc policy over --host / --host-ip (e.g. 1.2).
+    #[arg(long, value_name = "VERSION")]
+    min_version: Option<String>,
+    /// Host pattern for --min-version (`api.example.com`, `*.example.com`; repeatable).
+    #[arg(long = "host", value_name = "PATTERN")]
+    hosts: Vec<String>,
+    /// Server address or block for flows without SNI (repeatable).
+    #[arg(long = "host-ip", value_name = "ADDR[/LEN]")]
+    host_ips: Vec<String>,
+    /// Print the readiness report (to standard error when records go to standard output
+    /// in jsonl/csv; after the table otherwise).
+    #[arg(long)]
+    report: bool,
+    /// Most flows tracked at once.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_flows: usize,
+    /// Seconds without a packet after which a flow is reported and forgotten.
+    #[arg(long, default_value_t = 120)]
+    idle_timeout: u64,
+}
+
+struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+/// Where records go, in the chosen format.
+struct Sink {
+    format: Format,
+    out: Box<dyn Write>,
+    table: Table,
+    policies: Vec<Policy>,
+    report: Option<Report>,
+    problems: bool,
+    streaming_table: bool,
+    wrote_header: bool,
+}
+
+impl Sink {
+    fn record(&mut self, r: &FlowRecord, source: &str) -> io::Result<()> {
+        let eval = self.policies.iter().find_map(|p| p.evaluate(r).map(|e| (e, p.min_version)));
+        if let Some((e, _)) = &eval {
+            if matches!(e.verdict, Verdict::Breaks | Verdict::Failing) {
+                self.problems = true;
+            }
+        }
+        if let Some(rep) = &mut self.report {
+            rep.add(r, eval.as_ref().map(|e| &e.0), eval.as_ref().map(|e| e.1));
+        }
+        let j = FlowJson::new(r, source, eval.as_ref().map(|e| &e.0));
+        match self.format {
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.out, &j)?;
+                self.out.write_all(b"\n")?;
+            }
+            Format::Csv => {
+                if !self.wrote_header {
+                    writeln!(self.out, "{}", CSV_HEADER.join(","))?;
+                    self.wrote_header = true;
+                }
+                writeln!(self.out, "{}", csv_row(&j))?;
+            }
+            Format::Table if self.streaming_table => {
+                let mut t = Table::default();
+                t.push(&j);
+                let mut buf = Vec::new();
+                t.write(&mut buf)?;
+                let text = String::from_utf8_lossy(&buf);
+                let mut lines = text.lines();
+                let header = lines.next().unwrap_or_default();
+                if !self.wrote_header {
+                    writeln!(self.out, "{header}")?;
+                    self.wrote_header = true;
+                }
+                for l in lines {
+                    writeln!(self.out, "{l}")?;
+                }
+            }
+            Format::Table => self.table.push(&j),
+        }
+        if self.streaming_table || self.format != Format::Table {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, stats: &Stats) -> io::Result<()> {
+        if self.format == Format::Table && !self.streaming_table {
+            self.table.write(&mut self.out)?;
+        }
+        if let Some(rep) = &self.report {
+            if self.format == Format::Table {
+                writeln!(self.out)?;
+                rep.write(&mut self.out)?;
+            } else {
+                rep.write(&mut io::stderr())?;
+            }
+        }
+        self.out.flush()?;
+        print_stats(stats);
+        Ok(())
+    }
+}
+
+fn print_stats(s: &Stats) {
+    let skipped: Vec<String> = s.skipped.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    eprintln!(
+        "helloscope: {} packets, {} TLS flows reported, {} non-TLS flows ignored{}{}",
+        s.packets,
+        s.records,
+        s.flows_not_tls,
+        if skipped.is_empty() { String::new() } else { format!(", skipped: {}", skipped.join(" ")) },
+        if s.evicted_table_full > 0 { format!(", {} flows evicted from a full table", s.evicted_table_full) } else { String::new() },
+    );
+}
+
+fn build_policies(c: &Common) -> Result<Vec<Policy>, Failure> {
+    let mut out = Vec::new();
+    for name in &c.policies {
+        out.push(Policy::builtin(name).ok_or_else(|| {
+            Failure(format!("unknown policy {name:?} (built in: {})", Policy::BUILTIN.join(", ")))
+        })?);
+    }
+    if let Some(path) = &c.policy_file {
+        out.extend(policy::load_file(path).map_err(Failure)?);
+    }
+    match &c.min_version {
+        Some(v) => {
+            if c.hosts.is_empty() && c.host_ips.is_empty() {
+                return Err(Failure("--min-version needs --host or --host-ip".into()));
+            }
+            out.push(Policy {
+                profile: "custom".into(),
+                hosts: c.hosts.iter().map(|h| HostPattern::new(h)).collect(),
+                host_ips: c.host_ips.iter().map(|s| IpNet::parse(s)).collect::<Result<_, _>>().map_err(Failure)?,
+                min_version: policy::parse_version(v).map_err(Failure)?,
+                legacy_hosts: vec![],
+            });
+        }
+        None if !c.hosts.is_empty() || !c.host_ips.is_empty() => {
+            return Err(Failure("--host and --host-ip need --min-version".into()));
+        }
+        None => {}
+    }
+    // --host-ip also applies to the built-in profiles: servers reached without SNI.
+    if c.min_version.is_none() {
+        let nets: Vec<IpNet> = c.host_ips.iter().filter_map(|s| IpNet::parse(s).ok()).collect();
+        for p in &mut out {
+            p.host_ips.extend(nets.iter().copied());
+        }
+    }
+    Ok(out)
+}
+
+fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
+    let to_terminal = c.output.is_none() && io::stdout().is_terminal();
+    let format = c.format.unwrap_or(if to_terminal { Format::Table } else { Format::Jsonl });
+    let out: Box<dyn Write> = match &c.output {
+        Some(p) => Box::new(BufWriter::new(
+            File::create(p).map_err(|e| Failure(format!("{}: {e}", p.display())))?,
+        )),
+        None => Box::new(BufWriter::new(io::stdout())),
+    };
+    Ok(Sink {
+        format,
+        out,
+        table: Table::default(),
+        policies: build_policies(c)?,
+        report: c.report.then(Report::default),
+        problems: false,
+        streaming_table: streaming,
+        wrote_header: false,
+    })
+}
+
+fn flow_config(c: &Common) -> FlowConfig {
+    FlowConfig {
+        max_flows: c.max_flows.max(1),
+        idle_timeout: Duration::from_secs(c.idle_timeout.max(1)),
+        ..FlowConfig::default()
+    }
+}
+
+fn progress_bar(path: &str, enabled: bool) -> Option<indicatif::ProgressBar> {
+    if !enabled || path == "-" || !io::stderr().is_terminal() {
+        return None;
+    }
+    let len = std::fs::metadata(path).ok()?.len();
+    if len < 32 << 20 {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .ok()?
+            .progress_chars("=> "),
+    );
+    pb.set_message(path.to_owned());
+    Some(pb)
+}
+
+fn analyze(files: &[String], filter: Option<&str>, c: &Common, progress: bool) -> Result<ExitCode, Failure> {
+    let mut sink = make_sink(c, false)?;
+    let mut total = Stats::default();
+    let mut damaged = false;
+    for path in files {
+        let mut source = match PacketSource::open_file(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("helloscope: {e}");
+                damaged = true;
+                continue;
+            }
+        };
+        if let Some(f) = filter {
+            source.set_filter(f)?;
+        }
+        let mut analyzer = Analyzer::new(flow_config(c));
+        let link = source.link_type();
+        let pb = progress_bar(path, progress);
+        let mut io_err: Option<io::Error> = None;
+        let mut emit = |r: FlowRecord| {
+            if io_err.is_none() {
+                if let Err(e) = sink.record(&r, path) {
+                    io_err = Some(e);
+                }
+            }
+        };
+        let mut n: u64 = 0;
+        loop {
+            match source.next_packet() {
+                Ok(Some(p)) => {
+                    n += 16 + p.data.len() as u64;
+                    analyzer.process(p.ts, link, p.data, &mut emit);
+                    if let Some(pb) = &pb {
+                        if n & 0xffff < 1600 {
+                            pb.set_position(n);
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("helloscope: {e} (flows read before it are reported)");
+                    damaged = true;
+                    break;
+                }
+            }
+        }
+        analyzer.finish(&mut emit);
+        if let Some(pb) = pb {
+            pb.finish_and_clear();
+        }
+        if let Some(e) = io_err {
+            return Err(Failure(format!("writing output: {e}")));
+        }
+        total.merge(analyzer.stats());
+    }
+    sink.finish(&total)?;
+    Ok(if damaged {
+        ExitCode::from(2)
+    } else if sink.problems {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn sniff(
+    interface: &str,
+    filter: Option<&str>,
+    snaplen: i32,
+    promisc: bool,
+    buffer_mib: i32,
+    c: &Common,
+) -> Result<ExitCode, Failure> {
+    let cfg = LiveConfig {
+        interface: interface.to_owned(),
+        snaplen,
+        promiscuous: promisc,
+        buffer_size: buffer_mib.max(1).saturating_mul(1 << 20),
+        ..LiveConfig::default()
+    };
+    let mut source = PacketSource::open_live(&cfg)?;
+    if let Some(f) = filter {
+        source.set_filter(f)?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .map_err(|e| Failure(format!("cannot install the Ctrl-C handler: {e}")))?;
+    }
+    let mut sink = make_sink(c, true)?;
+    let mut analyzer = Analyzer::new(flow_config(c));
+    let link = source.link_type();
+    let mut io_err: Option<io::Error> = None;
+    let mut emit = |r: FlowRecord| {
+        if io_err.is_none() {
+            if let Err(e) = sink.record(&r, interface) {
+                io_err = Some(e);
+            }
+        }
+    };
+    while !stop.load(Ordering::SeqCst) {
+        match source.next_packet() {
+            Ok(Some(p)) => analyzer.process(p.ts, link, p.data, &mut emit),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("helloscope: {e}");
+                break;
+            }
+        }
+    }
+    analyzer.finish(&mut emit);
+    if let Some(e) = io_err {
+        return Err(Failure(format!("writing output: {e}")));
+    }
+    sink.finish(analyzer.stats())?;
+    if let Some(s) = source.capture_stats() {
+        eprintln!(
+            "helloscope: capture: {} received, {} dropped by kernel, {} dropped by interface",
+            s.received, s.dropped_by_kernel, s.dropped_by_interface
+        );
+    }
+    Ok(if sink.problems { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn decode_cmd(input: &str) -> Result<ExitCode, Failure> {
+    let bytes = match decode::parse_hex(input) {
+        Some(b) => b,
+        None => {
+            let raw = std::fs::read(input).map_err(|e| Failure(format!("{input}: not hex, and not a readable file: {e}")))?;
+            std::str::from_utf8(&raw).ok().and_then(decode::parse_hex).unwrap_or(raw)
+        }
+    };
+    let text = decode::describe(&bytes).map_err(Failure)?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match &cli.command {
+        Command::Analyze { files, filter, common, no_progress } => {
+            analyze(files, filter.as_deref(), common, !no_progress)
+        }
+        Command::Sniff { interface, filter, snaplen, no_promisc, buffer_mib, common } => {
+            sniff(interface, filter.as_deref(), *snaplen, !no_promisc, *buffer_mib, common)
+        }
+        Command::Decode { input } => decode_cmd(input),
+    };
+    match r {
+        Ok(code) => code,
+        Err(Failure(msg)) => {
+            eprintln!("helloscope: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+

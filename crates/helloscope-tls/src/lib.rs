@@ -60,7 +60,7 @@ pub use grease::{is_grease_u16, is_grease_u8};
 pub use handshake::{parse_handshake, HandshakeMessage, HandshakeReassembler, HandshakeType};
 pub use record::{
     parse_record, parse_record_header, ContentType, Record, RecordHeader, Records,
-    MAX_FRAGMENT_LEN,
+    MAX_FRAGMENT_LEN, RECORD_HEADER_LEN,
 };
 pub use registry::{CipherSuite, ExtensionType, NamedGroup, SignatureScheme, U16List};
 pub use server_hello::{DowngradeSentinel, ServerHello, HELLO_RETRY_REQUEST_RANDOM};

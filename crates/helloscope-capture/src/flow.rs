@@ -1,0 +1,528 @@
+//! Flows: the per-connection state machine, and the bounded table that holds them.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use helloscope_tls::{AlertLevel, ClientHello, HandshakeType, ServerHello, TlsVersion};
+
+use crate::decode::TcpSegment;
+use crate::reassembly::StreamReassembler;
+use crate::record::{
+    ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
+};
+use crate::tls_stream::{looks_like_client_hello, TlsEvent, TlsStream};
+use crate::stats::Stats;
+
+/// Bounds and timeouts of the flow table.
+#[derive(Clone, Debug)]
+pub struct FlowConfig {
+    /// Most flows held at once; beyond it the oldest are evicted (and still reported).
+    pub max_flows: usize,
+    /// A flow with no packet for this long (in packet time) is evicted and reported.
+    pub idle_timeout: Duration,
+    /// Most bytes held per direction of a flow: out-of-order segments, and a handshake
+    /// message being reassembled.
+    pub max_buffer_per_direction: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 1 << 20,
+            idle_timeout: Duration::from_secs(120),
+            max_buffer_per_direction: 64 * 1024,
+        }
+    }
+}
+
+/// A connection's identity, the same for both directions: the two endpoints in a fixed order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FlowKey {
+    lo: [u8; 16],
+    hi: [u8; 16],
+    lo_port: u16,
+    hi_port: u16,
+}
+
+fn addr16(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+impl FlowKey {
+    pub(crate) fn of(seg: &TcpSegment<'_>) -> Self {
+        let a = (addr16(seg.src), seg.src_port);
+        let b = (addr16(seg.dst), seg.dst_port);
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        FlowKey {
+            lo: lo.0,
+            hi: hi.0,
+            lo_port: lo.1,
+            hi_port: hi.1,
+        }
+    }
+}
+
+/// One direction of a flow.
+#[derive(Debug)]
+struct Direction {
+    reasm: StreamReassembler,
+    tls: TlsStream,
+    bytes: u64,
+}
+
+/// What the TLS events of both directions established.
+#[derive(Debug, Default)]
+struct HandshakeState {
+    client_hello: Option<ClientHelloSummary>,
+    server_hello: Option<ServerHelloSummary>,
+    final_server_hello: bool,
+    ccs: [bool; 2],
+    app_data: [bool; 2],
+    alert: Option<(AlertLevel, helloscope_tls::AlertDescription, Side)>,
+    established: bool,
+    malformed_hello: bool,
+}
+
+fn idx(side: Side) -> usize {
+    match side {
+        Side::Client => 0,
+        Side::Server => 1,
+    }
+}
+
+impl HandshakeState {
+    fn on_event(&mut self, side: Side, ev: TlsEvent<'_>) {
+        match ev {
+            TlsEvent::Handshake(m) => match (side, m.msg_type) {
+                (Side::Client, HandshakeType::CLIENT_HELLO) if self.client_hello.is_none() => {
+                    match ClientHello::parse(m.body) {
+                        Ok(h) => self.client_hello = Some(ClientHelloSummary::from_hello(&h)),
+                        Err(_) => self.malformed_hello = true,
+                    }
+                }
+                (Side::Server, HandshakeType::SERVER_HELLO) if !self.final_server_hello => {
+                    match ServerHello::parse(m.body) {
+                        Ok(h) => {
+                            match &mut self.server_hello {
+                                None => self.server_hello = Some(ServerHelloSummary::from_hello(&h)),
+                                Some(s) => s.update_from_final(&h),
+                            }
+                            self.final_server_hello = !h.is_hello_retry_request();
+                        }
+                        Err(_) => self.malformed_hello = true,
+                    }
+                }
+                _ => {}
+            },
+            TlsEvent::Sslv2Hello(h) if side == Side::Client && self.client_hello.is_none() => {
+                self.client_hello = Some(ClientHelloSummary::from_sslv2(&h));
+            }
+            TlsEvent::Sslv2Hello(_) => {}
+            TlsEvent::ChangeCipherSpec => self.ccs[idx(side)] = true,
+            TlsEvent::ApplicationData => self.app_data[idx(side)] = true,
+            TlsEvent::Alert(a) => {
+                // Keep the first alert that ends something: a fatal one, or any alert before
+                // the handshake is done (a warning close_notify there still ends it).
+                if self.alert.is_none() && !self.established {
+                    self.alert = Some((a.level, a.description, side));
+                }
+            }
+            TlsEvent::EncryptedAlert => {}
+        }
+        if !self.established && self.final_server_hello {
+            let v = self.server_hello.as_ref().map(|s| s.version);
+            let tls13 = matches!(v, Some(TlsVersion::Tls13 | TlsVersion::Tls13Draft(_)));
+            self.established = if tls13 {
+                self.app_data == [true, true]
+            } else {
+                self.ccs == [true, true]
+            };
+        }
+    }
+
+    /// The outcome when something decisive happened.
+    fn decided(&self) -> Option<Outcome> {
+        if let Some((level, description, from)) = self.alert {
+            // A warning that is not close_notify (unrecognized_name …) does not end anything.
+            let ends = level != AlertLevel::Warning
+                || description == helloscope_tls::AlertDescription::CLOSE_NOTIFY;
+            if ends {
+                return Some(Outcome::Alert {
+                    level,
+                    description,
+                    from,
+                });
+            }
+        }
+        if self.established {
+            return Some(Outcome::Established);
+        }
+        None
+    }
+}
+
+/// A flow whose handshake is being followed.
+#[derive(Debug)]
+pub(crate) struct Flow {
+    client: SocketAddr,
+    server: SocketAddr,
+    first_seen: Duration,
+    last_seen: Duration,
+    packets: u64,
+    syn_seen: bool,
+    /// A ClientHello-looking first payload was seen: this is a TLS flow.
+    tls: bool,
+    dirs: [Direction; 2],
+    hs: HandshakeState,
+    first_fin: Option<Side>,
+    rst: Option<Side>,
+}
+
+impl Flow {
+    fn new(client: SocketAddr, server: SocketAddr, ts: Duration, cfg: &FlowConfig) -> Self {
+        let dir = || Direction {
+            reasm: StreamReassembler::default(),
+            tls: TlsStream::new(cfg.max_buffer_per_direction),
+            bytes: 0,
+        };
+        Flow {
+            client,
+            server,
+            first_seen: ts,
+            last_seen: ts,
+            packets: 0,
+            syn_seen: false,
+            tls: false,
+            dirs: [dir(), dir()],
+            hs: HandshakeState::default(),
+            first_fin: None,
+            rst: None,
+        }
+    }
+
+    fn side_of(&self, seg: &TcpSegment<'_>) -> Side {
+        if seg.src == self.client.ip() && seg.src_port == self.client.port() {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
+    fn flags(&self) -> FlowFlags {
+        FlowFlags {
+            midstream: !self.syn_seen,
+            gap: self.dirs.iter().any(|d| d.reasm.has_hole()),
+            buffer_limit: self
+                .dirs
+                .iter()
+                .any(|d| d.reasm.overflowed || matches!(d.tls.error, Some(helloscope_tls::Error::Malformed { structure: "Handshake", field: "length" }))),
+            overlap_conflict: self.dirs.iter().any(|d| d.reasm.overlap_conflict),
+            malformed: self.hs.malformed_hello || self.dirs.iter().any(|d| d.tls.is_broken()),
+        }
+    }
+
+    pub(crate) fn record(&self, outcome: Outcome, end: EndReason) -> FlowRecord {
+        FlowRecord {
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            client: self.client,
+            server: self.server,
+            client_hello: self.hs.client_hello.clone(),
+            server_hello: self.hs.server_hello.clone(),
+            outcome,
+            end,
+            flags: self.flags(),
+            packets: self.packets,
+        }
+    }
+
+    /// The outcome of a flow that ends without a decisive event.
+    pub(crate) fn undecided_outcome(&self) -> Outcome {
+        if let Some(o) = self.hs.decided() {
+            return o;
+        }
+        if let Some(from) = self.rst {
+            return Outcome::Reset { from };
+        }
+        if let Some(from) = self.first_fin {
+            return Outcome::Closed { from };
+        }
+        match (&self.hs.client_hello, &self.hs.server_hello) {
+            (None, _) => Outcome::Incomplete,
+            (Some(_), Some(_)) => Outcome::Negotiated,
+            (Some(_), None) if self.dirs[1].bytes == 0 => Outcome::NoResponse,
+            (Some(_), None) => Outcome::Incomplete,
+        }
+    }
+
+    /// Takes one segment; returns the outcome when the flow is decided by it.
+    fn on_segment(&mut self, seg: &TcpSegment<'_>, ts: Duration, cfg: &FlowConfig) -> Option<Outcome> {
+        self.packets += 1;
+        if ts > self.last_seen {
+            self.last_seen = ts;
+        }
+        let side = self.side_of(seg);
+        let i = idx(side);
+        if seg.syn {
+            self.syn_seen = true;
+            self.dirs[i].reasm.on_syn(seg.seq);
+        }
+        if !seg.payload.is_empty() {
+            let Flow { dirs, hs, .. } = self;
+            let Direction { reasm, tls, bytes } = &mut dirs[i];
+            let seq = if seg.syn { seg.seq.wrapping_add(1) } else { seg.seq };
+            reasm.on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut |b| {
+                *bytes += b.len() as u64;
+                tls.feed(b, &mut |ev| hs.on_event(side, ev));
+            });
+            // Stop buffering handshake bytes once the needed hello is in.
+            if side == Side::Client && hs.client_hello.is_some() && tls.want_handshake {
+                tls.stop_handshake();
+            }
+            if side == Side::Server && hs.final_server_hello && tls.want_handshake {
+                tls.stop_handshake();
+            }
+        }
+        if let Some(o) = self.hs.decided() {
+            return Some(o);
+        }
+        if seg.rst {
+            self.rst = Some(side);
+            return Some(Outcome::Reset { from: side });
+        }
+        if seg.fin && self.first_fin.is_none() {
+            self.first_fin = Some(side);
+            return Some(Outcome::Closed { from: side });
+        }
+        None
+    }
+}
+
+/// A table entry: a followed flow, or the little that is kept of a finished or non-TLS one
+/// so that its later packets cost one lookup.
+#[derive(Debug)]
+pub(crate) enum Slot {
+    /// Being followed (not yet known to be TLS, or TLS and undecided).
+    Active(Box<Flow>),
+    /// Reported already; later packets are ignored.
+    Finished { last_seen: u32 },
+    /// Not TLS; later packets are ignored.
+    NotTls { last_seen: u32 },
+}
+
+/// The bounded flow table.
+pub(crate) struct FlowTable {
+    pub(crate) cfg: FlowConfig,
+    map: HashMap<FlowKey, Slot, ahash::RandomState>,
+    now: Duration,
+    next_sweep: Duration,
+}
+
+fn secs(d: Duration) -> u32 {
+    d.as_secs().min(u32::MAX as u64) as u32
+}
+
+impl FlowTable {
+    pub(crate) fn new(cfg: FlowConfig) -> Self {
+        FlowTable {
+            map: HashMap::with_capacity_and_hasher(
+                cfg.max_flows.min(1 << 16),
+                ahash::RandomState::new(),
+            ),
+            cfg,
+            now: Duration::ZERO,
+            next_sweep: Duration::ZERO,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Handles one TCP segment at packet time `ts`.
+    pub(crate) fn on_segment(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        ts: Duration,
+        stats: &mut Stats,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        if ts > self.now {
+            self.now = ts;
+        }
+        if self.now >= self.next_sweep {
+            self.sweep(stats, emit);
+        }
+        let key = FlowKey::of(seg);
+        let cfg = &self.cfg;
+        let next = match self.map.get_mut(&key) {
+            Some(Slot::Finished { last_seen } | Slot::NotTls { last_seen }) => {
+                // The fast path: a decided flow costs this lookup and nothing else.
+                stats.packets_fast_path += 1;
+                *last_seen = secs(ts);
+                return;
+            }
+            Some(Slot::Active(flow)) => {
+                if !flow.tls
+                    && !seg.payload.is_empty()
+                    && !(flow.side_of(seg) == Side::Client && looks_like_client_hello(seg.payload))
+                {
+                    stats.flows_not_tls += 1;
+                    Slot::NotTls { last_seen: secs(ts) }
+                } else {
+                    if !flow.tls && !seg.payload.is_empty() {
+                        flow.tls = true;
+                        stats.flows_tls += 1;
+                    }
+                    match flow.on_segment(seg, ts, cfg) {
+                        None => return,
+                        Some(outcome) => {
+                            if flow.tls {
+                                stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
+                            } else {
+                                stats.flows_without_payload += 1;
+                            }
+                            Slot::Finished { last_seen: secs(ts) }
+                        }
+                    }
+                }
+            }
+            None => return self.on_new(key, seg, ts, stats, emit),
+        };
+        self.map.insert(key, next);
+    }
+
+    fn on_new(
+        &mut self,
+        key: FlowKey,
+        seg: &TcpSegment<'_>,
+        ts: Duration,
+        stats: &mut Stats,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        let src = SocketAddr::new(seg.src, seg.src_port);
+        let dst = SocketAddr::new(seg.dst, seg.dst_port);
+        let (client, server, tls) = if seg.syn && !seg.ack {
+            (src, dst, false)
+        } else if seg.syn {
+            (dst, src, false)
+        } else if seg.rst || seg.fin || seg.payload.is_empty() {
+            // Stray end or pure ACK of a connection we never saw begin: nothing to learn.
+            stats.packets_untracked += 1;
+            return;
+        } else if looks_like_client_hello(seg.payload) {
+            (src, dst, true)
+        } else {
+            stats.flows_not_tls += 1;
+            self.insert(key, Slot::NotTls { last_seen: secs(ts) }, stats, emit);
+            return;
+        };
+        let mut flow = Box::new(Flow::new(client, server, ts, &self.cfg));
+        flow.tls = tls;
+        if tls {
+            stats.flows_tls += 1;
+        }
+        let decided = flow.on_segment(seg, ts, &self.cfg);
+        if let (Some(outcome), true) = (decided, tls) {
+            stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
+            self.insert(key, Slot::Finished { last_seen: secs(ts) }, stats, emit);
+        } else {
+            self.insert(key, Slot::Active(flow), stats, emit);
+        }
+    }
+
+    fn insert(&mut self, key: FlowKey, slot: Slot, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
+        if self.map.len() >= self.cfg.max_flows {
+            self.make_room(stats, emit);
+        }
+        self.map.insert(key, slot);
+        stats.flows_peak = stats.flows_peak.max(self.map.len() as u64);
+    }
+
+    /// Frees room: forgets finished and non-TLS entries first, then evicts the least recently
+    /// seen active flows (reporting the TLS ones) until the table is at most 7/8 full.
+    fn make_room(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
+        let before = self.map.len();
+        self.map.retain(|_, s| matches!(s, Slot::Active(_)));
+        stats.evicted_finished += (before - self.map.len()) as u64;
+        let target = self.cfg.max_flows - self.cfg.max_flows / 8;
+        if self.map.len() < target.max(1) {
+            return;
+        }
+        let mut ages: Vec<Duration> = self
+            .map
+            .values()
+            .filter_map(|s| match s {
+                Slot::Active(f) => Some(f.last_seen),
+                _ => None,
+            })
+            .collect();
+        let n_evict = (self.map.len() + 1).saturating_sub(target).max(1).min(ages.len());
+        if n_evict == 0 {
+            return;
+        }
+        let (_, cutoff, _) = ages.select_nth_unstable(n_evict - 1);
+        let cutoff = *cutoff;
+        let mut evicted = 0;
+        self.map.retain(|_, s| {
+            if evicted >= n_evict {
+                return true;
+            }
+            if let Slot::Active(f) = s {
+                if f.last_seen <= cutoff {
+                    evicted += 1;
+                    if f.tls {
+                        stats.note_flow_end(f.record(f.undecided_outcome(), EndReason::TableFull), emit);
+                    } else {
+                        stats.flows_without_payload += 1;
+                    }
+                    return false;
+                }
+            }
+            true
+        });
+        stats.evicted_table_full += evicted as u64;
+    }
+
+    /// Evicts flows idle for longer than the timeout.
+    fn sweep(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
+        let timeout = self.cfg.idle_timeout;
+        self.next_sweep = self.now + (timeout / 4).max(Duration::from_secs(1));
+        let Some(limit) = self.now.checked_sub(timeout) else {
+            return;
+        };
+        let limit_secs = secs(limit);
+        self.map.retain(|_, s| match s {
+            Slot::Active(f) => {
+                if f.last_seen >= limit {
+                    return true;
+                }
+                stats.evicted_idle += 1;
+                if f.tls {
+                    stats.note_flow_end(f.record(f.undecided_outcome(), EndReason::IdleTimeout), emit);
+                } else {
+                    stats.flows_without_payload += 1;
+                }
+                false
+            }
+            Slot::Finished { last_seen } | Slot::NotTls { last_seen } => *last_seen >= limit_secs,
+        });
+    }
+
+    /// Reports every open TLS flow and empties the table.
+    pub(crate) fn flush(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
+        for (_, s) in self.map.drain() {
+            if let Slot::Active(f) = s {
+                if f.tls {
+                    stats.note_flow_end(f.record(f.undecided_outcome(), EndReason::EndOfCapture), emit);
+                } else {
+                    stats.flows_without_payload += 1;
+                }
+            }
+        }
+    }
+}

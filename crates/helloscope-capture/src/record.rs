@@ -1,0 +1,274 @@
+//! What comes out: one [`FlowRecord`] per TLS flow.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use helloscope_tls::{
+    AlertDescription, AlertLevel, CipherSuite, ClientHello, DowngradeSentinel, ServerHello,
+    Sslv2ClientHello, TlsVersion, Transport,
+};
+
+/// Which end of the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The end that sent the ClientHello.
+    Client,
+    /// The other end.
+    Server,
+}
+
+impl Side {
+    /// `client` or `server`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+}
+
+/// How the handshake ended, as far as the capture shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// TLS 1.2 and below: ChangeCipherSpec both ways and no fatal alert; TLS 1.3: application
+    /// data both ways.
+    Established,
+    /// A ServerHello was seen, but the end of the handshake was not.
+    Negotiated,
+    /// A cleartext alert ended the handshake.
+    Alert {
+        /// Its level.
+        level: AlertLevel,
+        /// Its description.
+        description: AlertDescription,
+        /// Who sent it.
+        from: Side,
+    },
+    /// A TCP reset ended the connection before the handshake completed.
+    Reset {
+        /// Who sent it.
+        from: Side,
+    },
+    /// A FIN ended the connection before the handshake completed.
+    Closed {
+        /// Who sent it first.
+        from: Side,
+    },
+    /// The client spoke and the server sent nothing back.
+    NoResponse,
+    /// The capture does not hold enough of the handshake to say (hole, limit, cut short).
+    Incomplete,
+}
+
+impl Outcome {
+    /// The stable name: established, negotiated, alert, reset, closed, no_response,
+    /// incomplete.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Established => "established",
+            Outcome::Negotiated => "negotiated",
+            Outcome::Alert { .. } => "alert",
+            Outcome::Reset { .. } => "reset",
+            Outcome::Closed { .. } => "closed",
+            Outcome::NoResponse => "no_response",
+            Outcome::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// Why a flow's record was written when it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndReason {
+    /// The outcome was decided by what the flow sent.
+    Decided,
+    /// No packet for longer than the idle timeout.
+    IdleTimeout,
+    /// Evicted to make room in a full flow table.
+    TableFull,
+    /// The capture ended (end of file, or the sniffer was stopped).
+    EndOfCapture,
+}
+
+impl EndReason {
+    /// Stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Decided => "decided",
+            EndReason::IdleTimeout => "timeout",
+            EndReason::TableFull => "table_full",
+            EndReason::EndOfCapture => "end_of_capture",
+        }
+    }
+}
+
+/// What the client's first hello said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientHelloSummary {
+    /// server_name, when present.
+    pub sni: Option<String>,
+    /// ALPN names offered, in order (lossy UTF-8).
+    pub alpn: Vec<String>,
+    /// Versions offered, highest first (legacy_version alone without supported_versions).
+    pub versions_offered: Vec<TlsVersion>,
+    /// The highest version offered.
+    pub version_offered_max: TlsVersion,
+    /// `legacy_version`.
+    pub legacy_version: TlsVersion,
+    /// Number of cipher suites, GREASE and SCSVs included.
+    pub cipher_count: usize,
+    /// TLS_FALLBACK_SCSV present: the client is retrying at a lower version.
+    pub fallback_scsv: bool,
+    /// The hello was in SSLv2 format.
+    pub sslv2_format: bool,
+    /// GREASE values appear in the hello (Chromium, Safari and other BoringSSL clients).
+    pub grease: bool,
+    /// Extension types in wire order, GREASE included.
+    pub extensions: Vec<u16>,
+    /// JA3 MD5 (none for SSLv2-format hellos).
+    pub ja3: Option<String>,
+    /// JA3 string.
+    pub ja3_string: Option<String>,
+    /// JA4 (none for SSLv2-format hellos).
+    pub ja4: Option<String>,
+    /// JA4 raw form with sorted lists.
+    pub ja4_r: Option<String>,
+}
+
+impl ClientHelloSummary {
+    /// Summarises a parsed ClientHello.
+    pub fn from_hello(h: &ClientHello<'_>) -> Self {
+        let ja3 = helloscope_tls::ja3(h);
+        ClientHelloSummary {
+            sni: h.server_name().map(|s| String::from_utf8_lossy(s).into_owned()),
+            alpn: h
+                .alpn()
+                .map(|n| n.map(|p| String::from_utf8_lossy(p).into_owned()).collect())
+                .unwrap_or_default(),
+            versions_offered: h.offered_versions(),
+            version_offered_max: h.highest_version(),
+            legacy_version: h.legacy_version,
+            cipher_count: h.cipher_suites().len(),
+            fallback_scsv: h.has_fallback_scsv(),
+            sslv2_format: false,
+            grease: h.cipher_suites().any(|c| c.is_grease())
+                || h.extensions().any(|e| e.ext_type.is_grease()),
+            extensions: h.extensions().map(|e| e.ext_type.0).collect(),
+            ja3: Some(ja3.hash().to_owned()),
+            ja3_string: Some(ja3.string),
+            ja4: Some(helloscope_tls::ja4(h, Transport::Tcp).to_string()),
+            ja4_r: Some(helloscope_tls::ja4_r(h, Transport::Tcp)),
+        }
+    }
+
+    /// Summarises an SSLv2-format hello.
+    pub fn from_sslv2(h: &Sslv2ClientHello<'_>) -> Self {
+        ClientHelloSummary {
+            sni: None,
+            alpn: Vec::new(),
+            versions_offered: vec![h.version],
+            version_offered_max: h.version,
+            legacy_version: h.version,
+            cipher_count: h.cipher_specs().count(),
+            fallback_scsv: h.cipher_specs().any(|c| c == 0x5600),
+            sslv2_format: true,
+            grease: false,
+            extensions: Vec::new(),
+            ja3: None,
+            ja3_string: None,
+            ja4: None,
+            ja4_r: None,
+        }
+    }
+}
+
+/// What the server's hello said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerHelloSummary {
+    /// The negotiated version (from the final ServerHello).
+    pub version: TlsVersion,
+    /// The selected cipher suite (final ServerHello).
+    pub cipher: CipherSuite,
+    /// The selected ALPN protocol.
+    pub alpn: Option<String>,
+    /// A HelloRetryRequest came first.
+    pub hello_retry: bool,
+    /// A TLS 1.3 downgrade sentinel was in the random.
+    pub downgrade_sentinel: Option<DowngradeSentinel>,
+    /// JA3S of the first ServerHello.
+    pub ja3s: String,
+    /// JA3S string.
+    pub ja3s_string: String,
+    /// JA4S of the first ServerHello (HelloRetryRequest included); `None` unless built with
+    /// the `ja4s` feature (FoxIO License 1.1).
+    pub ja4s: Option<String>,
+}
+
+impl ServerHelloSummary {
+    /// Summarises the first ServerHello (or HelloRetryRequest) of a flow.
+    pub fn from_hello(h: &ServerHello<'_>) -> Self {
+        let j = helloscope_tls::ja3s(h);
+        #[cfg(feature = "ja4s")]
+        let ja4s = Some(helloscope_tls::ja4s(h, Transport::Tcp).to_string());
+        #[cfg(not(feature = "ja4s"))]
+        let ja4s = None;
+        ServerHelloSummary {
+            version: h.selected_version(),
+            cipher: h.cipher_suite,
+            alpn: h.alpn().map(|a| String::from_utf8_lossy(a).into_owned()),
+            hello_retry: h.is_hello_retry_request(),
+            downgrade_sentinel: h.downgrade_sentinel(),
+            ja3s: j.hash().to_owned(),
+            ja3s_string: j.string,
+            ja4s,
+        }
+    }
+
+    /// Takes the negotiated values of a later ServerHello (after a HelloRetryRequest), keeping
+    /// the fingerprints of the first.
+    pub fn update_from_final(&mut self, h: &ServerHello<'_>) {
+        self.version = h.selected_version();
+        self.cipher = h.cipher_suite;
+        self.alpn = h.alpn().map(|a| String::from_utf8_lossy(a).into_owned());
+        self.downgrade_sentinel = h.downgrade_sentinel();
+    }
+}
+
+/// Anomalies seen on the flow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowFlags {
+    /// No SYN was seen: the capture started mid-connection.
+    pub midstream: bool,
+    /// A hole in the client's or server's bytes never filled.
+    pub gap: bool,
+    /// A per-direction buffer limit was reached.
+    pub buffer_limit: bool,
+    /// Overlapping TCP segments carried different bytes.
+    pub overlap_conflict: bool,
+    /// The bytes stopped parsing as TLS.
+    pub malformed: bool,
+}
+
+/// One TLS flow: who talked to whom, what each hello said, and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowRecord {
+    /// Time of the flow's first packet, since the Unix epoch.
+    pub first_seen: Duration,
+    /// Time of its last packet.
+    pub last_seen: Duration,
+    /// The client's address and port.
+    pub client: SocketAddr,
+    /// The server's address and port.
+    pub server: SocketAddr,
+    /// The first ClientHello.
+    pub client_hello: Option<ClientHelloSummary>,
+    /// The first ServerHello, updated with the negotiated values of the final one.
+    pub server_hello: Option<ServerHelloSummary>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why the record was written.
+    pub end: EndReason,
+    /// Anomalies.
+    pub flags: FlowFlags,
+    /// Packets seen.
+    pub packets: u64,
+}

@@ -1,0 +1,260 @@
+//! Packet sources through libpcap: capture files (pcap and pcapng, `-` for standard input)
+//! and live interfaces, behind one type.
+
+use std::time::Duration;
+
+use pcap::{Active, Capture, Offline};
+
+use crate::decode::LinkType;
+
+/// Errors opening or reading a packet source, each with what a person can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The file could not be opened or is not a capture.
+    #[error("{path}: {message}")]
+    Open {
+        /// The path as given.
+        path: String,
+        /// libpcap's explanation.
+        message: String,
+    },
+    /// The interface could not be opened.
+    #[error("interface {iface}: {message}{hint}")]
+    Live {
+        /// Interface name.
+        iface: String,
+        /// libpcap's explanation.
+        message: String,
+        /// What to do about it, when known.
+        hint: &'static str,
+    },
+    /// The BPF filter does not compile.
+    #[error("filter {filter:?}: {message}")]
+    Filter {
+        /// The filter as given.
+        filter: String,
+        /// libpcap's explanation.
+        message: String,
+    },
+    /// The capture's link type is not one this tool decodes.
+    #[error("{source_name}: unsupported link type {linktype} ({name})")]
+    UnsupportedLinkType {
+        /// File or interface.
+        source_name: String,
+        /// The LINKTYPE_ number.
+        linktype: i32,
+        /// libpcap's name for it.
+        name: String,
+    },
+    /// Reading stopped on damage (a truncated or corrupt file). Packets before it were read.
+    #[error("{source_name}: read error after packet {packet}: {message}")]
+    Read {
+        /// File or interface.
+        source_name: String,
+        /// Number of packets read successfully before the error.
+        packet: u64,
+        /// libpcap's explanation.
+        message: String,
+    },
+}
+
+/// How to open a live interface.
+#[derive(Clone, Debug)]
+pub struct LiveConfig {
+    /// Interface name (`eth0`, `any`, `lo` …).
+    pub interface: String,
+    /// Bytes kept per packet. Handshakes sit in the first bytes of each segment, but a
+    /// ClientHello segment is up to a full MTU, so keep the whole frame by default.
+    pub snaplen: i32,
+    /// Put the interface in promiscuous mode.
+    pub promiscuous: bool,
+    /// Deliver packets as they arrive rather than in batches.
+    pub immediate: bool,
+    /// Kernel buffer size in bytes.
+    pub buffer_size: i32,
+    /// Read timeout, so that a quiet link still lets the caller check for a stop request.
+    pub read_timeout: Duration,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            interface: String::new(),
+            snaplen: 65535,
+            promiscuous: true,
+            immediate: true,
+            buffer_size: 16 << 20,
+            read_timeout: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Capture statistics of a live source (libpcap's `pcap_stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Packets received by the filter.
+    pub received: u32,
+    /// Packets dropped by the kernel for lack of buffer space.
+    pub dropped_by_kernel: u32,
+    /// Packets dropped by the interface or its driver.
+    pub dropped_by_interface: u32,
+}
+
+enum Inner {
+    File(Capture<Offline>),
+    Live(Capture<Active>),
+}
+
+/// One packet, borrowed from the source until the next read.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    /// Capture time, since the Unix epoch.
+    pub ts: Duration,
+    /// Length on the wire.
+    pub wire_len: u32,
+    /// The captured bytes (may be shorter than `wire_len`).
+    pub data: &'a [u8],
+}
+
+/// A capture file or a live interface.
+pub struct PacketSource {
+    inner: Inner,
+    name: String,
+    link: LinkType,
+    packets: u64,
+}
+
+fn link_of(name: &str, lt: pcap::Linktype) -> Result<LinkType, SourceError> {
+    LinkType::from_linktype(lt.0).ok_or_else(|| SourceError::UnsupportedLinkType {
+        source_name: name.to_owned(),
+        linktype: lt.0,
+        name: lt.get_name().unwrap_or_else(|_| "unknown".into()),
+    })
+}
+
+impl PacketSource {
+    /// Opens a pcap or pcapng file; `-` reads standard input.
+    pub fn open_file(path: &str) -> Result<Self, SourceError> {
+        let cap = Capture::from_file(path).map_err(|e| SourceError::Open {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let link = link_of(path, cap.get_datalink())?;
+        Ok(PacketSource {
+            inner: Inner::File(cap),
+            name: path.to_owned(),
+            link,
+            packets: 0,
+        })
+    }
+
+    /// Opens a live interface.
+    pub fn open_live(cfg: &LiveConfig) -> Result<Self, SourceError> {
+        let live_err = |e: pcap::Error| {
+            let message = e.to_string();
+            let hint = if message.contains("ermission") || message.contains("not permitted") {
+                " (capturing needs root, or CAP_NET_RAW and CAP_NET_ADMIN: \
+                 setcap cap_net_raw,cap_net_admin=eip $(command -v helloscope))"
+            } else if message.contains("No such device") || message.contains("doesn't exist") {
+                " (list interfaces with `ip link`)"
+            } else {
+                ""
+            };
+            SourceError::Live {
+                iface: cfg.interface.clone(),
+                message,
+                hint,
+            }
+        };
+        let cap = Capture::from_device(cfg.interface.as_str())
+            .map_err(live_err)?
+            .snaplen(cfg.snaplen)
+            .promisc(cfg.promiscuous)
+            .immediate_mode(cfg.immediate)
+            .buffer_size(cfg.buffer_size)
+            .timeout(cfg.read_timeout.as_millis().min(i32::MAX as u128) as i32)
+            .open()
+            .map_err(live_err)?;
+        let link = link_of(&cfg.interface, cap.get_datalink())?;
+        Ok(PacketSource {
+            inner: Inner::Live(cap),
+            name: cfg.interface.clone(),
+            link,
+            packets: 0,
+        })
+    }
+
+    /// Applies a BPF filter (works on files too).
+    pub fn set_filter(&mut self, filter: &str) -> Result<(), SourceError> {
+        let r = match &mut self.inner {
+            Inner::File(c) => c.filter(filter, true),
+            Inner::Live(c) => c.filter(filter, true),
+        };
+        r.map_err(|e| SourceError::Filter {
+            filter: filter.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The file path or interface name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The link type of the packets.
+    pub fn link_type(&self) -> LinkType {
+        self.link
+    }
+
+    /// Packets read so far.
+    pub fn packets_read(&self) -> u64 {
+        self.packets
+    }
+
+    /// The next packet: `Ok(None)` at the end of a file, or when a live read timed out with
+    /// nothing to deliver (call again); an error when the file is damaged.
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, SourceError> {
+        let (r, live) = match &mut self.inner {
+            Inner::File(c) => (c.next_packet(), false),
+            Inner::Live(c) => (c.next_packet(), true),
+        };
+        match r {
+            Ok(p) => {
+                self.packets += 1;
+                let ts = Duration::new(
+                    p.header.ts.tv_sec.max(0) as u64,
+                    (p.header.ts.tv_usec.clamp(0, 999_999) as u32) * 1000,
+                );
+                Ok(Some(Packet {
+                    ts,
+                    wire_len: p.header.len,
+                    data: p.data,
+                }))
+            }
+            Err(pcap::Error::NoMorePackets) => Ok(None),
+            Err(pcap::Error::TimeoutExpired) if live => Ok(None),
+            Err(e) => Err(SourceError::Read {
+                source_name: self.name.clone(),
+                packet: self.packets,
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// True for a live interface.
+    pub fn is_live(&self) -> bool {
+        matches!(self.inner, Inner::Live(_))
+    }
+
+    /// Capture statistics (live sources only).
+    pub fn capture_stats(&mut self) -> Option<CaptureStats> {
+        match &mut self.inner {
+            Inner::Live(c) => c.stats().ok().map(|s| CaptureStats {
+                received: s.received,
+                dropped_by_kernel: s.dropped,
+                dropped_by_interface: s.if_dropped,
+            }),
+            Inner::File(_) => None,
+        }
+    }
+}

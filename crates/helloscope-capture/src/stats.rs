@@ -1,0 +1,86 @@
+//! Counters: every packet and flow that was not turned into a record says why here.
+
+use std::collections::BTreeMap;
+
+use crate::record::FlowRecord;
+
+/// What the analyzer saw and shed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames read.
+    pub packets: u64,
+    /// Bytes of frames read (captured length).
+    pub bytes: u64,
+    /// Frames with a TCP segment.
+    pub tcp_segments: u64,
+    /// Frames skipped, by reason (see [`crate::decode::DecodeSkip::name`]), plus
+    /// `unsupported_link_type`.
+    pub skipped: BTreeMap<&'static str, u64>,
+    /// Segments of flows already decided or known not to be TLS (one lookup each).
+    pub packets_fast_path: u64,
+    /// Pure ACKs, FINs and RSTs of connections whose start was not seen.
+    pub packets_untracked: u64,
+    /// Flows whose first client bytes were a ClientHello.
+    pub flows_tls: u64,
+    /// Flows whose first bytes were something else.
+    pub flows_not_tls: u64,
+    /// Flows that ended without any payload (port scans, SYN floods, refused connections).
+    pub flows_without_payload: u64,
+    /// Records written.
+    pub records: u64,
+    /// Flows evicted for idleness.
+    pub evicted_idle: u64,
+    /// Flows evicted from a full table.
+    pub evicted_table_full: u64,
+    /// Finished or non-TLS entries forgotten to make room.
+    pub evicted_finished: u64,
+    /// Most entries the flow table held at once.
+    pub flows_peak: u64,
+    /// Records whose flow had a hole that never filled.
+    pub flows_with_gap: u64,
+    /// Records whose flow hit a buffer limit.
+    pub flows_buffer_limit: u64,
+    /// Records whose flow had conflicting overlapping segments.
+    pub flows_overlap_conflict: u64,
+    /// Records whose flow stopped parsing as TLS.
+    pub flows_malformed: u64,
+}
+
+impl Stats {
+    pub(crate) fn skip(&mut self, reason: &'static str) {
+        *self.skipped.entry(reason).or_insert(0) += 1;
+    }
+
+    pub(crate) fn note_flow_end(&mut self, r: FlowRecord, emit: &mut impl FnMut(FlowRecord)) {
+        self.records += 1;
+        self.flows_with_gap += r.flags.gap as u64;
+        self.flows_buffer_limit += r.flags.buffer_limit as u64;
+        self.flows_overlap_conflict += r.flags.overlap_conflict as u64;
+        self.flows_malformed += r.flags.malformed as u64;
+        emit(r);
+    }
+
+    /// Adds another analyzer's counters (for sharded runs).
+    pub fn merge(&mut self, o: &Stats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.tcp_segments += o.tcp_segments;
+        for (k, v) in &o.skipped {
+            *self.skipped.entry(k).or_insert(0) += v;
+        }
+        self.packets_fast_path += o.packets_fast_path;
+        self.packets_untracked += o.packets_untracked;
+        self.flows_tls += o.flows_tls;
+        self.flows_not_tls += o.flows_not_tls;
+        self.flows_without_payload += o.flows_without_payload;
+        self.records += o.records;
+        self.evicted_idle += o.evicted_idle;
+        self.evicted_table_full += o.evicted_table_full;
+        self.evicted_finished += o.evicted_finished;
+        self.flows_peak = self.flows_peak.max(o.flows_peak);
+        self.flows_with_gap += o.flows_with_gap;
+        self.flows_buffer_limit += o.flows_buffer_limit;
+        self.flows_overlap_conflict += o.flows_overlap_conflict;
+        self.flows_malformed += o.flows_malformed;
+    }
+}

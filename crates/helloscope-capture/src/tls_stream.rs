@@ -1,0 +1,212 @@
+//! The TLS view of one direction of a connection: record headers, the handshake messages the
+//! flow needs, cleartext alerts, ChangeCipherSpec and the first application data.
+//!
+//! Record bodies that do not matter (certificates, encrypted data) are skipped by counting,
+//! not buffered, so a 16 KiB record costs nothing but its header.
+
+use helloscope_tls::{
+    Alert, ContentType, Error, HandshakeMessage, HandshakeReassembler, RecordHeader,
+    Sslv2ClientHello, RECORD_HEADER_LEN,
+};
+
+/// What a direction's bytes said, in order.
+pub(crate) enum TlsEvent<'a> {
+    Handshake(HandshakeMessage<'a>),
+    Sslv2Hello(Sslv2ClientHello<'a>),
+    ChangeCipherSpec,
+    ApplicationData,
+    Alert(Alert),
+    /// An alert record that is not two bytes long: encrypted.
+    EncryptedAlert,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Nothing seen yet: decide whether this is TLS.
+    Start,
+    /// Buffering an SSLv2-format hello.
+    Sslv2,
+    /// Inside the record stream.
+    Records,
+    /// The bytes are not TLS (or stopped being parseable): ignore the rest.
+    Broken,
+}
+
+/// Per-direction TLS reader.
+#[derive(Debug)]
+pub(crate) struct TlsStream {
+    state: State,
+    header: [u8; RECORD_HEADER_LEN],
+    header_len: usize,
+    current: Option<RecordHeader>,
+    remaining: usize,
+    alert: [u8; 2],
+    alert_len: usize,
+    alert_overlong: bool,
+    handshake: HandshakeReassembler,
+    /// Whether handshake bodies are still wanted (false once the needed hellos were read).
+    pub want_handshake: bool,
+    sslv2: Vec<u8>,
+    /// Why the stream stopped being readable, if it did.
+    pub error: Option<Error>,
+}
+
+/// Bytes 0..6 of a stream that starts with a ClientHello record: content type 22, major
+/// version 3, and (when present) handshake type 1.
+pub(crate) fn looks_like_client_hello(b: &[u8]) -> bool {
+    if Sslv2ClientHello::looks_like(b) {
+        return true;
+    }
+    match b {
+        [0x16, 3, minor, rest @ ..] if *minor <= 4 => rest.get(2).is_none_or(|&t| t == 1),
+        _ => false,
+    }
+}
+
+impl TlsStream {
+    pub(crate) fn new(max_buffer: usize) -> Self {
+        TlsStream {
+            state: State::Start,
+            header: [0; RECORD_HEADER_LEN],
+            header_len: 0,
+            current: None,
+            remaining: 0,
+            alert: [0; 2],
+            alert_len: 0,
+            alert_overlong: false,
+            handshake: HandshakeReassembler::new(max_buffer),
+            want_handshake: true,
+            sslv2: Vec::new(),
+            error: None,
+        }
+    }
+
+    pub(crate) fn is_broken(&self) -> bool {
+        self.state == State::Broken
+    }
+
+    /// Stops buffering handshake data for good.
+    pub(crate) fn stop_handshake(&mut self) {
+        self.want_handshake = false;
+        self.handshake = HandshakeReassembler::new(0);
+    }
+
+    /// Feeds the next in-order bytes of the stream.
+    pub(crate) fn feed(&mut self, mut data: &[u8], sink: &mut impl FnMut(TlsEvent<'_>)) {
+        while !data.is_empty() {
+            match self.state {
+                State::Broken => return,
+                State::Start => {
+                    if data[0] & 0x80 != 0 && Sslv2ClientHello::looks_like(data) {
+                        self.state = State::Sslv2;
+                    } else {
+                        self.state = State::Records;
+                    }
+                }
+                State::Sslv2 => {
+                    let need = if self.sslv2.len() + data.len() >= 2 {
+                        let mut h = [0u8; 2];
+                        for (i, b) in h.iter_mut().enumerate() {
+                            *b = *self.sslv2.get(i).unwrap_or_else(|| &data[i - self.sslv2.len()]);
+                        }
+                        2 + (u16::from_be_bytes(h) & 0x7fff) as usize
+                    } else {
+                        2
+                    };
+                    let take = need.saturating_sub(self.sslv2.len()).min(data.len());
+                    self.sslv2.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    if self.sslv2.len() >= need && need > 2 {
+                        match Sslv2ClientHello::parse(&self.sslv2) {
+                            Ok((h, _)) => sink(TlsEvent::Sslv2Hello(h)),
+                            Err(e) => {
+                                self.fail(e);
+                                return;
+                            }
+                        }
+                        self.sslv2 = Vec::new();
+                        self.state = State::Records;
+                    }
+                }
+                State::Records => data = self.feed_records(data, sink),
+            }
+        }
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.error = Some(e);
+        self.state = State::Broken;
+        self.handshake = HandshakeReassembler::new(0);
+        self.sslv2 = Vec::new();
+    }
+
+    fn feed_records<'d>(&mut self, mut data: &'d [u8], sink: &mut impl FnMut(TlsEvent<'_>)) -> &'d [u8] {
+        // Read a header.
+        let Some(h) = self.current else {
+            let take = (RECORD_HEADER_LEN - self.header_len).min(data.len());
+            self.header[self.header_len..self.header_len + take].copy_from_slice(&data[..take]);
+            self.header_len += take;
+            data = &data[take..];
+            match helloscope_tls::parse_record_header(&self.header[..self.header_len]) {
+                Ok(h) => {
+                    self.current = Some(h);
+                    self.remaining = h.length as usize;
+                    self.header_len = 0;
+                    self.alert_len = 0;
+                    self.alert_overlong = false;
+                    match h.content_type {
+                        ContentType::ChangeCipherSpec => sink(TlsEvent::ChangeCipherSpec),
+                        ContentType::ApplicationData => sink(TlsEvent::ApplicationData),
+                        _ => {}
+                    }
+                    if self.remaining == 0 {
+                        self.end_record(h, sink);
+                    }
+                }
+                Err(Error::Incomplete { .. }) => {}
+                Err(e) => self.fail(e),
+            }
+            return data;
+        };
+        let take = self.remaining.min(data.len());
+        let chunk = &data[..take];
+        self.remaining -= take;
+        match h.content_type {
+            ContentType::Handshake if self.want_handshake => {
+                if let Err(e) = self.handshake.push(chunk, |m| sink(TlsEvent::Handshake(m))) {
+                    // Over the limit: give up on handshake content, keep walking records.
+                    self.error = Some(e);
+                    self.stop_handshake();
+                }
+            }
+            ContentType::Alert => {
+                for &b in chunk {
+                    if self.alert_len < 2 {
+                        self.alert[self.alert_len] = b;
+                        self.alert_len += 1;
+                    } else {
+                        self.alert_overlong = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+        if self.remaining == 0 {
+            self.end_record(h, sink);
+        }
+        &data[take..]
+    }
+
+    fn end_record(&mut self, h: RecordHeader, sink: &mut impl FnMut(TlsEvent<'_>)) {
+        self.current = None;
+        if h.content_type == ContentType::Alert {
+            if self.alert_len == 2 && !self.alert_overlong {
+                if let Ok(a) = Alert::parse(&self.alert) {
+                    sink(TlsEvent::Alert(a));
+                }
+            } else {
+                sink(TlsEvent::EncryptedAlert);
+            }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! `helloscope decode`: every field and fingerprint of one raw record or hello.
+
+use std::fmt::Write as _;
+
+use helloscope_tls::{
+    extensions, ja3, ja3s, ja4, ja4_o, ja4_r, ja4_ro, Alert, ClientHello, ContentType,
+    ExtensionType, HandshakeReassembler, HandshakeType, Records, ServerHello, Sslv2ClientHello,
+    Transport,
+};
+
+/// Turns hex text (spaces, colons, `0x` and newlines allowed) into bytes.
+pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    let clean: String = s
+        .replace("0x", "")
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':' && *c != ',')
+        .collect();
+    if clean.is_empty() || clean.len() % 2 != 0 || !clean.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..clean.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&clean[i..i + 2], 16).ok())
+        .collect()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn client_hello(out: &mut String, h: &ClientHello<'_>) {
+    let _ = writeln!(out, "ClientHello");
+    let _ = writeln!(out, "  legacy_version        {}", h.legacy_version);
+    let _ = writeln!(out, "  random                {}", hex(h.random));
+    let _ = writeln!(out, "  session_id            {} bytes", h.session_id.len());
+    let _ = writeln!(out, "  cipher_suites         {}", h.cipher_suites().len());
+    for c in h.cipher_suites() {
+        let name = if c.is_grease() { "GREASE".to_string() } else { c.to_string() };
+        let _ = writeln!(out, "    0x{:04x} {}", c.0, name);
+    }
+    let _ = writeln!(out, "  compression_methods   {}", hex(h.compression_methods));
+    let _ = writeln!(out, "  extensions            {}", h.extensions().count());
+    for e in h.extensions() {
+        let _ = write!(out, "    0x{:04x} {:<40} {:>5} bytes", e.ext_type.0, e.ext_type.to_string(), e.data.len());
+        let detail = match e.ext_type {
+            ExtensionType::SERVER_NAME => extensions::parse_server_name(e.data)
+                .map(|n| n.map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default()),
+            ExtensionType::ALPN => extensions::parse_alpn(e.data).map(|n| {
+                n.map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>().join(",")
+            }),
+            ExtensionType::SUPPORTED_VERSIONS => extensions::parse_supported_versions_client(e.data)
+                .map(|v| v.map(|v| v.to_string()).collect::<Vec<_>>().join(", ")),
+            ExtensionType::SUPPORTED_GROUPS => extensions::parse_supported_groups(e.data)
+                .map(|v| v.map(|v| v.to_string()).collect::<Vec<_>>().join(", ")),
+            ExtensionType::SIGNATURE_ALGORITHMS => extensions::parse_signature_algorithms(e.data)
+                .map(|v| v.map(|v| v.to_string()).collect::<Vec<_>>().join(", ")),
+            ExtensionType::KEY_SHARE => extensions::parse_key_share_client(e.data).map(|v| {
+                v.map(|k| format!("{} ({} bytes)", k.group, k.key_exchange.len()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+            ExtensionType::EC_POINT_FORMATS => extensions::parse_ec_point_formats(e.data).map(hex),
+            ExtensionType::PSK_KEY_EXCHANGE_MODES => {
+                extensions::parse_psk_key_exchange_modes(e.data).map(hex)
+            }
+            ExtensionType::PRE_SHARED_KEY => extensions::parse_pre_shared_key_client(e.data)
+                .map(|p| format!("{} identities", p.identity_count)),
+            ExtensionType::ENCRYPTED_CLIENT_HELLO => {
+                extensions::parse_encrypted_client_hello(e.data).map(|x| match x {
+                    extensions::EchClientHello::Outer { kdf_id, aead_id, config_id, enc, payload } => format!(
+                        "outer kdf=0x{kdf_id:04x} aead=0x{aead_id:04x} config_id={config_id} enc={} payload={}",
+                        enc.len(),
+                        payload.len()
+                    ),
+                    extensions::EchClientHello::Inner => "inner".into(),
+                })
+            }
+            ExtensionType::RENEGOTIATION_INFO => {
+                extensions::parse_renegotiation_info(e.data).map(|r| format!("{} bytes", r.len()))
+            }
+            ExtensionType::PADDING => extensions::parse_padding(e.data).map(|n| format!("{n} zero bytes")),
+            _ => Ok(String::new()),
+        };
+        match detail {
+            Ok(d) if d.is_empty() => out.push('\n'),
+            Ok(d) => {
+                let _ = writeln!(out, "  {d}");
+            }
+            Err(err) => {
+                let _ = writeln!(out, "  MALFORMED: {err}");
+            }
+        }
+    }
+    let offered: Vec<String> = h.offered_versions().iter().map(|v| v.to_string()).collect();
+    let _ = writeln!(out, "  versions_offered      {}", offered.join(", "));
+    let _ = writeln!(out, "  version_offered_max   {}", h.highest_version());
+    let _ = writeln!(out, "  fallback_scsv         {}", h.has_fallback_scsv());
+    let j = ja3(h);
+    let _ = writeln!(out, "  ja3                   {}", j.hash());
+    let _ = writeln!(out, "  ja3_string            {}", j.string);
+    let _ = writeln!(out, "  ja4                   {}", ja4(h, Transport::Tcp));
+    let _ = writeln!(out, "  ja4_r                 {}", ja4_r(h, Transport::Tcp));
+    let _ = writeln!(out, "  ja4_o                 {}", ja4_o(h, Transport::Tcp));
+    let _ = writeln!(out, "  ja4_ro                {}", ja4_ro(h, Transport::Tcp));
+}
+
+fn server_hello(out: &mut String, h: &ServerHello<'_>) {
+    let kind = if h.is_hello_retry_request() { "HelloRetryRequest" } else { "ServerHello" };
+    let _ = writeln!(out, "{kind}");
+    let _ = writeln!(out, "  legacy_version        {}", h.legacy_version);
+    let _ = writeln!(out, "  selected_version      {}", h.selected_version());
+    let _ = writeln!(out, "  random                {}", hex(h.random));
+    let _ = writeln!(out, "  cipher_suite          0x{:04x} {}", h.cipher_suite.0, h.cipher_suite);
+    let _ = writeln!(out, "  compression_method    {}", h.compression_method);
+    for e in h.extensions() {
+        let _ = writeln!(out, "    0x{:04x} {:<40} {:>5} bytes", e.ext_type.0, e.ext_type.to_string(), e.data.len());
+    }
+    if let Some(a) = h.alpn() {
+        let _ = writeln!(out, "  alpn                  {}", String::from_utf8_lossy(a));
+    }
+    if let Some(g) = h.key_share_group() {
+        let _ = writeln!(out, "  key_share             {g}");
+    }
+    if let Some(d) = h.downgrade_sentinel() {
+        let _ = writeln!(out, "  downgrade_sentinel    {d:?}");
+    }
+    let j = ja3s(h);
+    let _ = writeln!(out, "  ja3s                  {}", j.hash());
+    let _ = writeln!(out, "  ja3s_string           {}", j.string);
+    #[cfg(feature = "ja4s")]
+    {
+        let _ = writeln!(out, "  ja4s                  {}", helloscope_tls::ja4s(h, Transport::Tcp));
+        let _ = writeln!(out, "  ja4s_r                {}", helloscope_tls::ja4s_r(h, Transport::Tcp));
+    }
+}
+
+fn message(out: &mut String, t: HandshakeType, body: &[u8]) {
+    match t {
+        HandshakeType::CLIENT_HELLO => match ClientHello::parse(body) {
+            Ok(h) => client_hello(out, &h),
+            Err(e) => {
+                let _ = writeln!(out, "client_hello: {e}");
+            }
+        },
+        HandshakeType::SERVER_HELLO => match ServerHello::parse(body) {
+            Ok(h) => server_hello(out, &h),
+            Err(e) => {
+                let _ = writeln!(out, "server_hello: {e}");
+            }
+        },
+        t => {
+            let _ = writeln!(out, "{t} ({} bytes)", body.len());
+        }
+    }
+}
+
+/// Describes `bytes`: a record stream, an SSLv2 hello, or one bare handshake message.
+pub fn describe(bytes: &[u8]) -> Result<String, String> {
+    let mut out = String::new();
+    if Sslv2ClientHello::looks_like(bytes) {
+        let (h, _) = Sslv2ClientHello::parse(bytes).map_err(|e| e.to_string())?;
+        let _ = writeln!(out, "SSLv2-format CLIENT-HELLO");
+        let _ = writeln!(out, "  version               {}", h.version);
+        let specs: Vec<String> = h.cipher_specs().map(|c| format!("0x{c:06x}")).collect();
+        let _ = writeln!(out, "  cipher_specs          {}", specs.join(" "));
+        let _ = writeln!(out, "  session_id            {} bytes", h.session_id.len());
+        let _ = writeln!(out, "  challenge             {}", hex(h.challenge));
+        let _ = writeln!(out, "  (no JA3/JA4: neither is defined for SSLv2-format hellos)");
+        return Ok(out);
+    }
+    if matches!(bytes.first(), Some(20..=24)) && bytes.get(1) == Some(&3) {
+        let mut reasm = HandshakeReassembler::new(1 << 24);
+        let mut records = Records::new(bytes);
+        for r in records.by_ref() {
+            let _ = writeln!(out, "record {} {} ({} bytes)", r.content_type, r.legacy_version, r.fragment.len());
+            match r.content_type {
+                ContentType::Handshake => {
+                    let mut msgs = Vec::new();
+                    if let Err(e) = reasm.push(r.fragment, |m| msgs.push((m.msg_type, m.body.to_vec()))) {
+                        let _ = writeln!(out, "  handshake: {e}");
+                    }
+                    for (t, b) in msgs {
+                        message(&mut out, t, &b);
+                    }
+                }
+                ContentType::Alert => match Alert::parse(r.fragment) {
+                    Ok(a) => {
+                        let _ = writeln!(out, "Alert {a}");
+                    }
+                    Err(_) => {
+                        let _ = writeln!(out, "Alert (encrypted)");
+                    }
+                },
+                _ => {}
+            }
+        }
+        if let Some(e) = records.stopped_by() {
+            let _ = writeln!(out, "stopped: {e}");
+        }
+        if reasm.pending() > 0 {
+            let _ = writeln!(out, "incomplete handshake message: {} bytes held", reasm.pending());
+        }
+        return Ok(out);
+    }
+    if matches!(bytes.first(), Some(1 | 2)) {
+        let (m, _) = helloscope_tls::parse_handshake(bytes, 1 << 24).map_err(|e| e.to_string())?;
+        message(&mut out, m.msg_type, m.body);
+        return Ok(out);
+    }
+    Err("not a TLS record, an SSLv2 hello or a ClientHello/ServerHello handshake message".into())
+}
