@@ -11,7 +11,7 @@ use crate::reassembly::StreamReassembler;
 use crate::record::{
     ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
 };
-use crate::tls_stream::{looks_like_client_hello, TlsEvent, TlsStream};
+use crate::tls_stream::{looks_like_client_hello, looks_like_server_hello, TlsEvent, TlsStream};
 use crate::stats::Stats;
 
 /// Bounds and timeouts of the flow table.
@@ -174,8 +174,10 @@ pub(crate) struct Flow {
     last_seen: Duration,
     packets: u64,
     syn_seen: bool,
-    /// A ClientHello-looking first payload was seen: this is a TLS flow.
+    /// A ClientHello was seen at the start of a client segment: this is a TLS flow.
     tls: bool,
+    /// Client payload segments still to look at for a ClientHello before giving up.
+    probe_budget: u8,
     dirs: [Direction; 2],
     hs: HandshakeState,
     first_fin: Option<Side>,
@@ -197,11 +199,38 @@ impl Flow {
             packets: 0,
             syn_seen: false,
             tls: false,
+            probe_budget: PROBE_SEGMENTS,
             dirs: [dir(), dir()],
             hs: HandshakeState::default(),
             first_fin: None,
             rst: None,
         }
+    }
+
+    /// Looks at a payload segment of a flow not yet known to be TLS. TLS starts with a
+    /// ClientHello at the start of the client's next bytes; anything before it (a STARTTLS
+    /// dialogue, a SOCKS or HTTP CONNECT request) is stepped over, for a bounded number of
+    /// segments.
+    fn probe(&mut self, seg: &TcpSegment<'_>, cfg: &FlowConfig) -> Probe {
+        let side = self.side_of(seg);
+        let i = idx(side);
+        let seq = if seg.syn { seg.seq.wrapping_add(1) } else { seg.seq };
+        let ahead = self.dirs[i].reasm.is_ahead(seq);
+        if side == Side::Client && !ahead && looks_like_client_hello(seg.payload) {
+            self.tls = true;
+            return Probe::Tls;
+        }
+        if !ahead {
+            if self.probe_budget == 0 {
+                return Probe::NotTls;
+            }
+            self.probe_budget -= 1;
+        }
+        // Step over these bytes (or hold them, if they came early) without reading them.
+        self.dirs[i]
+            .reasm
+            .on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut |_| {});
+        Probe::NotYet
     }
 
     fn side_of(&self, seg: &TcpSegment<'_>) -> Side {
@@ -271,7 +300,7 @@ impl Flow {
             self.syn_seen = true;
             self.dirs[i].reasm.on_syn(seg.seq);
         }
-        if !seg.payload.is_empty() {
+        if !seg.payload.is_empty() && self.tls {
             let Flow { dirs, hs, .. } = self;
             let Direction { reasm, tls, bytes } = &mut dirs[i];
             let seq = if seg.syn { seg.seq.wrapping_add(1) } else { seg.seq };
@@ -300,6 +329,20 @@ impl Flow {
         }
         None
     }
+}
+
+/// Payload segments of a flow looked at for a ClientHello (after STARTTLS, SOCKS, HTTP
+/// CONNECT …) before the flow is judged not to be TLS.
+const PROBE_SEGMENTS: u8 = 16;
+
+/// What a look at a not-yet-TLS flow's segment found.
+enum Probe {
+    /// A ClientHello starts here.
+    Tls,
+    /// Not yet; keep looking.
+    NotYet,
+    /// Looked long enough: not TLS.
+    NotTls,
 }
 
 /// A table entry: a followed flow, or the little that is kept of a finished or non-TLS one
@@ -361,33 +404,37 @@ impl FlowTable {
         let cfg = &self.cfg;
         let next = match self.map.get_mut(&key) {
             Some(Slot::Finished { last_seen } | Slot::NotTls { last_seen }) => {
-                // The fast path: a decided flow costs this lookup and nothing else.
-                stats.packets_fast_path += 1;
-                *last_seen = secs(ts);
-                return;
+                // A new connection on the same addresses and ports starts a new flow.
+                if !(seg.syn && !seg.ack) {
+                    // The fast path: a decided flow costs this lookup and nothing else.
+                    stats.packets_fast_path += 1;
+                    *last_seen = secs(ts);
+                    return;
+                }
+                self.map.remove(&key);
+                return self.on_new(key, seg, ts, stats, emit);
             }
             Some(Slot::Active(flow)) => {
-                if !flow.tls
-                    && !seg.payload.is_empty()
-                    && !(flow.side_of(seg) == Side::Client && looks_like_client_hello(seg.payload))
-                {
-                    stats.flows_not_tls += 1;
-                    Slot::NotTls { last_seen: secs(ts) }
-                } else {
-                    if !flow.tls && !seg.payload.is_empty() {
-                        flow.tls = true;
-                        stats.flows_tls += 1;
-                    }
-                    match flow.on_segment(seg, ts, cfg) {
-                        None => return,
-                        Some(outcome) => {
-                            if flow.tls {
-                                stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
-                            } else {
-                                stats.flows_without_payload += 1;
-                            }
-                            Slot::Finished { last_seen: secs(ts) }
+                if !flow.tls && !seg.payload.is_empty() {
+                    match flow.probe(seg, cfg) {
+                        Probe::Tls => stats.flows_tls += 1,
+                        Probe::NotYet => {}
+                        Probe::NotTls => {
+                            stats.flows_not_tls += 1;
+                            self.map.insert(key, Slot::NotTls { last_seen: secs(ts) });
+                            return;
                         }
+                    }
+                }
+                match flow.on_segment(seg, ts, cfg) {
+                    None => return,
+                    Some(outcome) => {
+                        if flow.tls {
+                            stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
+                        } else {
+                            stats.flows_without_payload += 1;
+                        }
+                        Slot::Finished { last_seen: secs(ts) }
                     }
                 }
             }
@@ -407,7 +454,8 @@ impl FlowTable {
         let src = SocketAddr::new(seg.src, seg.src_port);
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
         let (client, server, tls) = if seg.syn && !seg.ack {
-            (src, dst, false)
+            // TCP Fast Open carries the ClientHello in the SYN.
+            (src, dst, looks_like_client_hello(seg.payload))
         } else if seg.syn {
             (dst, src, false)
         } else if seg.rst || seg.fin || seg.payload.is_empty() {
@@ -416,6 +464,9 @@ impl FlowTable {
             return;
         } else if looks_like_client_hello(seg.payload) {
             (src, dst, true)
+        } else if looks_like_server_hello(seg.payload) {
+            // The capture missed the ClientHello: still report what the server chose.
+            (dst, src, true)
         } else {
             stats.flows_not_tls += 1;
             self.insert(key, Slot::NotTls { last_seen: secs(ts) }, stats, emit);

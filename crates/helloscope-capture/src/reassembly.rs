@@ -10,6 +10,8 @@
 #[derive(Debug, Default)]
 pub struct StreamReassembler {
     next_seq: Option<u32>,
+    delivered: bool,
+    alt_start: Option<u32>,
     pending: Vec<(u32, Vec<u8>)>,
     pending_bytes: usize,
     /// Segments were dropped because the out-of-order buffer was full.
@@ -26,11 +28,30 @@ fn seq_diff(a: u32, b: u32) -> i64 {
 }
 
 impl StreamReassembler {
-    /// Records the SYN's sequence number: data starts one after it.
+    /// Records the SYN's sequence number: data starts one after it. A later SYN with another
+    /// number (a new SYN-ACK after a TCP Fast Open cookie was refused) re-bases the stream,
+    /// as long as no data has been delivered yet.
     pub fn on_syn(&mut self, seq: u32) {
-        if self.next_seq.is_none() {
-            self.next_seq = Some(seq.wrapping_add(1));
+        let start = seq.wrapping_add(1);
+        match self.next_seq {
+            None => self.next_seq = Some(start),
+            Some(n) if n != start && !self.delivered && self.pending.is_empty() => {
+                // Two SYNs disagree; the first data segment will say which one holds.
+                self.alt_start = Some(n);
+                self.next_seq = Some(start);
+            }
+            _ => {}
         }
+    }
+
+    /// True when nothing has been seen yet (not even a SYN).
+    pub fn is_fresh(&self) -> bool {
+        self.next_seq.is_none()
+    }
+
+    /// True when `seq` lies beyond the next expected byte (a segment that arrived early).
+    pub fn is_ahead(&self, seq: u32) -> bool {
+        self.next_seq.is_some_and(|n| seq_diff(seq, n) > 0)
     }
 
     /// True when segments are held beyond a hole.
@@ -50,7 +71,12 @@ impl StreamReassembler {
             return;
         }
         // Without a SYN (capture started mid-connection), the first data defines the start.
-        let next = *self.next_seq.get_or_insert(seq);
+        let mut next = *self.next_seq.get_or_insert(seq);
+        if !self.delivered && seq != next && self.alt_start == Some(seq) {
+            self.alt_start = Some(next);
+            next = seq;
+            self.next_seq = Some(seq);
+        }
         let d = seq_diff(seq, next);
         if d > 0 {
             self.hold(seq, payload, cap);
@@ -64,6 +90,7 @@ impl StreamReassembler {
         self.retransmitted_bytes += skip as u64;
         let fresh = &payload[skip..];
         self.next_seq = Some(next.wrapping_add(fresh.len() as u32));
+        self.delivered = true;
         self.check_against_pending(next, fresh);
         deliver(fresh);
         self.drain(deliver);

@@ -63,6 +63,11 @@ pub(crate) fn looks_like_client_hello(b: &[u8]) -> bool {
     }
 }
 
+/// A stream that starts with a ServerHello record (a capture that missed the ClientHello).
+pub(crate) fn looks_like_server_hello(b: &[u8]) -> bool {
+    matches!(b, [0x16, 3, minor, _, _, 2, ..] if *minor <= 4)
+}
+
 impl TlsStream {
     pub(crate) fn new(max_buffer: usize) -> Self {
         TlsStream {

@@ -26,6 +26,7 @@ pub struct ClientHello<'a> {
     /// `legacy_compression_methods`.
     pub compression_methods: &'a [u8],
     extensions: Option<&'a [u8]>,
+    extensions_malformed: bool,
 }
 
 fn client_hello(i: &[u8]) -> PResult<'_, ClientHello<'_>> {
@@ -41,15 +42,13 @@ fn client_hello(i: &[u8]) -> PResult<'_, ClientHello<'_>> {
     )(i)?;
     let (i, compression_methods) = field("legacy_compression_methods", vec_u8)(i)?;
     // TLS 1.2 and earlier allow the extensions block to be absent altogether.
-    let (i, extensions) = if i.is_empty() {
-        (i, None)
+    let (extensions, extensions_malformed) = if i.is_empty() {
+        (None, false)
     } else {
-        let (i, e) = extensions::extensions_block(i)?;
-        (i, Some(e))
+        let (e, bad) = extensions::extensions_block(i);
+        (Some(e), bad)
     };
-    if !i.is_empty() {
-        return crate::error::fail("trailing bytes");
-    }
+    let i = &i[i.len()..];
     Ok((
         i,
         ClientHello {
@@ -59,6 +58,7 @@ fn client_hello(i: &[u8]) -> PResult<'_, ClientHello<'_>> {
             cipher_suites,
             compression_methods,
             extensions,
+            extensions_malformed,
         },
     ))
 }
@@ -90,6 +90,13 @@ impl<'a> ClientHello<'a> {
     /// True when the message carries an extensions block (even an empty one).
     pub fn has_extensions_block(&self) -> bool {
         self.extensions.is_some()
+    }
+
+    /// True when the extensions block was malformed past some point (a length running past
+    /// the message, a truncated extension, trailing bytes): [`Self::extensions`] then holds
+    /// the well-formed prefix, which is what fingerprints are computed over.
+    pub fn extensions_malformed(&self) -> bool {
+        self.extensions_malformed
     }
 
     /// The extensions in wire order.

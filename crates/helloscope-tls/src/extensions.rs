@@ -51,15 +51,37 @@ impl<'a> Iterator for Extensions<'a> {
     }
 }
 
-/// Checks the framing of an extensions block (every length inside it), returning it.
-pub(crate) fn extensions_block(i: &[u8]) -> PResult<'_, &[u8]> {
-    let (rest, block) = field("extensions", vec_u16)(i)?;
-    let mut walk = block;
+/// Reads an extensions block leniently: the well-formed prefix of the list, and whether
+/// anything after it was malformed (a length running past the message, a truncated
+/// extension). A passive observer still wants the fingerprint of a sloppy hello; the flag
+/// says it was sloppy.
+pub(crate) fn extensions_block(i: &[u8]) -> (&[u8], bool) {
+    let (declared, mut malformed) = match i {
+        [a, b, rest @ ..] => {
+            let len = u16::from_be_bytes([*a, *b]) as usize;
+            if len <= rest.len() {
+                (&rest[..len], len != rest.len())
+            } else {
+                (rest, true)
+            }
+        }
+        _ => (&i[..0], true),
+    };
+    let mut good = 0;
+    let mut walk = declared;
     while !walk.is_empty() {
-        let (r, _) = field("extension", tuple((be_u16, vec_u16)))(walk)?;
-        walk = r;
+        match tuple((be_u16::<_, FieldError>, vec_u16))(walk) {
+            Ok((r, _)) => {
+                good = declared.len() - r.len();
+                walk = r;
+            }
+            Err(_) => {
+                malformed = true;
+                break;
+            }
+        }
     }
-    Ok((rest, block))
+    (&declared[..good], malformed)
 }
 
 fn u16_list_u16<'a>(name: &'static str, min: usize, i: &'a [u8]) -> PResult<'a, &'a [u8]> {

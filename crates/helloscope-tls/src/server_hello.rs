@@ -41,26 +41,41 @@ pub struct ServerHello<'a> {
     /// The selected compression method.
     pub compression_method: u8,
     extensions: Option<&'a [u8]>,
+    extensions_malformed: bool,
 }
 
 fn server_hello(i: &[u8]) -> PResult<'_, ServerHello<'_>> {
     let (i, legacy_version) = field("legacy_version", be_u16)(i)?;
     let (i, random) = field("random", take(32usize))(i)?;
-    let (i, session_id) = field(
-        "legacy_session_id_echo",
-        verify(vec_u8, |s: &[u8]| s.len() <= 32),
-    )(i)?;
-    let (i, cipher_suite) = field("cipher_suite", be_u16)(i)?;
-    let (i, compression_method) = field("legacy_compression_method", be_u8)(i)?;
-    let (i, extensions) = if i.is_empty() {
-        (i, None)
+    // TLS 1.3 drafts before 22 put the real version in this field and dropped the session
+    // id and compression method (draft-ietf-tls-tls13-21 §4.1.3); some of their servers
+    // already wrote 0x0304 there. The final format always has 0x0303.
+    let early_draft = matches!(
+        TlsVersion::from_wire(legacy_version),
+        TlsVersion::Tls13Draft(0..=21) | TlsVersion::Tls13
+    );
+    let (i, session_id) = if early_draft {
+        (i, &i[..0])
     } else {
-        let (i, e) = extensions::extensions_block(i)?;
-        (i, Some(e))
+        field(
+            "legacy_session_id_echo",
+            verify(vec_u8, |s: &[u8]| s.len() <= 32),
+        )(i)?
     };
-    if !i.is_empty() {
-        return crate::error::fail("trailing bytes");
-    }
+    let (i, cipher_suite) = field("cipher_suite", be_u16)(i)?;
+    let (i, compression_method) = if early_draft {
+        (i, 0)
+    } else {
+        field("legacy_compression_method", be_u8)(i)?
+    };
+    // TLS 1.2 and earlier allow the extensions block to be absent altogether.
+    let (extensions, extensions_malformed) = if i.is_empty() {
+        (None, false)
+    } else {
+        let (e, bad) = extensions::extensions_block(i);
+        (Some(e), bad)
+    };
+    let i = &i[i.len()..];
     Ok((
         i,
         ServerHello {
@@ -70,6 +85,7 @@ fn server_hello(i: &[u8]) -> PResult<'_, ServerHello<'_>> {
             cipher_suite: CipherSuite(cipher_suite),
             compression_method,
             extensions,
+            extensions_malformed,
         },
     ))
 }
@@ -91,6 +107,13 @@ impl<'a> ServerHello<'a> {
     /// ```
     pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
         finish("ServerHello", server_hello(body))
+    }
+
+    /// True when the extensions block was malformed past some point (a length running past
+    /// the message, a truncated extension, trailing bytes): [`Self::extensions`] then holds
+    /// the well-formed prefix, which is what fingerprints are computed over.
+    pub fn extensions_malformed(&self) -> bool {
+        self.extensions_malformed
     }
 
     /// The extensions in wire order.

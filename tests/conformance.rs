@@ -1,0 +1,194 @@
+//! Conformance against public captures and their authors' expected values
+//! (`../shared/corpus/expected.jsonl`, see its README).
+//!
+//! Every TCP TLS flow of the answer key goes through the whole pipeline (libpcap, decoding,
+//! reassembly, parsing, fingerprints) and its SNI, JA3, JA4, JA4_r, JA3S, JA4S (with the `ja4s`
+//! feature), negotiated version and cipher must match. Where the key follows a reference
+//! tool that departs from the JA4 specification, the specification's value is used and the
+//! case is named below. Runs when the corpus folder is present, and says plainly when not.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, PacketSource};
+use serde_json::Value;
+
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("HELLOSCOPE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    dir.join("expected.jsonl").is_file().then_some(dir)
+}
+
+/// Values where helloscope knowingly differs from the answer key (file, client port, field
+/// or `*` for the whole flow), and why.
+const KNOWN_DIFFERENCES: &[(&str, u16, &str, &str)] = &[
+    (
+        "pcapplusplus/Tests/Packet++Test/PacketExamples/ssl-malformed1.pcap",
+        40327,
+        "*",
+        "the ClientHello's last extension is cut off inside its body: helloscope fingerprints \
+         the well-formed extensions only (and flags the flow malformed); Wireshark also counts \
+         the type of the truncated one",
+    ),
+    (
+        "suricata-verify/tests/tls/tls13-draft14/tls13_draft14.pcap",
+        54049,
+        "cipher",
+        "the ServerHello is in the pre-draft-22 TLS 1.3 format (no session id); Wireshark reads \
+         it as TLS 1.2 and takes two random bytes (0xacad) for the cipher; helloscope reads \
+         the real one, 0xc02b",
+    ),
+];
+
+type Key = (String, u16, String, u16);
+
+fn run_file(path: &Path) -> HashMap<Key, FlowRecord> {
+    let mut out = HashMap::new();
+    let Ok(mut src) = PacketSource::open_file(path.to_str().unwrap()) else {
+        return out;
+    };
+    let mut a = Analyzer::new(FlowConfig::default());
+    let mut emit = |r: FlowRecord| {
+        out.entry((
+            r.client.ip().to_string(),
+            r.client.port(),
+            r.server.ip().to_string(),
+            r.server.port(),
+        ))
+        .or_insert(r);
+    };
+    // A damaged file (two in the corpus are damaged on purpose) still yields what came before.
+    let _ = a.run(&mut src, &mut emit);
+    a.finish(&mut emit);
+    out
+}
+
+fn version_text(v: &str) -> String {
+    match v {
+        "SSLv3" => "SSL 3.0".into(),
+        "SSLv2" => "SSL 2.0".into(),
+        v if v.starts_with("TLS1.3-draft") => format!("TLS 1.3 draft {}", &v[12..]),
+        v if v.starts_with("TLS1.") => format!("TLS 1.{}", &v[5..]),
+        v => v.into(),
+    }
+}
+
+#[test]
+fn corpus_flows_match_their_authors_expected_values() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!(
+            "SKIPPED conformance: ../shared/corpus/expected.jsonl not found \
+             (set HELLOSCOPE_CORPUS to its folder to run it)"
+        );
+        return;
+    };
+    let text = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
+    let entries: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut per_file: HashMap<String, HashMap<Key, FlowRecord>> = HashMap::new();
+    let mut checked = 0usize;
+    let mut compared = 0usize;
+    let mut failures = Vec::new();
+    let mut known = 0usize;
+    let mut author_only_found = 0usize;
+    let mut author_only_total = 0usize;
+    for e in &entries {
+        let file = e["file"].as_str().unwrap();
+        let flows = per_file
+            .entry(file.to_owned())
+            .or_insert_with(|| run_file(&dir.join(file)));
+        if e.get("author_only").is_some() {
+            if e["flow"]["transport"] == "tcp" {
+                author_only_total += 1;
+            }
+            if let Some(f) = e.get("flow").filter(|f| f["transport"] == "tcp") {
+                let port = f.get("client_port").and_then(Value::as_u64).unwrap_or(0) as u16;
+                if flows.keys().any(|k| k.1 == port) {
+                    author_only_found += 1;
+                }
+            }
+            continue;
+        }
+        let Some(d) = e.get("expected_derived") else { continue };
+        if d["transport"] != "tcp" || d["proto"] != "tls" {
+            continue;
+        }
+        let key: Key = (
+            d["client"].as_str().unwrap().to_owned(),
+            d["client_port"].as_u64().unwrap() as u16,
+            d["server"].as_str().unwrap().to_owned(),
+            d["server_port"].as_u64().unwrap() as u16,
+        );
+        let known_field = |field: &str| {
+            KNOWN_DIFFERENCES
+                .iter()
+                .find(|(f, p, k, _)| *f == file && *p == key.1 && (*k == "*" || *k == field))
+                .map(|d| d.3)
+        };
+        if let Some(why) = known_field("*") {
+            eprintln!("known difference {file}:{}: {why}", key.1);
+            known += 1;
+            continue;
+        }
+        checked += 1;
+        let Some(r) = flows.get(&key) else {
+            failures.push(format!("{file} {key:?}: flow not reported"));
+            continue;
+        };
+        let ch = r.client_hello.as_ref();
+        let sh = r.server_hello.as_ref();
+        let mut check = |field: &str, expected: Option<String>, got: Option<String>| {
+            if let Some(why) = known_field(field) {
+                eprintln!("known difference {file}:{} {field}: {why}", key.1);
+                known += 1;
+                return;
+            }
+            compared += 1;
+            if expected != got {
+                failures.push(format!("{file} {key:?} {field}: expected {expected:?}, got {got:?}"));
+            }
+        };
+        let s = |v: &Value| v.as_str().map(str::to_owned);
+        if d.get("n_client_hello").is_some_and(|n| n.as_u64() > Some(0)) {
+            check("sni", s(&d["sni"]), ch.and_then(|c| c.sni.clone()));
+        }
+        if let Some(v) = d.get("ja3") {
+            check("ja3", s(v), ch.and_then(|c| c.ja3.clone()));
+            check("ja3_string", s(&d["ja3_string"]), ch.and_then(|c| c.ja3_string.clone()));
+        }
+        if let Some(v) = d.get("ja4") {
+            // FoxIO's reference prints `99` for a non-alphanumeric ALPN; the specification
+            // (followed here) takes the hex characters. The key records both.
+            let want = d.get("ja4_spec_alpn_rule").unwrap_or(v);
+            check("ja4", s(want), ch.and_then(|c| c.ja4.clone()));
+            if d.get("ja4_spec_alpn_rule").is_none() {
+                check("ja4_r", s(&d["ja4_r"]), ch.and_then(|c| c.ja4_r.clone()));
+            }
+        }
+        if let Some(v) = d.get("ja3s") {
+            check("ja3s", s(v), sh.map(|s| s.ja3s.clone()));
+        }
+        #[cfg(feature = "ja4s")]
+        if let Some(v) = d.get("ja4s") {
+            check("ja4s", s(v), sh.and_then(|s| s.ja4s.clone()));
+        }
+        if let Some(v) = d.get("negotiated_version").and_then(Value::as_str) {
+            check("version", Some(version_text(v)), sh.map(|s| s.version.to_string()));
+        }
+        if let Some(v) = d.get("cipher").and_then(Value::as_str) {
+            check("cipher", Some(v.to_owned()), sh.map(|s| format!("0x{:04x}", s.cipher.0)));
+        }
+    }
+    eprintln!(
+        "conformance: {checked} flows checked ({compared} values), {known} known differences, \
+         {} mismatches; {author_only_found}/{author_only_total} flows that only another tool reported were found too",
+        failures.len()
+    );
+    assert!(checked > 700, "the answer key should hold over 700 TCP TLS flows, found {checked}");
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
