@@ -133,7 +133,16 @@ pub fn decode_tcp(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, Decode
         }
         LinkType::Ethernet => SlicedPacket::from_ethernet(frame),
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => SlicedPacket::from_ip(frame),
-        LinkType::LinuxSll => SlicedPacket::from_linux_sll(frame),
+        // SLL: packet type (2), ARPHRD (2), address length (2), address (8), protocol (2).
+        // Read by hand: etherparse refuses ARPHRD types other than Ethernet, and `-i any`
+        // captures loopback traffic as ARPHRD_LOOPBACK.
+        LinkType::LinuxSll => {
+            if frame.len() < 16 {
+                return Err(DecodeSkip::BadLinkHeader);
+            }
+            let proto = u16::from_be_bytes([frame[14], frame[15]]);
+            SlicedPacket::from_ether_type(etherparse::EtherType(proto), &frame[16..])
+        }
         LinkType::LinuxSll2 => {
             // SLL2: protocol type (2), reserved (2), ifindex (4), ARPHRD (2), packet type (1),
             // address length (1), address (8).
