@@ -57,7 +57,10 @@ pub(crate) fn looks_like_client_hello(b: &[u8]) -> bool {
     if Sslv2ClientHello::looks_like(b) {
         return true;
     }
+    // A segment may hold only the first byte or two of the record (tiny segments are legal,
+    // and an evasion trick): a consistent prefix counts.
     match b {
+        [0x16] | [0x16, 3] => true,
         [0x16, 3, minor, rest @ ..] if *minor <= 4 => rest.get(2).is_none_or(|&t| t == 1),
         _ => false,
     }
