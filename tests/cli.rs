@@ -1,0 +1,185 @@
+//! The helloscope command, run as a user would, on the bundled captures.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn helloscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_helloscope"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run helloscope")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn jsonl(o: &Output) -> Vec<Value> {
+    stdout(o).lines().map(|l| serde_json::from_str(l).expect(l)).collect()
+}
+
+const KEYS: &[&str] = &[
+    "ts", "source", "client_ip", "client_port", "server_ip", "server_port", "sni",
+    "alpn_offered", "alpn", "versions_offered", "version_offered_max", "version", "cipher",
+    "hello_retry", "fallback_scsv", "ja3", "ja3s", "ja4", "ja4s", "outcome", "alert",
+];
+
+#[test]
+fn jsonl_has_every_documented_key() {
+    let o = helloscope(&["analyze", "--format", "jsonl", "captures/openssl.pcap"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let recs = jsonl(&o);
+    assert_eq!(recs.len(), 12);
+    for r in &recs {
+        for k in KEYS {
+            assert!(r.get(k).is_some(), "key {k} missing in {r}");
+        }
+        assert!(r.get("policy").is_none(), "no policy key without a policy");
+        assert_eq!(r["source"], "captures/openssl.pcap");
+        // RFC 3339, UTC, microseconds.
+        let ts = r["ts"].as_str().unwrap();
+        assert_eq!(ts.len(), 27, "{ts}");
+        assert!(ts.ends_with('Z') && ts.as_bytes()[19] == b'.');
+    }
+    let alert = recs.iter().find(|r| r["outcome"] == "alert").unwrap();
+    assert_eq!(alert["alert"]["description"], "protocol_version");
+    assert_eq!(alert["alert"]["from"], "server");
+    assert_eq!(alert["alert"]["level"], "fatal");
+    assert!(alert["version"].is_null() && alert["ja3s"].is_null());
+    let hrr = recs.iter().find(|r| r["server_port"] == 4434).unwrap();
+    assert_eq!(hrr["hello_retry"], true);
+    assert_eq!(hrr["versions_offered"], serde_json::json!(["TLS 1.3", "TLS 1.2", "TLS 1.1", "TLS 1.0"]));
+}
+
+#[test]
+fn procore_policy_flags_old_clients_and_exits_1() {
+    let o = helloscope(&["analyze", "--format", "jsonl", "--policy", "procore", "captures/openssl.pcap", "captures/ipv6.pcap"]);
+    assert_eq!(o.status.code(), Some(1), "breaks/failing found: exit 1");
+    for r in jsonl(&o) {
+        if !r["sni"].as_str().unwrap().ends_with(".procore.com") {
+            assert!(r.get("policy").is_none(), "only procore hosts are judged: {r}");
+            continue;
+        }
+        let offered = r["version_offered_max"].as_str().unwrap();
+        let verdict = r["policy"]["verdict"].as_str().unwrap();
+        let expected = match (offered, r["outcome"].as_str().unwrap()) {
+            ("TLS 1.0" | "TLS 1.1", "alert") => "failing",
+            ("TLS 1.0" | "TLS 1.1", _) => "breaks",
+            (_, "alert") => "failing",
+            _ => "ready",
+        };
+        assert_eq!(verdict, expected, "{r}");
+        assert_eq!(r["policy"]["profile"], "procore");
+        let codes: Vec<&str> = r["policy"]["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+        // openssl (a library client) on app.procore.com is told to move; Chromium is not.
+        let legacy = r["sni"] == "app.procore.com" && r["server_port"] == 4441;
+        assert_eq!(codes.contains(&"legacy_host"), legacy, "{r}");
+    }
+}
+
+#[test]
+fn onepagecrm_only_judges_its_hosts_and_clean_run_exits_0() {
+    let o = helloscope(&["analyze", "--format", "jsonl", "--policy", "onepagecrm", "captures/curl.pcapng"]);
+    assert_eq!(o.status.code(), Some(0));
+    let recs = jsonl(&o);
+    let judged: Vec<&Value> = recs.iter().filter(|r| r.get("policy").is_some()).collect();
+    assert_eq!(judged.len(), 1);
+    assert_eq!(judged[0]["sni"], "apitls12.onepagecrm.com");
+    assert_eq!(judged[0]["policy"]["verdict"], "ready");
+}
+
+#[test]
+fn ad_hoc_min_version_with_host_pattern() {
+    let o = helloscope(&["analyze", "--format", "jsonl", "--min-version", "1.3", "--host", "*.procore.com", "captures/libraries.pcap"]);
+    assert_eq!(o.status.code(), Some(1));
+    let recs = jsonl(&o);
+    let java10 = recs.iter().find(|r| r["version_offered_max"] == "TLS 1.0").unwrap();
+    assert_eq!(java10["policy"]["verdict"], "breaks");
+    assert_eq!(java10["policy"]["profile"], "custom");
+}
+
+#[test]
+fn table_csv_and_report() {
+    let o = helloscope(&["analyze", "--format", "table", "--policy", "procore", "--report", "captures/openssl.pcap"]);
+    let text = stdout(&o);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    for col in ["CLIENT", "SERVER", "SNI", "OFFERS", "NEGOTIATED", "OUTCOME", "POLICY"] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert!(text.contains("alert protocol_version (server)"));
+    // 4 distinct TLS 1.0/1.1 client fingerprints on procore hosts in this capture: s_client -tls1
+    // and -tls1_1, each to api (breaks) and login (failing), share JA4 per version.
+    assert!(text.contains("procore: 2 clients will break when TLS 1.0/1.1 is disabled (2 already failing)"), "{text}");
+    assert!(text.contains("VERDICT") && text.contains("failing (procore)"));
+
+    let o = helloscope(&["analyze", "--format", "csv", "captures/curl.pcapng"]);
+    let text = stdout(&o);
+    let rows: Vec<&str> = text.lines().collect();
+    assert!(rows[0].starts_with("ts,source,client_ip,client_port,server_ip,server_port,sni"));
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().skip(1).all(|r| r.contains("curl.pcapng")));
+}
+
+#[test]
+fn output_file_and_stdin() {
+    let dir = std::env::temp_dir().join(format!("helloscope-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("flows.jsonl");
+    let o = helloscope(&["analyze", "-o", out.to_str().unwrap(), "captures/ipv6.pcap"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 3, "jsonl to a file by default");
+
+    let pcap = std::fs::File::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/ipv6.pcap")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_helloscope"))
+        .args(["analyze", "--format", "jsonl", "-"])
+        .stdin(pcap)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let recs = jsonl(&o);
+    assert_eq!(recs.len(), 3);
+    assert_eq!(recs[0]["source"], "-");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn errors_are_one_line_and_exit_2() {
+    let o = helloscope(&["analyze", "no/such/file.pcap"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.starts_with("helloscope: no/such/file.pcap:"), "{err}");
+    assert!(err.contains("No such file"), "{err}");
+
+    let o = helloscope(&["analyze", "--policy", "nosuch", "captures/ipv6.pcap"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown policy \"nosuch\""));
+
+    let o = helloscope(&["analyze", "--bogus-flag", "x"]);
+    assert_eq!(o.status.code(), Some(2), "usage errors exit 2");
+
+    let o = helloscope(&["analyze", "Cargo.toml"]);
+    assert_eq!(o.status.code(), Some(2), "not a capture");
+    assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 2, "one message and the summary at most");
+}
+
+#[test]
+fn decode_prints_fields_and_fingerprints() {
+    let hex: String = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/helloscope-tls/testdata/curl-7.88.1-clienthello.bin"))
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let o = helloscope(&["decode", &hex]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    for want in ["ClientHello", "server_name", "api.procore.com", "ja3 ", "ja4 ", "ja4_r", "versions_offered      TLS 1.3, TLS 1.2"] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    let o = helloscope(&["decode", "zz"]);
+    assert_eq!(o.status.code(), Some(2));
+}
