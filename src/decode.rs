@@ -35,13 +35,27 @@ fn client_hello(out: &mut String, h: &ClientHello<'_>) {
     let _ = writeln!(out, "  session_id            {} bytes", h.session_id.len());
     let _ = writeln!(out, "  cipher_suites         {}", h.cipher_suites().len());
     for c in h.cipher_suites() {
-        let name = if c.is_grease() { "GREASE".to_string() } else { c.to_string() };
+        let name = if c.is_grease() {
+            "GREASE".to_string()
+        } else {
+            c.to_string()
+        };
         let _ = writeln!(out, "    0x{:04x} {}", c.0, name);
     }
-    let _ = writeln!(out, "  compression_methods   {}", hex(h.compression_methods));
+    let _ = writeln!(
+        out,
+        "  compression_methods   {}",
+        hex(h.compression_methods)
+    );
     let _ = writeln!(out, "  extensions            {}", h.extensions().count());
     for e in h.extensions() {
-        let _ = write!(out, "    0x{:04x} {:<40} {:>5} bytes", e.ext_type.0, e.ext_type.to_string(), e.data.len());
+        let _ = write!(
+            out,
+            "    0x{:04x} {:<40} {:>5} bytes",
+            e.ext_type.0,
+            e.ext_type.to_string(),
+            e.data.len()
+        );
         let detail = match e.ext_type {
             ExtensionType::SERVER_NAME => extensions::parse_server_name(e.data)
                 .map(|n| n.map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default()),
@@ -105,18 +119,36 @@ fn client_hello(out: &mut String, h: &ClientHello<'_>) {
 }
 
 fn server_hello(out: &mut String, h: &ServerHello<'_>) {
-    let kind = if h.is_hello_retry_request() { "HelloRetryRequest" } else { "ServerHello" };
+    let kind = if h.is_hello_retry_request() {
+        "HelloRetryRequest"
+    } else {
+        "ServerHello"
+    };
     let _ = writeln!(out, "{kind}");
     let _ = writeln!(out, "  legacy_version        {}", h.legacy_version);
     let _ = writeln!(out, "  selected_version      {}", h.selected_version());
     let _ = writeln!(out, "  random                {}", hex(h.random));
-    let _ = writeln!(out, "  cipher_suite          0x{:04x} {}", h.cipher_suite.0, h.cipher_suite);
+    let _ = writeln!(
+        out,
+        "  cipher_suite          0x{:04x} {}",
+        h.cipher_suite.0, h.cipher_suite
+    );
     let _ = writeln!(out, "  compression_method    {}", h.compression_method);
     for e in h.extensions() {
-        let _ = writeln!(out, "    0x{:04x} {:<40} {:>5} bytes", e.ext_type.0, e.ext_type.to_string(), e.data.len());
+        let _ = writeln!(
+            out,
+            "    0x{:04x} {:<40} {:>5} bytes",
+            e.ext_type.0,
+            e.ext_type.to_string(),
+            e.data.len()
+        );
     }
     if let Some(a) = h.alpn() {
-        let _ = writeln!(out, "  alpn                  {}", String::from_utf8_lossy(a));
+        let _ = writeln!(
+            out,
+            "  alpn                  {}",
+            String::from_utf8_lossy(a)
+        );
     }
     if let Some(g) = h.key_share_group() {
         let _ = writeln!(out, "  key_share             {g}");
@@ -129,8 +161,16 @@ fn server_hello(out: &mut String, h: &ServerHello<'_>) {
     let _ = writeln!(out, "  ja3s_string           {}", j.string);
     #[cfg(feature = "ja4s")]
     {
-        let _ = writeln!(out, "  ja4s                  {}", helloscope_tls::ja4s(h, Transport::Tcp));
-        let _ = writeln!(out, "  ja4s_r                {}", helloscope_tls::ja4s_r(h, Transport::Tcp));
+        let _ = writeln!(
+            out,
+            "  ja4s                  {}",
+            helloscope_tls::ja4s(h, Transport::Tcp)
+        );
+        let _ = writeln!(
+            out,
+            "  ja4s_r                {}",
+            helloscope_tls::ja4s_r(h, Transport::Tcp)
+        );
     }
 }
 
@@ -165,18 +205,29 @@ pub fn describe(bytes: &[u8]) -> Result<String, String> {
         let _ = writeln!(out, "  cipher_specs          {}", specs.join(" "));
         let _ = writeln!(out, "  session_id            {} bytes", h.session_id.len());
         let _ = writeln!(out, "  challenge             {}", hex(h.challenge));
-        let _ = writeln!(out, "  (no JA3/JA4: neither is defined for SSLv2-format hellos)");
+        let _ = writeln!(
+            out,
+            "  (no JA3/JA4: neither is defined for SSLv2-format hellos)"
+        );
         return Ok(out);
     }
     if matches!(bytes.first(), Some(20..=24)) && bytes.get(1) == Some(&3) {
         let mut reasm = HandshakeReassembler::new(1 << 24);
         let mut records = Records::new(bytes);
         for r in records.by_ref() {
-            let _ = writeln!(out, "record {} {} ({} bytes)", r.content_type, r.legacy_version, r.fragment.len());
+            let _ = writeln!(
+                out,
+                "record {} {} ({} bytes)",
+                r.content_type,
+                r.legacy_version,
+                r.fragment.len()
+            );
             match r.content_type {
                 ContentType::Handshake => {
                     let mut msgs = Vec::new();
-                    if let Err(e) = reasm.push(r.fragment, |m| msgs.push((m.msg_type, m.body.to_vec()))) {
+                    if let Err(e) =
+                        reasm.push(r.fragment, |m| msgs.push((m.msg_type, m.body.to_vec())))
+                    {
                         let _ = writeln!(out, "  handshake: {e}");
                     }
                     for (t, b) in msgs {
@@ -198,7 +249,11 @@ pub fn describe(bytes: &[u8]) -> Result<String, String> {
             let _ = writeln!(out, "stopped: {e}");
         }
         if reasm.pending() > 0 {
-            let _ = writeln!(out, "incomplete handshake message: {} bytes held", reasm.pending());
+            let _ = writeln!(
+                out,
+                "incomplete handshake message: {} bytes held",
+                reasm.pending()
+            );
         }
         return Ok(out);
     }

@@ -17,7 +17,6 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, LiveConfig, PacketSource, Stats};
 
-
 use output::{csv_row, FlowJson, Format, Table, CSV_HEADER};
 use policy::{HostPattern, IpNet, Policy, Verdict};
 use report::Report;
@@ -144,7 +143,10 @@ struct Sink {
 
 impl Sink {
     fn record(&mut self, r: &FlowRecord, source: &str) -> io::Result<()> {
-        let eval = self.policies.iter().find_map(|p| p.evaluate(r).map(|e| (e, p.min_version)));
+        let eval = self
+            .policies
+            .iter()
+            .find_map(|p| p.evaluate(r).map(|e| (e, p.min_version)));
         if let Some((e, _)) = &eval {
             if matches!(e.verdict, Verdict::Breaks | Verdict::Failing) {
                 self.problems = true;
@@ -215,8 +217,16 @@ fn print_stats(s: &Stats) {
         s.packets,
         s.records,
         s.flows_not_tls,
-        if skipped.is_empty() { String::new() } else { format!(", skipped: {}", skipped.join(" ")) },
-        if s.evicted_table_full > 0 { format!(", {} flows evicted from a full table", s.evicted_table_full) } else { String::new() },
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(", skipped: {}", skipped.join(" "))
+        },
+        if s.evicted_table_full > 0 {
+            format!(", {} flows evicted from a full table", s.evicted_table_full)
+        } else {
+            String::new()
+        },
     );
 }
 
@@ -224,7 +234,10 @@ fn build_policies(c: &Common) -> Result<Vec<Policy>, Failure> {
     let mut out = Vec::new();
     for name in &c.policies {
         out.push(Policy::builtin(name).ok_or_else(|| {
-            Failure(format!("unknown policy {name:?} (built in: {})", Policy::BUILTIN.join(", ")))
+            Failure(format!(
+                "unknown policy {name:?} (built in: {})",
+                Policy::BUILTIN.join(", ")
+            ))
         })?);
     }
     if let Some(path) = &c.policy_file {
@@ -238,7 +251,12 @@ fn build_policies(c: &Common) -> Result<Vec<Policy>, Failure> {
             out.push(Policy {
                 profile: "custom".into(),
                 hosts: c.hosts.iter().map(|h| HostPattern::new(h)).collect(),
-                host_ips: c.host_ips.iter().map(|s| IpNet::parse(s)).collect::<Result<_, _>>().map_err(Failure)?,
+                host_ips: c
+                    .host_ips
+                    .iter()
+                    .map(|s| IpNet::parse(s))
+                    .collect::<Result<_, _>>()
+                    .map_err(Failure)?,
                 min_version: policy::parse_version(v).map_err(Failure)?,
                 legacy_hosts: vec![],
             });
@@ -250,7 +268,11 @@ fn build_policies(c: &Common) -> Result<Vec<Policy>, Failure> {
     }
     // --host-ip also applies to the built-in profiles: servers reached without SNI.
     if c.min_version.is_none() {
-        let nets: Vec<IpNet> = c.host_ips.iter().filter_map(|s| IpNet::parse(s).ok()).collect();
+        let nets: Vec<IpNet> = c
+            .host_ips
+            .iter()
+            .filter_map(|s| IpNet::parse(s).ok())
+            .collect();
         for p in &mut out {
             p.host_ips.extend(nets.iter().copied());
         }
@@ -260,7 +282,11 @@ fn build_policies(c: &Common) -> Result<Vec<Policy>, Failure> {
 
 fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
     let to_terminal = c.output.is_none() && io::stdout().is_terminal();
-    let format = c.format.unwrap_or(if to_terminal { Format::Table } else { Format::Jsonl });
+    let format = c.format.unwrap_or(if to_terminal {
+        Format::Table
+    } else {
+        Format::Jsonl
+    });
     let out: Box<dyn Write> = match &c.output {
         Some(p) => Box::new(BufWriter::new(
             File::create(p).map_err(|e| Failure(format!("{}: {e}", p.display())))?,
@@ -297,15 +323,22 @@ fn progress_bar(path: &str, enabled: bool) -> Option<indicatif::ProgressBar> {
     }
     let pb = indicatif::ProgressBar::new(len);
     pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .ok()?
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .ok()?
+        .progress_chars("=> "),
     );
     pb.set_message(path.to_owned());
     Some(pb)
 }
 
-fn analyze(files: &[String], filter: Option<&str>, c: &Common, progress: bool) -> Result<ExitCode, Failure> {
+fn analyze(
+    files: &[String],
+    filter: Option<&str>,
+    c: &Common,
+    progress: bool,
+) -> Result<ExitCode, Failure> {
     let mut sink = make_sink(c, false)?;
     let mut total = Stats::default();
     let mut damaged = false;
@@ -428,15 +461,23 @@ fn sniff(
             s.received, s.dropped_by_kernel, s.dropped_by_interface
         );
     }
-    Ok(if sink.problems { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if sink.problems {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn decode_cmd(input: &str) -> Result<ExitCode, Failure> {
     let bytes = match decode::parse_hex(input) {
         Some(b) => b,
         None => {
-            let raw = std::fs::read(input).map_err(|e| Failure(format!("{input}: not hex, and not a readable file: {e}")))?;
-            std::str::from_utf8(&raw).ok().and_then(decode::parse_hex).unwrap_or(raw)
+            let raw = std::fs::read(input)
+                .map_err(|e| Failure(format!("{input}: not hex, and not a readable file: {e}")))?;
+            std::str::from_utf8(&raw)
+                .ok()
+                .and_then(decode::parse_hex)
+                .unwrap_or(raw)
         }
     };
     let text = decode::describe(&bytes).map_err(Failure)?;
@@ -447,12 +488,27 @@ fn decode_cmd(input: &str) -> Result<ExitCode, Failure> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match &cli.command {
-        Command::Analyze { files, filter, common, no_progress } => {
-            analyze(files, filter.as_deref(), common, !no_progress)
-        }
-        Command::Sniff { interface, filter, snaplen, no_promisc, buffer_mib, common } => {
-            sniff(interface, filter.as_deref(), *snaplen, !no_promisc, *buffer_mib, common)
-        }
+        Command::Analyze {
+            files,
+            filter,
+            common,
+            no_progress,
+        } => analyze(files, filter.as_deref(), common, !no_progress),
+        Command::Sniff {
+            interface,
+            filter,
+            snaplen,
+            no_promisc,
+            buffer_mib,
+            common,
+        } => sniff(
+            interface,
+            filter.as_deref(),
+            *snaplen,
+            !no_promisc,
+            *buffer_mib,
+            common,
+        ),
         Command::Decode { input } => decode_cmd(input),
     };
     match r {
@@ -463,4 +519,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

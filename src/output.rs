@@ -156,10 +156,32 @@ impl FlowJson {
 }
 
 pub const CSV_HEADER: &[&str] = &[
-    "ts", "source", "client_ip", "client_port", "server_ip", "server_port", "sni",
-    "alpn_offered", "alpn", "versions_offered", "version_offered_max", "version", "cipher",
-    "hello_retry", "fallback_scsv", "ja3", "ja3s", "ja4", "ja4s", "outcome", "alert_level",
-    "alert_description", "alert_from", "policy_profile", "policy_verdict", "policy_findings",
+    "ts",
+    "source",
+    "client_ip",
+    "client_port",
+    "server_ip",
+    "server_port",
+    "sni",
+    "alpn_offered",
+    "alpn",
+    "versions_offered",
+    "version_offered_max",
+    "version",
+    "cipher",
+    "hello_retry",
+    "fallback_scsv",
+    "ja3",
+    "ja3s",
+    "ja4",
+    "ja4s",
+    "outcome",
+    "alert_level",
+    "alert_description",
+    "alert_from",
+    "policy_profile",
+    "policy_verdict",
+    "policy_findings",
 ];
 
 fn csv_field(s: &str) -> String {
@@ -193,17 +215,42 @@ pub fn csv_row(j: &FlowJson) -> String {
         o(&j.ja4),
         o(&j.ja4s),
         j.outcome.to_string(),
-        j.alert.as_ref().map(|a| a.level.clone()).unwrap_or_default(),
-        j.alert.as_ref().map(|a| a.description.clone()).unwrap_or_default(),
-        j.alert.as_ref().map(|a| a.from.to_string()).unwrap_or_default(),
-        j.policy.as_ref().map(|p| p.profile.clone()).unwrap_or_default(),
-        j.policy.as_ref().map(|p| p.verdict.to_string()).unwrap_or_default(),
+        j.alert
+            .as_ref()
+            .map(|a| a.level.clone())
+            .unwrap_or_default(),
+        j.alert
+            .as_ref()
+            .map(|a| a.description.clone())
+            .unwrap_or_default(),
+        j.alert
+            .as_ref()
+            .map(|a| a.from.to_string())
+            .unwrap_or_default(),
         j.policy
             .as_ref()
-            .map(|p| p.findings.iter().map(|f| f.code).collect::<Vec<_>>().join(" "))
+            .map(|p| p.profile.clone())
+            .unwrap_or_default(),
+        j.policy
+            .as_ref()
+            .map(|p| p.verdict.to_string())
+            .unwrap_or_default(),
+        j.policy
+            .as_ref()
+            .map(|p| {
+                p.findings
+                    .iter()
+                    .map(|f| f.code)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .unwrap_or_default(),
     ];
-    fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",")
+    fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Aligned table: rows are collected, then printed with column widths.
@@ -213,7 +260,15 @@ pub struct Table {
 }
 
 pub const TABLE_HEADER: &[&str] = &[
-    "CLIENT", "SERVER", "SNI", "OFFERS", "MAX", "NEGOTIATED", "CIPHER", "OUTCOME", "POLICY",
+    "CLIENT",
+    "SERVER",
+    "SNI",
+    "OFFERS",
+    "MAX",
+    "NEGOTIATED",
+    "CIPHER",
+    "OUTCOME",
+    "POLICY",
 ];
 
 impl Table {
@@ -276,7 +331,13 @@ impl Table {
             }
             writeln!(out, "{}", s.trim_end())
         };
-        line(out, &TABLE_HEADER.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+        line(
+            out,
+            &TABLE_HEADER
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        )?;
         for r in &self.rows {
             line(out, r)?;
         }

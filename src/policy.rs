@@ -42,7 +42,11 @@ impl IpNet {
         let addr: IpAddr = a.trim().parse().map_err(|_| format!("bad address {s:?}"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
-            Some(p) => p.parse::<u8>().ok().filter(|&p| p <= max).ok_or(format!("bad prefix in {s:?}"))?,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|&p| p <= max)
+                .ok_or(format!("bad prefix in {s:?}"))?,
             None => max,
         };
         Ok(IpNet { addr, prefix })
@@ -51,11 +55,19 @@ impl IpNet {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(i)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
                 u32::from(n) & mask == u32::from(i) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(i)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
                 u128::from(n) & mask == u128::from(i) & mask
             }
             _ => false,
@@ -118,7 +130,11 @@ pub struct Evaluation {
 
 /// Parses `1.2`, `TLS1.2`, `tls 1.2`, `TLS 1.3`, `SSL3` …
 pub fn parse_version(s: &str) -> Result<TlsVersion, String> {
-    let t: String = s.to_ascii_lowercase().chars().filter(|c| !c.is_whitespace()).collect();
+    let t: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let t = t.trim_start_matches("tlsv").trim_start_matches("tls");
     Ok(match t {
         "1.0" | "10" | "1" => TlsVersion::Tls10,
@@ -126,7 +142,11 @@ pub fn parse_version(s: &str) -> Result<TlsVersion, String> {
         "1.2" | "12" => TlsVersion::Tls12,
         "1.3" | "13" => TlsVersion::Tls13,
         "ssl3" | "sslv3" | "ssl3.0" | "3.0" => TlsVersion::Ssl3,
-        _ => return Err(format!("unknown TLS version {s:?} (use 1.0, 1.1, 1.2 or 1.3)")),
+        _ => {
+            return Err(format!(
+                "unknown TLS version {s:?} (use 1.0, 1.1, 1.2 or 1.3)"
+            ))
+        }
     })
 }
 
@@ -134,7 +154,9 @@ pub fn parse_version(s: &str) -> Result<TlsVersion, String> {
 /// BoringSSL-based browsers) or Firefox's record_size_limit (0x001c) together with an h2 offer.
 /// Libraries (OpenSSL, Java, .NET/SChannel, Go, Python, curl) send neither.
 pub fn looks_like_browser(r: &FlowRecord) -> bool {
-    let Some(ch) = &r.client_hello else { return false };
+    let Some(ch) = &r.client_hello else {
+        return false;
+    };
     ch.grease || (ch.extensions.contains(&0x001c) && ch.alpn.iter().any(|a| a == "h2"))
 }
 
@@ -184,7 +206,9 @@ impl Policy {
         let mut findings = Vec::new();
         let offered = ch.map(|c| c.version_offered_max);
         let version_refused = match r.outcome {
-            Outcome::Alert { description, from, .. } => {
+            Outcome::Alert {
+                description, from, ..
+            } => {
                 from == helloscope_capture::Side::Server
                     && matches!(
                         description,
@@ -227,7 +251,10 @@ impl Policy {
             if !below && neg < self.min_version {
                 findings.push(Finding {
                     code: "negotiated_below_minimum",
-                    message: format!("negotiates {neg} today although it offers {}", offered.map(|v| v.to_string()).unwrap_or_default()),
+                    message: format!(
+                        "negotiates {neg} today although it offers {}",
+                        offered.map(|v| v.to_string()).unwrap_or_default()
+                    ),
                 });
             }
         }
@@ -264,7 +291,9 @@ impl Policy {
 
 fn outcome_text(r: &FlowRecord) -> String {
     match r.outcome {
-        Outcome::Alert { description, from, .. } => format!("{} alert {description}", from.as_str()),
+        Outcome::Alert {
+            description, from, ..
+        } => format!("{} alert {description}", from.as_str()),
         Outcome::Reset { from } => format!("reset by {}", from.as_str()),
         o => o.name().to_string(),
     }
@@ -308,13 +337,19 @@ pub fn load_file(path: &Path) -> Result<Vec<Policy>, String> {
             Ok(Policy {
                 profile: p.profile,
                 hosts: p.hosts.iter().map(|h| HostPattern::new(h)).collect(),
-                host_ips: p.host_ips.iter().map(|s| IpNet::parse(s)).collect::<Result<_, _>>()?,
+                host_ips: p
+                    .host_ips
+                    .iter()
+                    .map(|s| IpNet::parse(s))
+                    .collect::<Result<_, _>>()?,
                 min_version: parse_version(&p.min_version)?,
                 legacy_hosts: p
                     .legacy_host
                     .into_iter()
                     .map(|l| LegacyHost {
-                        message: l.message.unwrap_or_else(|| format!("{} is being retired", l.host)),
+                        message: l
+                            .message
+                            .unwrap_or_else(|| format!("{} is being retired", l.host)),
                         host: HostPattern::new(&l.host),
                         non_browser_only: l.non_browser_only,
                     })
@@ -345,7 +380,9 @@ mod tests {
         let n = IpNet::parse("10.1.0.0/16").unwrap();
         assert!(n.contains("10.1.2.3".parse().unwrap()));
         assert!(!n.contains("10.2.0.1".parse().unwrap()));
-        assert!(IpNet::parse("::1").unwrap().contains("::1".parse().unwrap()));
+        assert!(IpNet::parse("::1")
+            .unwrap()
+            .contains("::1".parse().unwrap()));
         assert!(IpNet::parse("10.0.0.0/33").is_err());
     }
 

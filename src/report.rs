@@ -49,7 +49,9 @@ impl Report {
     pub fn add(&mut self, r: &FlowRecord, eval: Option<&Evaluation>, min: Option<TlsVersion>) {
         let ch = r.client_hello.as_ref();
         let key = Key {
-            profile: eval.map(|e| e.profile.clone()).unwrap_or_else(|| "-".into()),
+            profile: eval
+                .map(|e| e.profile.clone())
+                .unwrap_or_else(|| "-".into()),
             client_ip: r.client.ip().to_string(),
             ja4: ch.and_then(|c| c.ja4.clone()).unwrap_or_else(|| "-".into()),
             host: ch
@@ -90,7 +92,10 @@ impl Report {
             let weak: BTreeSet<(&str, &str)> = self
                 .groups
                 .iter()
-                .filter(|(_, g)| g.offered_max.iter().all(|v| *v < TlsVersion::Tls12) && !g.offered_max.is_empty())
+                .filter(|(_, g)| {
+                    g.offered_max.iter().all(|v| *v < TlsVersion::Tls12)
+                        && !g.offered_max.is_empty()
+                })
                 .map(|(k, _)| (k.client_ip.as_str(), k.ja4.as_str()))
                 .collect();
             writeln!(
@@ -125,8 +130,16 @@ impl Report {
         }
         writeln!(out)?;
         let header = [
-            "VERDICT", "CLIENT", "JA4", "HOST", "FLOWS", "OFFERS MAX", "NEGOTIATED", "FIRST SEEN",
-            "LAST SEEN", "FINDINGS",
+            "VERDICT",
+            "CLIENT",
+            "JA4",
+            "HOST",
+            "FLOWS",
+            "OFFERS MAX",
+            "NEGOTIATED",
+            "FIRST SEEN",
+            "LAST SEEN",
+            "FINDINGS",
         ];
         let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
         let mut sorted: Vec<(&Key, &Group)> = self.groups.iter().collect();
@@ -140,7 +153,11 @@ impl Report {
                 if s.is_empty() {
                     "-".into()
                 } else {
-                    s.iter().rev().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+                    s.iter()
+                        .rev()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             };
             rows.push(vec![

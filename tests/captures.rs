@@ -32,7 +32,11 @@ fn expected() -> Vec<Value> {
 #[test]
 fn every_recorded_flow_matches_its_scenario() {
     let exp = expected();
-    assert!(exp.len() >= 25, "captures/expected.jsonl holds {} flows", exp.len());
+    assert!(
+        exp.len() >= 25,
+        "captures/expected.jsonl holds {} flows",
+        exp.len()
+    );
     let mut by_file: HashMap<String, Vec<FlowRecord>> = HashMap::new();
     let mut reported = 0;
     for e in &exp {
@@ -49,27 +53,68 @@ fn every_recorded_flow_matches_its_scenario() {
             .iter()
             .find(|r| r.client.port() == port && r.client.ip().to_string() == ip)
             .unwrap_or_else(|| panic!("{who}: not reported"));
-        let ch = r.client_hello.as_ref().unwrap_or_else(|| panic!("{who}: no ClientHello"));
+        let ch = r
+            .client_hello
+            .as_ref()
+            .unwrap_or_else(|| panic!("{who}: no ClientHello"));
         let sh = r.server_hello.as_ref();
         assert_eq!(ch.sni.as_deref(), e["sni"].as_str(), "{who} sni");
         let offered: Vec<String> = ch.versions_offered.iter().map(|v| v.to_string()).collect();
         let want: Vec<String> = serde_json::from_value(e["versions_offered"].clone()).unwrap();
         assert_eq!(offered, want, "{who} versions offered");
-        assert_eq!(ch.version_offered_max.to_string(), e["version_offered_max"].as_str().unwrap(), "{who}");
-        assert_eq!(sh.map(|s| s.version.to_string()).as_deref(), e["version"].as_str(), "{who} version");
-        assert_eq!(sh.map(|s| s.cipher.to_string()).as_deref(), e["cipher"].as_str(), "{who} cipher");
+        assert_eq!(
+            ch.version_offered_max.to_string(),
+            e["version_offered_max"].as_str().unwrap(),
+            "{who}"
+        );
+        assert_eq!(
+            sh.map(|s| s.version.to_string()).as_deref(),
+            e["version"].as_str(),
+            "{who} version"
+        );
+        assert_eq!(
+            sh.map(|s| s.cipher.to_string()).as_deref(),
+            e["cipher"].as_str(),
+            "{who} cipher"
+        );
         let alpn: Vec<String> = serde_json::from_value(e["alpn_offered"].clone()).unwrap();
         assert_eq!(ch.alpn, alpn, "{who} alpn offered");
-        assert_eq!(sh.and_then(|s| s.alpn.as_deref()), e["alpn"].as_str(), "{who} alpn");
-        assert_eq!(sh.is_some_and(|s| s.hello_retry), e["hello_retry"].as_bool().unwrap(), "{who} hrr");
-        assert_eq!(r.outcome.name(), e["outcome"].as_str().unwrap(), "{who} outcome");
-        if let Outcome::Alert { description, from, .. } = r.outcome {
-            assert_eq!(description.to_string(), e["alert"]["description"].as_str().unwrap(), "{who}");
+        assert_eq!(
+            sh.and_then(|s| s.alpn.as_deref()),
+            e["alpn"].as_str(),
+            "{who} alpn"
+        );
+        assert_eq!(
+            sh.is_some_and(|s| s.hello_retry),
+            e["hello_retry"].as_bool().unwrap(),
+            "{who} hrr"
+        );
+        assert_eq!(
+            r.outcome.name(),
+            e["outcome"].as_str().unwrap(),
+            "{who} outcome"
+        );
+        if let Outcome::Alert {
+            description, from, ..
+        } = r.outcome
+        {
+            assert_eq!(
+                description.to_string(),
+                e["alert"]["description"].as_str().unwrap(),
+                "{who}"
+            );
             assert_eq!(from.as_str(), e["alert"]["from"].as_str().unwrap(), "{who}");
         }
-        assert!(ch.ja4.is_some() && ch.ja3.is_some(), "{who}: fingerprints computed");
+        assert!(
+            ch.ja4.is_some() && ch.ja3.is_some(),
+            "{who}: fingerprints computed"
+        );
     }
-    assert_eq!(reported, exp.len(), "every reported flow is in the answer key, and only those");
+    assert_eq!(
+        reported,
+        exp.len(),
+        "every reported flow is in the answer key, and only those"
+    );
 }
 
 /// One client build gives one JA4 across its connections, whatever GREASE it drew: the two
@@ -79,7 +124,10 @@ fn chromium_connections_share_one_ja4() {
     let flows = analyze("ipv6.pcap");
     let chromium: Vec<&FlowRecord> = flows.iter().filter(|r| r.server.port() == 4442).collect();
     assert!(chromium.len() >= 2, "two Chromium connections expected");
-    let ja4: Vec<&str> = chromium.iter().map(|r| r.client_hello.as_ref().unwrap().ja4.as_deref().unwrap()).collect();
+    let ja4: Vec<&str> = chromium
+        .iter()
+        .map(|r| r.client_hello.as_ref().unwrap().ja4.as_deref().unwrap())
+        .collect();
     assert!(ja4.iter().all(|j| *j == ja4[0]), "{ja4:?}");
     // Chromium sends GREASE and ECH GREASE (and a post-quantum key share).
     let ch = chromium[0].client_hello.as_ref().unwrap();

@@ -18,19 +18,45 @@ fn stdout(o: &Output) -> String {
 }
 
 fn jsonl(o: &Output) -> Vec<Value> {
-    stdout(o).lines().map(|l| serde_json::from_str(l).expect(l)).collect()
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect()
 }
 
 const KEYS: &[&str] = &[
-    "ts", "source", "client_ip", "client_port", "server_ip", "server_port", "sni",
-    "alpn_offered", "alpn", "versions_offered", "version_offered_max", "version", "cipher",
-    "hello_retry", "fallback_scsv", "ja3", "ja3s", "ja4", "ja4s", "outcome", "alert",
+    "ts",
+    "source",
+    "client_ip",
+    "client_port",
+    "server_ip",
+    "server_port",
+    "sni",
+    "alpn_offered",
+    "alpn",
+    "versions_offered",
+    "version_offered_max",
+    "version",
+    "cipher",
+    "hello_retry",
+    "fallback_scsv",
+    "ja3",
+    "ja3s",
+    "ja4",
+    "ja4s",
+    "outcome",
+    "alert",
 ];
 
 #[test]
 fn jsonl_has_every_documented_key() {
     let o = helloscope(&["analyze", "--format", "jsonl", "captures/openssl.pcap"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let recs = jsonl(&o);
     assert_eq!(recs.len(), 12);
     for r in &recs {
@@ -51,16 +77,30 @@ fn jsonl_has_every_documented_key() {
     assert!(alert["version"].is_null() && alert["ja3s"].is_null());
     let hrr = recs.iter().find(|r| r["server_port"] == 4434).unwrap();
     assert_eq!(hrr["hello_retry"], true);
-    assert_eq!(hrr["versions_offered"], serde_json::json!(["TLS 1.3", "TLS 1.2", "TLS 1.1", "TLS 1.0"]));
+    assert_eq!(
+        hrr["versions_offered"],
+        serde_json::json!(["TLS 1.3", "TLS 1.2", "TLS 1.1", "TLS 1.0"])
+    );
 }
 
 #[test]
 fn procore_policy_flags_old_clients_and_exits_1() {
-    let o = helloscope(&["analyze", "--format", "jsonl", "--policy", "procore", "captures/openssl.pcap", "captures/ipv6.pcap"]);
+    let o = helloscope(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        "--policy",
+        "procore",
+        "captures/openssl.pcap",
+        "captures/ipv6.pcap",
+    ]);
     assert_eq!(o.status.code(), Some(1), "breaks/failing found: exit 1");
     for r in jsonl(&o) {
         if !r["sni"].as_str().unwrap().ends_with(".procore.com") {
-            assert!(r.get("policy").is_none(), "only procore hosts are judged: {r}");
+            assert!(
+                r.get("policy").is_none(),
+                "only procore hosts are judged: {r}"
+            );
             continue;
         }
         let offered = r["version_offered_max"].as_str().unwrap();
@@ -73,7 +113,12 @@ fn procore_policy_flags_old_clients_and_exits_1() {
         };
         assert_eq!(verdict, expected, "{r}");
         assert_eq!(r["policy"]["profile"], "procore");
-        let codes: Vec<&str> = r["policy"]["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+        let codes: Vec<&str> = r["policy"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
         // openssl (a library client) on app.procore.com is told to move; Chromium is not.
         let legacy = r["sni"] == "app.procore.com" && r["server_port"] == 4441;
         assert_eq!(codes.contains(&"legacy_host"), legacy, "{r}");
@@ -82,7 +127,14 @@ fn procore_policy_flags_old_clients_and_exits_1() {
 
 #[test]
 fn onepagecrm_only_judges_its_hosts_and_clean_run_exits_0() {
-    let o = helloscope(&["analyze", "--format", "jsonl", "--policy", "onepagecrm", "captures/curl.pcapng"]);
+    let o = helloscope(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        "--policy",
+        "onepagecrm",
+        "captures/curl.pcapng",
+    ]);
     assert_eq!(o.status.code(), Some(0));
     let recs = jsonl(&o);
     let judged: Vec<&Value> = recs.iter().filter(|r| r.get("policy").is_some()).collect();
@@ -93,27 +145,60 @@ fn onepagecrm_only_judges_its_hosts_and_clean_run_exits_0() {
 
 #[test]
 fn ad_hoc_min_version_with_host_pattern() {
-    let o = helloscope(&["analyze", "--format", "jsonl", "--min-version", "1.3", "--host", "*.procore.com", "captures/libraries.pcap"]);
+    let o = helloscope(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        "--min-version",
+        "1.3",
+        "--host",
+        "*.procore.com",
+        "captures/libraries.pcap",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let recs = jsonl(&o);
-    let java10 = recs.iter().find(|r| r["version_offered_max"] == "TLS 1.0").unwrap();
+    let java10 = recs
+        .iter()
+        .find(|r| r["version_offered_max"] == "TLS 1.0")
+        .unwrap();
     assert_eq!(java10["policy"]["verdict"], "breaks");
     assert_eq!(java10["policy"]["profile"], "custom");
 }
 
 #[test]
 fn table_csv_and_report() {
-    let o = helloscope(&["analyze", "--format", "table", "--policy", "procore", "--report", "captures/openssl.pcap"]);
+    let o = helloscope(&[
+        "analyze",
+        "--format",
+        "table",
+        "--policy",
+        "procore",
+        "--report",
+        "captures/openssl.pcap",
+    ]);
     let text = stdout(&o);
     let mut lines = text.lines();
     let header = lines.next().unwrap();
-    for col in ["CLIENT", "SERVER", "SNI", "OFFERS", "NEGOTIATED", "OUTCOME", "POLICY"] {
+    for col in [
+        "CLIENT",
+        "SERVER",
+        "SNI",
+        "OFFERS",
+        "NEGOTIATED",
+        "OUTCOME",
+        "POLICY",
+    ] {
         assert!(header.contains(col), "{header}");
     }
     assert!(text.contains("alert protocol_version (server)"));
     // 4 distinct TLS 1.0/1.1 client fingerprints on procore hosts in this capture: s_client -tls1
     // and -tls1_1, each to api (breaks) and login (failing), share JA4 per version.
-    assert!(text.contains("procore: 2 clients will break when TLS 1.0/1.1 is disabled (2 already failing)"), "{text}");
+    assert!(
+        text.contains(
+            "procore: 2 clients will break when TLS 1.0/1.1 is disabled (2 already failing)"
+        ),
+        "{text}"
+    );
     assert!(text.contains("VERDICT") && text.contains("failing (procore)"));
 
     let o = helloscope(&["analyze", "--format", "csv", "captures/curl.pcapng"]);
@@ -134,7 +219,9 @@ fn output_file_and_stdin() {
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count(), 3, "jsonl to a file by default");
 
-    let pcap = std::fs::File::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/ipv6.pcap")).unwrap();
+    let pcap =
+        std::fs::File::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/ipv6.pcap"))
+            .unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_helloscope"))
         .args(["analyze", "--format", "jsonl", "-"])
         .stdin(pcap)
@@ -164,20 +251,35 @@ fn errors_are_one_line_and_exit_2() {
 
     let o = helloscope(&["analyze", "Cargo.toml"]);
     assert_eq!(o.status.code(), Some(2), "not a capture");
-    assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 2, "one message and the summary at most");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).lines().count(),
+        2,
+        "one message and the summary at most"
+    );
 }
 
 #[test]
 fn decode_prints_fields_and_fingerprints() {
-    let hex: String = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/helloscope-tls/testdata/curl-7.88.1-clienthello.bin"))
-        .unwrap()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex: String = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("crates/helloscope-tls/testdata/curl-7.88.1-clienthello.bin"),
+    )
+    .unwrap()
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
     let o = helloscope(&["decode", &hex]);
     assert_eq!(o.status.code(), Some(0));
     let text = stdout(&o);
-    for want in ["ClientHello", "server_name", "api.procore.com", "ja3 ", "ja4 ", "ja4_r", "versions_offered      TLS 1.3, TLS 1.2"] {
+    for want in [
+        "ClientHello",
+        "server_name",
+        "api.procore.com",
+        "ja3 ",
+        "ja4 ",
+        "ja4_r",
+        "versions_offered      TLS 1.3, TLS 1.2",
+    ] {
         assert!(text.contains(want), "{want} in\n{text}");
     }
     let o = helloscope(&["decode", "zz"]);

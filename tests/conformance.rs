@@ -84,7 +84,10 @@ fn corpus_flows_match_their_authors_expected_values() {
         return;
     };
     let text = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
-    let entries: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let entries: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let mut per_file: HashMap<String, HashMap<Key, FlowRecord>> = HashMap::new();
     let mut checked = 0usize;
     let mut compared = 0usize;
@@ -109,7 +112,9 @@ fn corpus_flows_match_their_authors_expected_values() {
             }
             continue;
         }
-        let Some(d) = e.get("expected_derived") else { continue };
+        let Some(d) = e.get("expected_derived") else {
+            continue;
+        };
         if d["transport"] != "tcp" || d["proto"] != "tls" {
             continue;
         }
@@ -145,16 +150,24 @@ fn corpus_flows_match_their_authors_expected_values() {
             }
             compared += 1;
             if expected != got {
-                failures.push(format!("{file} {key:?} {field}: expected {expected:?}, got {got:?}"));
+                failures.push(format!(
+                    "{file} {key:?} {field}: expected {expected:?}, got {got:?}"
+                ));
             }
         };
         let s = |v: &Value| v.as_str().map(str::to_owned);
-        if d.get("n_client_hello").is_some_and(|n| n.as_u64() > Some(0)) {
+        if d.get("n_client_hello")
+            .is_some_and(|n| n.as_u64() > Some(0))
+        {
             check("sni", s(&d["sni"]), ch.and_then(|c| c.sni.clone()));
         }
         if let Some(v) = d.get("ja3") {
             check("ja3", s(v), ch.and_then(|c| c.ja3.clone()));
-            check("ja3_string", s(&d["ja3_string"]), ch.and_then(|c| c.ja3_string.clone()));
+            check(
+                "ja3_string",
+                s(&d["ja3_string"]),
+                ch.and_then(|c| c.ja3_string.clone()),
+            );
         }
         if let Some(v) = d.get("ja4") {
             // FoxIO's reference prints `99` for a non-alphanumeric ALPN; the specification
@@ -173,10 +186,18 @@ fn corpus_flows_match_their_authors_expected_values() {
             check("ja4s", s(v), sh.and_then(|s| s.ja4s.clone()));
         }
         if let Some(v) = d.get("negotiated_version").and_then(Value::as_str) {
-            check("version", Some(version_text(v)), sh.map(|s| s.version.to_string()));
+            check(
+                "version",
+                Some(version_text(v)),
+                sh.map(|s| s.version.to_string()),
+            );
         }
         if let Some(v) = d.get("cipher").and_then(Value::as_str) {
-            check("cipher", Some(v.to_owned()), sh.map(|s| format!("0x{:04x}", s.cipher.0)));
+            check(
+                "cipher",
+                Some(v.to_owned()),
+                sh.map(|s| format!("0x{:04x}", s.cipher.0)),
+            );
         }
     }
     eprintln!(
@@ -184,7 +205,10 @@ fn corpus_flows_match_their_authors_expected_values() {
          {} mismatches; {author_only_found}/{author_only_total} flows that only another tool reported were found too",
         failures.len()
     );
-    assert!(checked > 700, "the answer key should hold over 700 TCP TLS flows, found {checked}");
+    assert!(
+        checked > 700,
+        "the answer key should hold over 700 TCP TLS flows, found {checked}"
+    );
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",

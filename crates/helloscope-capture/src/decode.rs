@@ -124,13 +124,11 @@ pub fn decode_tcp(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, Decode
     let sliced = match link {
         // PPPoE session frames (RFC 2516), which etherparse does not read: Ethernet header,
         // six bytes of PPPoE, two of PPP protocol, then IP.
-        LinkType::Ethernet if frame.get(12..14) == Some(&[0x88, 0x64]) => {
-            match frame.get(20..22) {
-                Some([0x00, 0x21]) | Some([0x00, 0x57]) => SlicedPacket::from_ip(&frame[22..]),
-                Some(_) => return Err(DecodeSkip::NotIp),
-                None => return Err(DecodeSkip::BadLinkHeader),
-            }
-        }
+        LinkType::Ethernet if frame.get(12..14) == Some(&[0x88, 0x64]) => match frame.get(20..22) {
+            Some([0x00, 0x21]) | Some([0x00, 0x57]) => SlicedPacket::from_ip(&frame[22..]),
+            Some(_) => return Err(DecodeSkip::NotIp),
+            None => return Err(DecodeSkip::BadLinkHeader),
+        },
         LinkType::Ethernet => SlicedPacket::from_ethernet(frame),
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => SlicedPacket::from_ip(frame),
         // SLL: packet type (2), ARPHRD (2), address length (2), address (8), protocol (2).

@@ -11,8 +11,8 @@ use crate::reassembly::StreamReassembler;
 use crate::record::{
     ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
 };
-use crate::tls_stream::{looks_like_client_hello, looks_like_server_hello, TlsEvent, TlsStream};
 use crate::stats::Stats;
+use crate::tls_stream::{looks_like_client_hello, looks_like_server_hello, TlsEvent, TlsStream};
 
 /// Bounds and timeouts of the flow table.
 #[derive(Clone, Debug)]
@@ -108,7 +108,9 @@ impl HandshakeState {
                     match ServerHello::parse(m.body) {
                         Ok(h) => {
                             match &mut self.server_hello {
-                                None => self.server_hello = Some(ServerHelloSummary::from_hello(&h)),
+                                None => {
+                                    self.server_hello = Some(ServerHelloSummary::from_hello(&h))
+                                }
                                 Some(s) => s.update_from_final(&h),
                             }
                             self.final_server_hello = !h.is_hello_retry_request();
@@ -214,7 +216,11 @@ impl Flow {
     fn probe(&mut self, seg: &TcpSegment<'_>, cfg: &FlowConfig) -> Probe {
         let side = self.side_of(seg);
         let i = idx(side);
-        let seq = if seg.syn { seg.seq.wrapping_add(1) } else { seg.seq };
+        let seq = if seg.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
         let ahead = self.dirs[i].reasm.is_ahead(seq);
         if side == Side::Client && !ahead && looks_like_client_hello(seg.payload) {
             self.tls = true;
@@ -245,10 +251,16 @@ impl Flow {
         FlowFlags {
             midstream: !self.syn_seen,
             gap: self.dirs.iter().any(|d| d.reasm.has_hole()),
-            buffer_limit: self
-                .dirs
-                .iter()
-                .any(|d| d.reasm.overflowed || matches!(d.tls.error, Some(helloscope_tls::Error::Malformed { structure: "Handshake", field: "length" }))),
+            buffer_limit: self.dirs.iter().any(|d| {
+                d.reasm.overflowed
+                    || matches!(
+                        d.tls.error,
+                        Some(helloscope_tls::Error::Malformed {
+                            structure: "Handshake",
+                            field: "length"
+                        })
+                    )
+            }),
             overlap_conflict: self.dirs.iter().any(|d| d.reasm.overlap_conflict),
             malformed: self.hs.malformed_hello || self.dirs.iter().any(|d| d.tls.is_broken()),
         }
@@ -289,7 +301,12 @@ impl Flow {
     }
 
     /// Takes one segment; returns the outcome when the flow is decided by it.
-    fn on_segment(&mut self, seg: &TcpSegment<'_>, ts: Duration, cfg: &FlowConfig) -> Option<Outcome> {
+    fn on_segment(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        ts: Duration,
+        cfg: &FlowConfig,
+    ) -> Option<Outcome> {
         self.packets += 1;
         if ts > self.last_seen {
             self.last_seen = ts;
@@ -303,7 +320,11 @@ impl Flow {
         if !seg.payload.is_empty() && self.tls {
             let Flow { dirs, hs, .. } = self;
             let Direction { reasm, tls, bytes } = &mut dirs[i];
-            let seq = if seg.syn { seg.seq.wrapping_add(1) } else { seg.seq };
+            let seq = if seg.syn {
+                seg.seq.wrapping_add(1)
+            } else {
+                seg.seq
+            };
             reasm.on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut |b| {
                 *bytes += b.len() as u64;
                 tls.feed(b, &mut |ev| hs.on_event(side, ev));
@@ -405,7 +426,7 @@ impl FlowTable {
         let next = match self.map.get_mut(&key) {
             Some(Slot::Finished { last_seen } | Slot::NotTls { last_seen }) => {
                 // A new connection on the same addresses and ports starts a new flow.
-                if !(seg.syn && !seg.ack) {
+                if !seg.syn || seg.ack {
                     // The fast path: a decided flow costs this lookup and nothing else.
                     stats.packets_fast_path += 1;
                     *last_seen = secs(ts);
@@ -421,7 +442,12 @@ impl FlowTable {
                         Probe::NotYet => {}
                         Probe::NotTls => {
                             stats.flows_not_tls += 1;
-                            self.map.insert(key, Slot::NotTls { last_seen: secs(ts) });
+                            self.map.insert(
+                                key,
+                                Slot::NotTls {
+                                    last_seen: secs(ts),
+                                },
+                            );
                             return;
                         }
                     }
@@ -434,7 +460,9 @@ impl FlowTable {
                         } else {
                             stats.flows_without_payload += 1;
                         }
-                        Slot::Finished { last_seen: secs(ts) }
+                        Slot::Finished {
+                            last_seen: secs(ts),
+                        }
                     }
                 }
             }
@@ -469,7 +497,14 @@ impl FlowTable {
             (dst, src, true)
         } else {
             stats.flows_not_tls += 1;
-            self.insert(key, Slot::NotTls { last_seen: secs(ts) }, stats, emit);
+            self.insert(
+                key,
+                Slot::NotTls {
+                    last_seen: secs(ts),
+                },
+                stats,
+                emit,
+            );
             return;
         };
         let mut flow = Box::new(Flow::new(client, server, ts, &self.cfg));
@@ -480,13 +515,26 @@ impl FlowTable {
         let decided = flow.on_segment(seg, ts, &self.cfg);
         if let (Some(outcome), true) = (decided, tls) {
             stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
-            self.insert(key, Slot::Finished { last_seen: secs(ts) }, stats, emit);
+            self.insert(
+                key,
+                Slot::Finished {
+                    last_seen: secs(ts),
+                },
+                stats,
+                emit,
+            );
         } else {
             self.insert(key, Slot::Active(flow), stats, emit);
         }
     }
 
-    fn insert(&mut self, key: FlowKey, slot: Slot, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
+    fn insert(
+        &mut self,
+        key: FlowKey,
+        slot: Slot,
+        stats: &mut Stats,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
         if self.map.len() >= self.cfg.max_flows {
             self.make_room(stats, emit);
         }
@@ -512,7 +560,10 @@ impl FlowTable {
                 _ => None,
             })
             .collect();
-        let n_evict = (self.map.len() + 1).saturating_sub(target).max(1).min(ages.len());
+        let n_evict = (self.map.len() + 1)
+            .saturating_sub(target)
+            .max(1)
+            .min(ages.len());
         if n_evict == 0 {
             return;
         }
@@ -527,7 +578,10 @@ impl FlowTable {
                 if f.last_seen <= cutoff {
                     evicted += 1;
                     if f.tls {
-                        stats.note_flow_end(f.record(f.undecided_outcome(), EndReason::TableFull), emit);
+                        stats.note_flow_end(
+                            f.record(f.undecided_outcome(), EndReason::TableFull),
+                            emit,
+                        );
                     } else {
                         stats.flows_without_payload += 1;
                     }
@@ -554,7 +608,10 @@ impl FlowTable {
                 }
                 stats.evicted_idle += 1;
                 if f.tls {
-                    stats.note_flow_end(f.record(f.undecided_outcome(), EndReason::IdleTimeout), emit);
+                    stats.note_flow_end(
+                        f.record(f.undecided_outcome(), EndReason::IdleTimeout),
+                        emit,
+                    );
                 } else {
                     stats.flows_without_payload += 1;
                 }
@@ -569,7 +626,10 @@ impl FlowTable {
         for (_, s) in self.map.drain() {
             if let Slot::Active(f) = s {
                 if f.tls {
-                    stats.note_flow_end(f.record(f.undecided_outcome(), EndReason::EndOfCapture), emit);
+                    stats.note_flow_end(
+                        f.record(f.undecided_outcome(), EndReason::EndOfCapture),
+                        emit,
+                    );
                 } else {
                     stats.flows_without_payload += 1;
                 }

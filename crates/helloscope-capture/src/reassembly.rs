@@ -66,7 +66,13 @@ impl StreamReassembler {
 
     /// Feeds a segment; `deliver` receives the stream's bytes in order, each exactly once.
     /// `cap` bounds the bytes held out of order.
-    pub fn on_segment(&mut self, seq: u32, payload: &[u8], cap: usize, deliver: &mut impl FnMut(&[u8])) {
+    pub fn on_segment(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        cap: usize,
+        deliver: &mut impl FnMut(&[u8]),
+    ) {
         if payload.is_empty() {
             return;
         }
@@ -137,10 +143,12 @@ impl StreamReassembler {
             for (i, (s, held)) in self.pending.iter().enumerate() {
                 if seq_diff(*s, next) <= 0 {
                     let end = seq_diff(s.wrapping_add(held.len() as u32), next);
-                    if end > 0 && best.is_none_or(|b| {
-                        let (bs, bh) = &self.pending[b];
-                        end > seq_diff(bs.wrapping_add(bh.len() as u32), next)
-                    }) {
+                    if end > 0
+                        && best.is_none_or(|b| {
+                            let (bs, bh) = &self.pending[b];
+                            end > seq_diff(bs.wrapping_add(bh.len() as u32), next)
+                        })
+                    {
                         best = Some(i);
                     }
                 }

@@ -139,7 +139,9 @@ impl ClientHelloSummary {
     pub fn from_hello(h: &ClientHello<'_>) -> Self {
         let ja3 = helloscope_tls::ja3(h);
         ClientHelloSummary {
-            sni: h.server_name().map(|s| String::from_utf8_lossy(s).into_owned()),
+            sni: h
+                .server_name()
+                .map(|s| String::from_utf8_lossy(s).into_owned()),
             alpn: h
                 .alpn()
                 .map(|n| n.map(|p| String::from_utf8_lossy(p).into_owned()).collect())

@@ -115,7 +115,10 @@ impl TlsStream {
                     let need = if self.sslv2.len() + data.len() >= 2 {
                         let mut h = [0u8; 2];
                         for (i, b) in h.iter_mut().enumerate() {
-                            *b = *self.sslv2.get(i).unwrap_or_else(|| &data[i - self.sslv2.len()]);
+                            *b = *self
+                                .sslv2
+                                .get(i)
+                                .unwrap_or_else(|| &data[i - self.sslv2.len()]);
                         }
                         2 + (u16::from_be_bytes(h) & 0x7fff) as usize
                     } else {
@@ -148,7 +151,11 @@ impl TlsStream {
         self.sslv2 = Vec::new();
     }
 
-    fn feed_records<'d>(&mut self, mut data: &'d [u8], sink: &mut impl FnMut(TlsEvent<'_>)) -> &'d [u8] {
+    fn feed_records<'d>(
+        &mut self,
+        mut data: &'d [u8],
+        sink: &mut impl FnMut(TlsEvent<'_>),
+    ) -> &'d [u8] {
         // Read a header.
         let Some(h) = self.current else {
             let take = (RECORD_HEADER_LEN - self.header_len).min(data.len());

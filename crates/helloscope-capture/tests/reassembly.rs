@@ -29,7 +29,9 @@ fn chromium_first_flight() -> FirstFlight {
     let mut src = PacketSource::open_file(CAPTURE).unwrap();
     let mut flight: Option<FirstFlight> = None;
     while let Some(p) = src.next_packet().unwrap() {
-        let Ok(seg) = decode_tcp(LinkType::LinuxSll, p.data) else { continue };
+        let Ok(seg) = decode_tcp(LinkType::LinuxSll, p.data) else {
+            continue;
+        };
         if seg.dst_port != 4442 {
             continue;
         }
@@ -66,7 +68,13 @@ fn frame(f: &FirstFlight, seq_off: u32, data: &[u8], syn: bool) -> Vec<u8> {
     let b = if syn {
         b.tcp(f.client.1, f.server.1, f.isn, 65535).syn()
     } else {
-        b.tcp(f.client.1, f.server.1, f.isn.wrapping_add(1 + seq_off), 65535).ack(1)
+        b.tcp(
+            f.client.1,
+            f.server.1,
+            f.isn.wrapping_add(1 + seq_off),
+            65535,
+        )
+        .ack(1)
     };
     let mut out = Vec::with_capacity(b.size(data.len()));
     b.write(&mut out, data).unwrap();
@@ -79,10 +87,17 @@ fn ja4_of(f: &FirstFlight, pieces: &[(usize, usize)]) -> Option<String> {
     let mut a = Analyzer::new(FlowConfig::default());
     let mut out: Vec<FlowRecord> = Vec::new();
     let ts = Duration::from_secs(1_700_000_000);
-    a.process(ts, LinkType::Raw, &frame(f, 0, &[], true), &mut |r| out.push(r));
+    a.process(ts, LinkType::Raw, &frame(f, 0, &[], true), &mut |r| {
+        out.push(r)
+    });
     for &(off, len) in pieces {
         let end = (off + len).min(f.bytes.len());
-        a.process(ts, LinkType::Raw, &frame(f, off as u32, &f.bytes[off..end], false), &mut |r| out.push(r));
+        a.process(
+            ts,
+            LinkType::Raw,
+            &frame(f, off as u32, &f.bytes[off..end], false),
+            &mut |r| out.push(r),
+        );
     }
     a.finish(&mut |r| out.push(r));
     assert_eq!(out.len(), 1, "{pieces:?} {:?}", a.stats());
@@ -108,7 +123,11 @@ fn shuffled<T: Clone>(v: &[T], mut seed: u64) -> Vec<T> {
 #[test]
 fn same_ja4_whatever_the_segmentation() {
     let f = chromium_first_flight();
-    assert!(f.segments >= 2, "the capture's ClientHello spans {} segments", f.segments);
+    assert!(
+        f.segments >= 2,
+        "the capture's ClientHello spans {} segments",
+        f.segments
+    );
     let n = f.bytes.len();
     let original = ja4_of(&f, &[(0, n)]).expect("JA4 of the whole hello");
     assert!(original.starts_with("t13d"), "{original}");
@@ -117,17 +136,37 @@ fn same_ja4_whatever_the_segmentation() {
     let cases: Vec<(&str, Vec<(usize, usize)>)> = vec![
         ("in order, 100-byte segments", small.clone()),
         ("reversed", small.iter().rev().copied().collect()),
-        ("every segment twice", small.iter().flat_map(|&p| [p, p]).collect()),
-        ("overlapping 300-byte segments every 200", chunks(n, 300, 200)),
-        ("overlapping, reversed", chunks(n, 300, 200).into_iter().rev().collect()),
-        ("one byte at a time, shuffled", shuffled(&chunks(n, 1, 1), 7)),
+        (
+            "every segment twice",
+            small.iter().flat_map(|&p| [p, p]).collect(),
+        ),
+        (
+            "overlapping 300-byte segments every 200",
+            chunks(n, 300, 200),
+        ),
+        (
+            "overlapping, reversed",
+            chunks(n, 300, 200).into_iter().rev().collect(),
+        ),
+        (
+            "one byte at a time, shuffled",
+            shuffled(&chunks(n, 1, 1), 7),
+        ),
     ];
     for (name, pieces) in cases {
-        assert_eq!(ja4_of(&f, &pieces).as_deref(), Some(original.as_str()), "{name}");
+        assert_eq!(
+            ja4_of(&f, &pieces).as_deref(),
+            Some(original.as_str()),
+            "{name}"
+        );
     }
     for seed in 1..20 {
         let pieces: Vec<_> = shuffled(&chunks(n, 250, 170), seed);
-        assert_eq!(ja4_of(&f, &pieces).as_deref(), Some(original.as_str()), "seed {seed}");
+        assert_eq!(
+            ja4_of(&f, &pieces).as_deref(),
+            Some(original.as_str()),
+            "seed {seed}"
+        );
     }
 }
 
@@ -138,10 +177,22 @@ fn a_hole_that_never_fills_is_reported_incomplete_with_a_gap() {
     let mut a = Analyzer::new(FlowConfig::default());
     let mut out = Vec::new();
     let ts = Duration::from_secs(1);
-    a.process(ts, LinkType::Raw, &frame(&f, 0, &[], true), &mut |r| out.push(r));
+    a.process(ts, LinkType::Raw, &frame(&f, 0, &[], true), &mut |r| {
+        out.push(r)
+    });
     // Everything but bytes 500..600.
-    a.process(ts, LinkType::Raw, &frame(&f, 0, &f.bytes[..500], false), &mut |r| out.push(r));
-    a.process(ts, LinkType::Raw, &frame(&f, 600, &f.bytes[600..n], false), &mut |r| out.push(r));
+    a.process(
+        ts,
+        LinkType::Raw,
+        &frame(&f, 0, &f.bytes[..500], false),
+        &mut |r| out.push(r),
+    );
+    a.process(
+        ts,
+        LinkType::Raw,
+        &frame(&f, 600, &f.bytes[600..n], false),
+        &mut |r| out.push(r),
+    );
     a.finish(&mut |r| out.push(r));
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].outcome.name(), "incomplete");

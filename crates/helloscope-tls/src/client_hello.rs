@@ -149,10 +149,8 @@ impl<'a> ClientHello<'a> {
 
     /// signature_algorithms in wire order; `None` when absent or malformed.
     pub fn signature_algorithms(&self) -> Option<U16List<'a, SignatureScheme>> {
-        extensions::parse_signature_algorithms(
-            self.extension(ExtensionType::SIGNATURE_ALGORITHMS)?,
-        )
-        .ok()
+        extensions::parse_signature_algorithms(self.extension(ExtensionType::SIGNATURE_ALGORITHMS)?)
+            .ok()
     }
 
     /// The groups of the key_share entries, in wire order; `None` when absent or malformed.

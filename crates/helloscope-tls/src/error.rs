@@ -81,7 +81,11 @@ pub(crate) fn finish<T>(structure: &'static str, r: PResult<'_, T>) -> Result<T,
         }),
         Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => Err(Error::Malformed {
             structure,
-            field: if e.field.is_empty() { "truncated" } else { e.field },
+            field: if e.field.is_empty() {
+                "truncated"
+            } else {
+                e.field
+            },
         }),
     }
 }

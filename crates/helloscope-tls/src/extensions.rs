@@ -85,7 +85,10 @@ pub(crate) fn extensions_block(i: &[u8]) -> (&[u8], bool) {
 }
 
 fn u16_list_u16<'a>(name: &'static str, min: usize, i: &'a [u8]) -> PResult<'a, &'a [u8]> {
-    field(name, verify(vec_u16, |b: &[u8]| b.len() % 2 == 0 && b.len() >= min))(i)
+    field(
+        name,
+        verify(vec_u16, |b: &[u8]| b.len() % 2 == 0 && b.len() >= min),
+    )(i)
 }
 
 fn body<'a, T>(
@@ -216,7 +219,11 @@ pub fn parse_supported_groups(data: &[u8]) -> Result<U16List<'_, NamedGroup>, Er
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_ec_point_formats(data: &[u8]) -> Result<&[u8], Error> {
-    body("ECPointFormatList", data, field("ec_point_format_list", vec_u8))
+    body(
+        "ECPointFormatList",
+        data,
+        field("ec_point_format_list", vec_u8),
+    )
 }
 
 /// Reads signature_algorithms or signature_algorithms_cert (RFC 8446 §4.2.3), in wire order.
@@ -422,7 +429,11 @@ pub fn parse_encrypted_client_hello(data: &[u8]) -> Result<EchClientHello<'_>, E
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_renegotiation_info(data: &[u8]) -> Result<&[u8], Error> {
-    body("RenegotiationInfo", data, field("renegotiated_connection", vec_u8))
+    body(
+        "RenegotiationInfo",
+        data,
+        field("renegotiated_connection", vec_u8),
+    )
 }
 
 /// Reads padding (RFC 7685): its length, checking that every byte is zero as required.

@@ -101,7 +101,10 @@ pub struct HandshakeMessage<'a> {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 #[inline]
-pub fn parse_handshake(input: &[u8], max_len: usize) -> Result<(HandshakeMessage<'_>, &[u8]), Error> {
+pub fn parse_handshake(
+    input: &[u8],
+    max_len: usize,
+) -> Result<(HandshakeMessage<'_>, &[u8]), Error> {
     if input.len() < HANDSHAKE_HEADER_LEN {
         return Err(Error::Incomplete {
             needed: HANDSHAKE_HEADER_LEN - input.len(),
@@ -225,7 +228,8 @@ mod tests {
     fn collect(r: &mut HandshakeReassembler, frags: &[&[u8]]) -> Vec<(u8, Vec<u8>)> {
         let mut out = Vec::new();
         for f in frags {
-            r.push(f, |m| out.push((m.msg_type.0, m.body.to_vec()))).unwrap();
+            r.push(f, |m| out.push((m.msg_type.0, m.body.to_vec())))
+                .unwrap();
         }
         out
     }

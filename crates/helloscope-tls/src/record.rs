@@ -137,7 +137,11 @@ pub fn parse_record_header(input: &[u8]) -> Result<RecordHeader, Error> {
     };
     let content_type = match input.first() {
         Some(&t) => ContentType::from_wire(t).ok_or(malformed("type"))?,
-        None => return Err(Error::Incomplete { needed: RECORD_HEADER_LEN }),
+        None => {
+            return Err(Error::Incomplete {
+                needed: RECORD_HEADER_LEN,
+            })
+        }
     };
     if let Some(&major) = input.get(1) {
         if major != 3 {

@@ -178,7 +178,10 @@ mod tests {
     fn names_and_order() {
         assert_eq!(TlsVersion::from_wire(0x0300).to_string(), "SSL 3.0");
         assert_eq!(TlsVersion::from_wire(0x0002).to_string(), "SSL 2.0");
-        assert_eq!(TlsVersion::from_wire(0x7f17).to_string(), "TLS 1.3 draft 23");
+        assert_eq!(
+            TlsVersion::from_wire(0x7f17).to_string(),
+            "TLS 1.3 draft 23"
+        );
         assert_eq!(TlsVersion::from_wire(0x1a1a), TlsVersion::Grease(0x1a1a));
         assert!(TlsVersion::Tls13Draft(28) < TlsVersion::Tls13);
         assert!(TlsVersion::Tls12 < TlsVersion::Tls13Draft(18));

@@ -1,7 +1,7 @@
 //! JA3 and JA3S, as specified by Salesforce (github.com/salesforce/ja3): decimal values joined
 //! by `-`, fields joined by `,`, GREASE values left out of every list, MD5 of the string.
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 
 use md5::{Digest, Md5};
 
@@ -18,8 +18,10 @@ pub struct Ja3 {
 }
 
 impl Ja3 {
-    fn from_string(string: String) -> Self {
-        let digest = Md5::digest(string.as_bytes());
+    fn from_bytes(bytes: Vec<u8>) -> Self {
+        let digest = Md5::digest(&bytes);
+        // Only ASCII digits, '-' and ',' are ever written.
+        let string = String::from_utf8(bytes).unwrap_or_default();
         let mut hash = [0u8; 32];
         super::hex_lower(&digest, &mut hash);
         Ja3 { string, hash }
@@ -38,14 +40,31 @@ impl fmt::Display for Ja3 {
     }
 }
 
-fn push_dec_list(s: &mut String, values: impl Iterator<Item = u16>) {
+/// Appends `v` in decimal. By hand: `write!` costs more than the hash of the whole string.
+#[inline]
+fn push_dec(s: &mut Vec<u8>, v: u16) {
+    let mut buf = [0u8; 5];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    s.extend_from_slice(&buf[i..]);
+}
+
+fn push_dec_list(s: &mut Vec<u8>, values: impl Iterator<Item = u16>) {
     let mut first = true;
     for v in values {
         if !first {
-            s.push('-');
+            s.push(b'-');
         }
         first = false;
-        let _ = write!(s, "{v}");
+        push_dec(s, v);
     }
 }
 
@@ -63,13 +82,17 @@ fn push_dec_list(s: &mut String, values: impl Iterator<Item = u16>) {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn ja3(hello: &ClientHello<'_>) -> Ja3 {
-    let mut s = String::with_capacity(256);
-    let _ = write!(s, "{},", hello.legacy_version.to_wire());
+    let mut s = Vec::with_capacity(256);
+    push_dec(&mut s, hello.legacy_version.to_wire());
+    s.push(b',');
     push_dec_list(
         &mut s,
-        hello.cipher_suites().filter(|c| !c.is_grease()).map(|c| c.0),
+        hello
+            .cipher_suites()
+            .filter(|c| !c.is_grease())
+            .map(|c| c.0),
     );
-    s.push(',');
+    s.push(b',');
     push_dec_list(
         &mut s,
         hello
@@ -77,15 +100,15 @@ pub fn ja3(hello: &ClientHello<'_>) -> Ja3 {
             .filter(|e| !e.ext_type.is_grease())
             .map(|e| e.ext_type.0),
     );
-    s.push(',');
+    s.push(b',');
     if let Some(groups) = hello.supported_groups() {
         push_dec_list(&mut s, groups.filter(|g| !g.is_grease()).map(|g| g.0));
     }
-    s.push(',');
+    s.push(b',');
     if let Some(formats) = hello.ec_point_formats() {
         push_dec_list(&mut s, formats.iter().map(|&f| f as u16));
     }
-    Ja3::from_string(s)
+    Ja3::from_bytes(s)
 }
 
 /// JA3S of a ServerHello: `SSLVersion,Cipher,Extensions`.
@@ -101,13 +124,11 @@ pub fn ja3(hello: &ClientHello<'_>) -> Ja3 {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn ja3s(hello: &ServerHello<'_>) -> Ja3 {
-    let mut s = String::with_capacity(64);
-    let _ = write!(
-        s,
-        "{},{},",
-        hello.legacy_version.to_wire(),
-        hello.cipher_suite.0
-    );
+    let mut s = Vec::with_capacity(64);
+    push_dec(&mut s, hello.legacy_version.to_wire());
+    s.push(b',');
+    push_dec(&mut s, hello.cipher_suite.0);
+    s.push(b',');
     push_dec_list(
         &mut s,
         hello
@@ -116,5 +137,19 @@ pub fn ja3s(hello: &ServerHello<'_>) -> Ja3 {
             .filter(|t: &ExtensionType| !t.is_grease())
             .map(|t| t.0),
     );
-    Ja3::from_string(s)
+    Ja3::from_bytes(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal() {
+        for v in [0u16, 7, 10, 99, 100, 771, 4865, 65535] {
+            let mut s = Vec::new();
+            push_dec(&mut s, v);
+            assert_eq!(s, v.to_string().as_bytes());
+        }
+    }
 }

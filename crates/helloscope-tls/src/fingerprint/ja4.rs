@@ -47,13 +47,17 @@ impl fmt::Debug for Ja4 {
     }
 }
 
+/// A short list kept on the stack: hellos rarely carry more than 64 of anything, and a heap
+/// allocation costs as much as hashing a block.
+type List = smallvec::SmallVec<[u16; 64]>;
+
 /// The lists JA4 is made of, GREASE removed, ready to be hashed or printed raw.
 struct Parts {
     a: [u8; 10],
-    ciphers: Vec<u16>,
+    ciphers: List,
     /// Extensions in wire order (for the `_o` forms), SNI and ALPN included.
-    extensions: Vec<u16>,
-    sig_algs: Vec<u16>,
+    extensions: List,
+    sig_algs: List,
 }
 
 /// The two ALPN characters of part a.
@@ -73,27 +77,22 @@ fn alpn_chars(first: Option<&[u8]>) -> [u8; 2] {
     }
 }
 
-/// The version JA4 reports: the numerically highest non-GREASE supported_versions value
-/// when the extension exists, else `legacy_version`. TLS 1.3 drafts (0x7fNN) are higher than
-/// 0x0304 numerically, so a draft-offering client gets `00`, as FoxIO's published values do.
-fn ja4_version(hello: &ClientHello<'_>) -> TlsVersion {
-    hello
-        .supported_versions()
-        .and_then(|sv| sv.filter(|v| !v.is_grease()).map(|v| v.to_wire()).max())
-        .map(TlsVersion::from_wire)
-        .unwrap_or(hello.legacy_version)
-}
-
+/// One walk over the hello gathers everything JA4 needs.
+///
+/// The version is the numerically highest non-GREASE supported_versions value when the
+/// extension exists, else `legacy_version`. TLS 1.3 drafts (0x7fNN) are higher than 0x0304
+/// numerically, so a draft-offering client gets `00`, as FoxIO's published values do.
 fn parts(hello: &ClientHello<'_>, transport: Transport) -> Parts {
-    let ciphers: Vec<u16> = hello
+    let ciphers: List = hello
         .cipher_suites()
         .filter(|c| !c.is_grease())
         .map(|c| c.0)
         .collect();
-    let mut extensions = Vec::with_capacity(24);
+    let mut extensions = List::new();
     let mut has_sni = false;
     let mut alpn_first = None;
-    let mut sig_algs = Vec::new();
+    let mut sig_algs = List::new();
+    let mut version = None;
     for e in hello.extensions() {
         if e.ext_type.is_grease() {
             continue;
@@ -113,10 +112,19 @@ fn parts(hello: &ClientHello<'_>, transport: Transport) -> Parts {
                     sig_algs.extend(list.filter(|s| !s.is_grease()).map(|s| s.0));
                 }
             }
+            ExtensionType::SUPPORTED_VERSIONS if version.is_none() => {
+                if let Ok(list) = crate::extensions::parse_supported_versions_client(e.data) {
+                    version = list.filter(|v| !v.is_grease()).map(|v| v.to_wire()).max();
+                }
+            }
             _ => {}
         }
     }
-    let version = ja4_version(hello).ja4_code().as_bytes();
+    let version = version
+        .map(TlsVersion::from_wire)
+        .unwrap_or(hello.legacy_version)
+        .ja4_code()
+        .as_bytes();
     let nc = two_digits(ciphers.len());
     let ne = two_digits(extensions.len());
     let alpn = alpn_chars(alpn_first.flatten());
@@ -140,8 +148,10 @@ fn parts(hello: &ClientHello<'_>, transport: Transport) -> Parts {
     }
 }
 
+type Text = smallvec::SmallVec<[u8; 512]>;
+
 /// The string hashed for part c: extensions (sorted or not) then `_` and signature algorithms.
-fn c_input(out: &mut Vec<u8>, exts: &[u16], sig_algs: &[u16]) {
+fn c_input(out: &mut Text, exts: &[u16], sig_algs: &[u16]) {
     push_hex_list(out, exts);
     if !sig_algs.is_empty() {
         out.push(b'_');
@@ -154,7 +164,7 @@ fn assemble(a: &[u8; 10], ciphers: &[u16], exts: &[u16], sig_algs: &[u16]) -> Ja
     out[..10].copy_from_slice(a);
     out[10] = b'_';
     out[23] = b'_';
-    let mut buf = Vec::with_capacity(6 * (ciphers.len() + exts.len() + sig_algs.len()) + 2);
+    let mut buf = Text::new();
     if ciphers.is_empty() {
         out[11..23].copy_from_slice(b"000000000000");
     } else {
@@ -171,10 +181,10 @@ fn assemble(a: &[u8; 10], ciphers: &[u16], exts: &[u16], sig_algs: &[u16]) -> Ja
     Ja4(out)
 }
 
-fn sorted_without_sni_alpn(p: &Parts) -> (Vec<u16>, Vec<u16>) {
+fn sorted_without_sni_alpn(p: &Parts) -> (List, List) {
     let mut ciphers = p.ciphers.clone();
     ciphers.sort_unstable();
-    let mut exts: Vec<u16> = p
+    let mut exts: List = p
         .extensions
         .iter()
         .copied()
@@ -200,7 +210,7 @@ pub fn ja4(hello: &ClientHello<'_>, transport: Transport) -> Ja4 {
     // Sort in place: the original order is not needed for the hashed form.
     p.ciphers.sort_unstable();
     p.extensions
-        .retain(|&e| e != ExtensionType::SERVER_NAME.0 && e != ExtensionType::ALPN.0);
+        .retain(|e| *e != ExtensionType::SERVER_NAME.0 && *e != ExtensionType::ALPN.0);
     p.extensions.sort_unstable();
     assemble(&p.a, &p.ciphers, &p.extensions, &p.sig_algs)
 }
@@ -212,13 +222,13 @@ pub fn ja4_o(hello: &ClientHello<'_>, transport: Transport) -> Ja4 {
 }
 
 fn raw(a: &[u8; 10], ciphers: &[u16], exts: &[u16], sig_algs: &[u16]) -> String {
-    let mut out = Vec::with_capacity(16 + 5 * (ciphers.len() + exts.len() + sig_algs.len()));
+    let mut out = Text::new();
     out.extend_from_slice(a);
     out.push(b'_');
     push_hex_list(&mut out, ciphers);
     out.push(b'_');
     c_input(&mut out, exts, sig_algs);
-    String::from_utf8(out).unwrap_or_default()
+    String::from_utf8(out.into_vec()).unwrap_or_default()
 }
 
 /// `ja4_r`: the raw, unhashed JA4 with sorted lists.
@@ -269,21 +279,21 @@ mod tests {
     #[test]
     fn hashes_of_the_specification_example() {
         let mut ciphers = vec![
-            0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
-            0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+            0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014,
+            0x009c, 0x009d, 0x002f, 0x0035,
         ];
         ciphers.sort_unstable();
-        let mut b = Vec::new();
+        let mut b = Text::new();
         push_hex_list(&mut b, &ciphers);
         assert_eq!(&sha256_12(&b), b"8daaf6152771");
         let exts = [
-            0x0005, 0x000a, 0x000b, 0x000d, 0x0012, 0x0015, 0x0017, 0x001b, 0x0023, 0x002b,
-            0x002d, 0x0033, 0x4469, 0xff01,
+            0x0005, 0x000a, 0x000b, 0x000d, 0x0012, 0x0015, 0x0017, 0x001b, 0x0023, 0x002b, 0x002d,
+            0x0033, 0x4469, 0xff01,
         ];
         let sigs = [
             0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
         ];
-        let mut c = Vec::new();
+        let mut c = Text::new();
         c_input(&mut c, &exts, &sigs);
         assert_eq!(&sha256_12(&c), b"e5627efa2ab1");
         c.clear();
