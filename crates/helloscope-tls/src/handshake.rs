@@ -179,28 +179,27 @@ impl HandshakeReassembler {
         mut on_message: impl FnMut(HandshakeMessage<'_>),
     ) -> Result<(), Error> {
         let mut rest = fragment;
-        if !self.buf.is_empty() {
-            // Finish the pending message first: copy only as much as it still needs.
-            let need = match parse_handshake(&self.buf, self.max_message_len) {
-                Err(Error::Incomplete { needed }) => needed,
-                Err(e) => {
-                    self.buf.clear();
-                    return Err(e);
-                }
-                Ok(_) => 0,
-            };
-            let take = need.min(rest.len());
-            self.buf.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
+        // Finish the pending message first, copying only as much as it still needs. The
+        // header may itself be incomplete, so "needed" can grow once the length is known.
+        while !self.buf.is_empty() {
             match parse_handshake(&self.buf, self.max_message_len) {
-                Ok((m, _)) => on_message(m),
-                Err(Error::Incomplete { .. }) => return Ok(()),
+                Ok((m, _)) => {
+                    on_message(m);
+                    self.buf.clear();
+                }
+                Err(Error::Incomplete { needed }) => {
+                    if rest.is_empty() {
+                        return Ok(());
+                    }
+                    let take = needed.min(rest.len());
+                    self.buf.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                }
                 Err(e) => {
                     self.buf.clear();
                     return Err(e);
                 }
             }
-            self.buf.clear();
         }
         loop {
             if rest.is_empty() {
@@ -241,6 +240,14 @@ mod tests {
         let mut r = HandshakeReassembler::new(100);
         assert_eq!(collect(&mut r, &frags), vec![(1, vec![0xaa, 0xbb, 0xcc])]);
         assert_eq!(r.pending(), 0);
+    }
+
+    #[test]
+    fn header_split_across_records() {
+        let msg = [1u8, 0, 0, 3, 0xaa, 0xbb, 0xcc, 14, 0, 0, 0];
+        let mut r = HandshakeReassembler::new(100);
+        let got = collect(&mut r, &[&msg[..2], &msg[2..]]);
+        assert_eq!(got, vec![(1, vec![0xaa, 0xbb, 0xcc]), (14, vec![])]);
     }
 
     #[test]
