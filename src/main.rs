@@ -186,7 +186,8 @@ impl Sink {
             }
             Format::Table => self.table.push(&j),
         }
-        if self.streaming_table || self.format != Format::Table {
+        // Live: each record goes out as the flow is decided. Files: buffered.
+        if self.streaming_table {
             self.out.flush()?;
         }
         Ok(())
@@ -288,10 +289,11 @@ fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
         Format::Jsonl
     });
     let out: Box<dyn Write> = match &c.output {
-        Some(p) => Box::new(BufWriter::new(
+        Some(p) => Box::new(BufWriter::with_capacity(
+            1 << 16,
             File::create(p).map_err(|e| Failure(format!("{}: {e}", p.display())))?,
         )),
-        None => Box::new(BufWriter::new(io::stdout())),
+        None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())),
     };
     Ok(Sink {
         format,

@@ -39,6 +39,7 @@ impl<const N: usize> Sink for smallvec::SmallVec<[u8; N]> {
 }
 
 /// Appends `v` as four lower-case hex digits.
+#[cfg(feature = "ja4s")]
 #[inline]
 pub(crate) fn push_hex4(out: &mut impl Sink, v: u16) {
     out.put(&[
