@@ -120,7 +120,89 @@ fn ethertype_for_af(af: u32) -> Option<u16> {
 /// let seg = decode_tcp(LinkType::Raw, &pkt).unwrap();
 /// assert_eq!((seg.src_port, seg.dst_port, seg.syn), (40000, 443, true));
 /// ```
+#[inline]
 pub fn decode_tcp(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, DecodeSkip> {
+    // Most frames on a gateway are untagged Ethernet with IPv4 or IPv6 and TCP: read those
+    // few fixed fields directly (the pipeline benchmark shows general slicing costing more
+    // than the flow lookup itself); everything else goes through etherparse.
+    let fast = match link {
+        LinkType::Ethernet => frame.get(14..).and_then(|ip| match frame[12..14] {
+            [0x08, 0x00] => fast_ipv4(ip),
+            [0x86, 0xdd] => fast_ipv6(ip),
+            _ => None,
+        }),
+        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => match frame.first().map(|b| b >> 4) {
+            Some(4) => fast_ipv4(frame),
+            Some(6) => fast_ipv6(frame),
+            _ => None,
+        },
+        _ => None,
+    };
+    match fast {
+        Some(seg) => Ok(seg),
+        None => decode_tcp_general(link, frame),
+    }
+}
+
+/// IPv4 without options problems, not fragmented, carrying TCP; `None` sends the packet to
+/// the general decoder (which also reports what was wrong).
+#[inline]
+fn fast_ipv4(ip: &[u8]) -> Option<TcpSegment<'_>> {
+    let ihl = ((*ip.first()? & 0x0f) as usize) * 4;
+    if ip[0] >> 4 != 4 || ihl < 20 || ip.len() < ihl + 20 || ip[9] != 6 {
+        return None;
+    }
+    // More-fragments flag or a fragment offset.
+    if u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+        return None;
+    }
+    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    if total < ihl + 20 || total > ip.len() {
+        return None;
+    }
+    let src = IpAddr::V4(std::net::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
+    let dst = IpAddr::V4(std::net::Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
+    fast_tcp(src, dst, &ip[ihl..total])
+}
+
+/// IPv6 whose next header is TCP (no extension headers).
+#[inline]
+fn fast_ipv6(ip: &[u8]) -> Option<TcpSegment<'_>> {
+    if ip.len() < 40 + 20 || ip[0] >> 4 != 6 || ip[6] != 6 {
+        return None;
+    }
+    let plen = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+    if plen < 20 || 40 + plen > ip.len() {
+        return None;
+    }
+    let a: [u8; 16] = ip[8..24].try_into().ok()?;
+    let b: [u8; 16] = ip[24..40].try_into().ok()?;
+    fast_tcp(IpAddr::V6(a.into()), IpAddr::V6(b.into()), &ip[40..40 + plen])
+}
+
+#[inline]
+fn fast_tcp(src: IpAddr, dst: IpAddr, tcp: &[u8]) -> Option<TcpSegment<'_>> {
+    let doff = ((tcp.get(12)? >> 4) as usize) * 4;
+    if doff < 20 || doff > tcp.len() {
+        return None;
+    }
+    let flags = tcp[13];
+    Some(TcpSegment {
+        src,
+        dst,
+        src_port: u16::from_be_bytes([tcp[0], tcp[1]]),
+        dst_port: u16::from_be_bytes([tcp[2], tcp[3]]),
+        seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+        syn: flags & 0x02 != 0,
+        ack: flags & 0x10 != 0,
+        fin: flags & 0x01 != 0,
+        rst: flags & 0x04 != 0,
+        payload: &tcp[doff..],
+    })
+}
+
+/// The general decoder: every link type and header this crate reads, through etherparse.
+pub fn decode_tcp_general(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, DecodeSkip> {
     let sliced = match link {
         // PPPoE session frames (RFC 2516), which etherparse does not read: Ethernet header,
         // six bytes of PPPoE, two of PPP protocol, then IP.
@@ -203,5 +285,45 @@ pub fn decode_tcp(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, Decode
         Some(_) => Err(DecodeSkip::NotTcp),
         None if fragmented => Err(DecodeSkip::IpFragment),
         None => Err(DecodeSkip::NotTcp),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4_frame(payload: &[u8]) -> Vec<u8> {
+        let b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 443, 1234, 1000)
+            .ack(99)
+            .psh();
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    #[test]
+    fn fast_and_general_decoders_agree() {
+        let mut frames = vec![v4_frame(b"hello"), v4_frame(b"")];
+        // Ethernet padding after a short IPv4 packet must not become payload.
+        let mut padded = v4_frame(b"");
+        padded.extend_from_slice(&[0; 6]);
+        frames.push(padded);
+        let b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv6([1; 16], [2; 16], 64)
+            .tcp(1, 2, 3, 4)
+            .syn();
+        let mut v6 = Vec::new();
+        b.write(&mut v6, b"x").unwrap();
+        frames.push(v6);
+        for f in &frames {
+            assert_eq!(decode_tcp(LinkType::Ethernet, f), decode_tcp_general(LinkType::Ethernet, f));
+        }
+        assert_eq!(decode_tcp(LinkType::Ethernet, &frames[2]).unwrap().payload, b"");
+        // Cut short (snap length): both refuse.
+        let cut = &frames[0][..frames[0].len() - 2];
+        assert!(decode_tcp(LinkType::Ethernet, cut).is_err());
+        assert!(decode_tcp_general(LinkType::Ethernet, cut).is_err());
     }
 }

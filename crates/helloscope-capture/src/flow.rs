@@ -266,14 +266,15 @@ impl Flow {
         }
     }
 
-    pub(crate) fn record(&self, outcome: Outcome, end: EndReason) -> FlowRecord {
+    /// The flow's record. The summaries are moved out: a flow is reported once, then dropped.
+    pub(crate) fn record(&mut self, outcome: Outcome, end: EndReason) -> FlowRecord {
         FlowRecord {
             first_seen: self.first_seen,
             last_seen: self.last_seen,
             client: self.client,
             server: self.server,
-            client_hello: self.hs.client_hello.clone(),
-            server_hello: self.hs.server_hello.clone(),
+            client_hello: self.hs.client_hello.take(),
+            server_hello: self.hs.server_hello.take(),
             outcome,
             end,
             flags: self.flags(),
@@ -394,7 +395,7 @@ impl FlowTable {
     pub(crate) fn new(cfg: FlowConfig) -> Self {
         FlowTable {
             map: HashMap::with_capacity_and_hasher(
-                cfg.max_flows.min(1 << 16),
+                cfg.max_flows.min(1 << 12),
                 ahash::RandomState::new(),
             ),
             cfg,
@@ -624,7 +625,7 @@ impl FlowTable {
     /// Reports every open TLS flow and empties the table.
     pub(crate) fn flush(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
         for (_, s) in self.map.drain() {
-            if let Slot::Active(f) = s {
+            if let Slot::Active(mut f) = s {
                 if f.tls {
                     stats.note_flow_end(
                         f.record(f.undecided_outcome(), EndReason::EndOfCapture),

@@ -138,6 +138,7 @@ impl ClientHelloSummary {
     /// Summarises a parsed ClientHello.
     pub fn from_hello(h: &ClientHello<'_>) -> Self {
         let ja3 = helloscope_tls::ja3(h);
+        let (ja4, ja4_r) = helloscope_tls::ja4_with_raw(h, Transport::Tcp);
         ClientHelloSummary {
             sni: h
                 .server_name()
@@ -157,8 +158,8 @@ impl ClientHelloSummary {
             extensions: h.extensions().map(|e| e.ext_type.0).collect(),
             ja3: Some(ja3.hash().to_owned()),
             ja3_string: Some(ja3.string),
-            ja4: Some(helloscope_tls::ja4(h, Transport::Tcp).to_string()),
-            ja4_r: Some(helloscope_tls::ja4_r(h, Transport::Tcp)),
+            ja4: Some(ja4.to_string()),
+            ja4_r: Some(ja4_r),
         }
     }
 

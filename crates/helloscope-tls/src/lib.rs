@@ -52,7 +52,7 @@ pub use client_hello::{parse_client_hello_record, ClientHello};
 pub use error::Error;
 pub use extensions::{Extension, Extensions};
 pub use fingerprint::ja3::{ja3, ja3s, Ja3};
-pub use fingerprint::ja4::{ja4, ja4_o, ja4_r, ja4_ro, Ja4};
+pub use fingerprint::ja4::{ja4, ja4_o, ja4_r, ja4_ro, ja4_with_raw, Ja4};
 #[cfg(feature = "ja4s")]
 pub use fingerprint::ja4s::{ja4s, ja4s_r, Ja4s};
 pub use fingerprint::Transport;

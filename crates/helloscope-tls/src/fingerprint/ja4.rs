@@ -215,6 +215,48 @@ pub fn ja4(hello: &ClientHello<'_>, transport: Transport) -> Ja4 {
     assemble(&p.a, &p.ciphers, &p.extensions, &p.sig_algs)
 }
 
+/// JA4 and `ja4_r` together, for the price of one: the raw form is the text that is hashed.
+///
+/// ```
+/// # let bytes = helloscope_tls::doc_sample::CURL_CLIENT_HELLO;
+/// use helloscope_tls::{ja4, ja4_r, ja4_with_raw, Transport};
+/// let hello = helloscope_tls::parse_client_hello_record(bytes)?;
+/// let (fp, raw) = ja4_with_raw(&hello, Transport::Tcp);
+/// assert_eq!(fp, ja4(&hello, Transport::Tcp));
+/// assert_eq!(raw, ja4_r(&hello, Transport::Tcp));
+/// # Ok::<(), helloscope_tls::Error>(())
+/// ```
+pub fn ja4_with_raw(hello: &ClientHello<'_>, transport: Transport) -> (Ja4, String) {
+    let mut p = parts(hello, transport);
+    p.ciphers.sort_unstable();
+    p.extensions
+        .retain(|e| *e != ExtensionType::SERVER_NAME.0 && *e != ExtensionType::ALPN.0);
+    p.extensions.sort_unstable();
+    let mut out = [0u8; JA4_LEN];
+    out[..10].copy_from_slice(&p.a);
+    out[10] = b'_';
+    out[23] = b'_';
+    let mut raw = Text::new();
+    raw.extend_from_slice(&p.a);
+    raw.push(b'_');
+    let b_start = raw.len();
+    push_hex_list(&mut raw, &p.ciphers);
+    if p.ciphers.is_empty() {
+        out[11..23].copy_from_slice(b"000000000000");
+    } else {
+        out[11..23].copy_from_slice(&sha256_12(&raw[b_start..]));
+    }
+    raw.push(b'_');
+    let c_start = raw.len();
+    c_input(&mut raw, &p.extensions, &p.sig_algs);
+    if p.extensions.is_empty() {
+        out[24..36].copy_from_slice(b"000000000000");
+    } else {
+        out[24..36].copy_from_slice(&sha256_12(&raw[c_start..]));
+    }
+    (Ja4(out), String::from_utf8(raw.to_vec()).unwrap_or_default())
+}
+
 /// `ja4_o`: JA4 over the lists in wire order, SNI and ALPN kept in the extensions.
 pub fn ja4_o(hello: &ClientHello<'_>, transport: Transport) -> Ja4 {
     let p = parts(hello, transport);

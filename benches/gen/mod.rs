@@ -1,0 +1,268 @@
+//! Traffic generator shared by `examples/loadgen.rs` (large pcap files) and the criterion
+//! benchmarks (in-memory packet sets): it replays the real handshakes of `captures/` with
+//! rewritten addresses, ports and sequence numbers, deterministically from a seed.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+
+use helloscope_capture::{decode_tcp, PacketSource};
+
+/// One packet of a template flow.
+#[derive(Clone)]
+struct TPacket {
+    from_client: bool,
+    syn: bool,
+    ack: bool,
+    fin: bool,
+    rst: bool,
+    /// Sequence offset from the sender's initial sequence number.
+    seq_off: u32,
+    payload: Vec<u8>,
+}
+
+pub struct Template {
+    packets: Vec<TPacket>,
+    established: bool,
+}
+
+/// Reads every TCP flow of the captures that starts with a SYN.
+pub fn templates(dir: &Path) -> Vec<Template> {
+    let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
+    let mut established_ports = std::collections::HashSet::new();
+    for l in expected.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["outcome"] == "established" {
+            established_ports.insert((v["file"].as_str().unwrap().to_owned(), v["client_port"].as_u64().unwrap() as u16));
+        }
+    }
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| matches!(p.extension().and_then(|x| x.to_str()), Some("pcap" | "pcapng")))
+        .collect();
+    files.sort();
+    for f in files {
+        let name = f.file_name().unwrap().to_str().unwrap().to_owned();
+        let mut src = PacketSource::open_file(f.to_str().unwrap()).unwrap();
+        let link = src.link_type();
+        let mut flows: Vec<((IpAddr, u16), (IpAddr, u16), u32, Option<u32>, Vec<TPacket>)> = Vec::new();
+        while let Some(p) = src.next_packet().unwrap() {
+            let Ok(s) = decode_tcp(link, p.data) else { continue };
+            let a = (s.src, s.src_port);
+            let b = (s.dst, s.dst_port);
+            let i = flows.iter().position(|f| (f.0 == a && f.1 == b) || (f.0 == b && f.1 == a));
+            let i = match i {
+                Some(i) => i,
+                None if s.syn && !s.ack => {
+                    flows.push((a, b, s.seq, None, Vec::new()));
+                    flows.len() - 1
+                }
+                None => continue,
+            };
+            let fl = &mut flows[i];
+            let from_client = a == fl.0;
+            if !from_client && s.syn {
+                fl.3 = Some(s.seq);
+            }
+            let isn = if from_client { Some(fl.2) } else { fl.3 };
+            let Some(isn) = isn else { continue };
+            fl.4.push(TPacket {
+                from_client,
+                syn: s.syn,
+                ack: s.ack,
+                fin: s.fin,
+                rst: s.rst,
+                seq_off: s.seq.wrapping_sub(isn),
+                payload: s.payload.to_vec(),
+            });
+        }
+        for (c, _, _, _, packets) in flows {
+            if packets.iter().any(|p| !p.payload.is_empty()) {
+                out.push(Template { established: established_ports.contains(&(name.clone(), c.1)), packets });
+            }
+        }
+    }
+    out
+}
+
+/// A small deterministic generator (xorshift64*).
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+pub struct Endpoint {
+    client: ([u8; 4], u16),
+    server: ([u8; 4], u16),
+    isn_c: u32,
+    isn_s: u32,
+}
+
+/// Frames out, as a pcap stream (`out` is any writer: a file, or a Vec in memory).
+pub struct PcapWriter<W: Write> {
+    pub w: W,
+    ts_us: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    frame: Vec<u8>,
+}
+
+impl<W: Write> PcapWriter<W> {
+    pub fn new(mut w: W) -> Self {
+        // pcap global header: magic, v2.4, tz 0, sigfigs 0, snaplen 65535, LINKTYPE_ETHERNET.
+        w.write_all(&0xa1b2c3d4u32.to_le_bytes()).unwrap();
+        w.write_all(&2u16.to_le_bytes()).unwrap();
+        w.write_all(&4u16.to_le_bytes()).unwrap();
+        w.write_all(&[0; 8]).unwrap();
+        w.write_all(&65535u32.to_le_bytes()).unwrap();
+        w.write_all(&1u32.to_le_bytes()).unwrap();
+        PcapWriter { w, ts_us: 1_700_000_000_000_000, packets: 0, bytes: 0, frame: Vec::with_capacity(2048) }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn tcp(&mut self, src: ([u8; 4], u16), dst: ([u8; 4], u16), seq: u32, ack: u32, flags: u8, payload: &[u8]) {
+        let f = &mut self.frame;
+        f.clear();
+        f.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);
+        let total = (20 + 20 + payload.len()) as u16;
+        let mut ip = [0u8; 20];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+        ip[6] = 0x40;
+        ip[8] = 64;
+        ip[9] = 6;
+        ip[12..16].copy_from_slice(&src.0);
+        ip[16..20].copy_from_slice(&dst.0);
+        let mut sum: u32 = ip.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]]) as u32).sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&src.1.to_be_bytes());
+        f.extend_from_slice(&dst.1.to_be_bytes());
+        f.extend_from_slice(&seq.to_be_bytes());
+        f.extend_from_slice(&ack.to_be_bytes());
+        f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend_from_slice(payload);
+        self.ts_us += 7;
+        let len = f.len() as u32;
+        self.w.write_all(&((self.ts_us / 1_000_000) as u32).to_le_bytes()).unwrap();
+        self.w.write_all(&((self.ts_us % 1_000_000) as u32).to_le_bytes()).unwrap();
+        self.w.write_all(&len.to_le_bytes()).unwrap();
+        self.w.write_all(&len.to_le_bytes()).unwrap();
+        self.w.write_all(f).unwrap();
+        self.packets += 1;
+        self.bytes += 16 + len as u64;
+    }
+
+    fn replay(&mut self, e: &Endpoint, p: &TPacket) {
+        let (src, dst, isn, peer_isn) = if p.from_client {
+            (e.client, e.server, e.isn_c, e.isn_s)
+        } else {
+            (e.server, e.client, e.isn_s, e.isn_c)
+        };
+        let flags = (p.fin as u8) | (p.syn as u8) << 1 | (p.rst as u8) << 2 | (!p.payload.is_empty() as u8) << 3 | (p.ack as u8) << 4;
+        self.tcp(src, dst, isn.wrapping_add(p.seq_off), peer_isn.wrapping_add(1), flags, &p.payload);
+    }
+}
+
+pub fn endpoint(rng: &mut Rng, n: u64) -> Endpoint {
+    let c = 0x0a00_0000u32 | (n as u32 & 0x00ff_ffff);
+    let s = 0xc633_6400u32 | (rng.next() % 200) as u32; // 198.51.100.0/24
+    Endpoint {
+        client: (c.to_be_bytes(), 1024 + (n % 60000) as u16),
+        server: (s.to_be_bytes(), 443),
+        isn_c: rng.next() as u32,
+        isn_s: rng.next() as u32,
+    }
+}
+
+
+/// The `bulk` mix: `nflows` established flows, handshakes first, then application data until
+/// `size` bytes of pcap have been written.
+pub fn bulk<W: Write>(w: &mut PcapWriter<W>, all: &[Template], rng: &mut Rng, size: u64, nflows: u64) {
+    let est: Vec<&Template> = all.iter().filter(|t| t.established).collect();
+    let eps: Vec<Endpoint> = (0..nflows).map(|n| endpoint(rng, n)).collect();
+    let tpl: Vec<&Template> = (0..nflows).map(|_| est[(rng.next() % est.len() as u64) as usize]).collect();
+    let mut sent: Vec<(u32, u32)> = tpl
+        .iter()
+        .map(|t| {
+            let c = t.packets.iter().filter(|p| p.from_client).map(|p| p.seq_off + p.payload.len() as u32).max().unwrap_or(1);
+            let s = t.packets.iter().filter(|p| !p.from_client).map(|p| p.seq_off + p.payload.len() as u32).max().unwrap_or(1);
+            (c, s)
+        })
+        .collect();
+    // Handshakes first, each flow's packets up to its first FIN/RST.
+    for (e, t) in eps.iter().zip(&tpl) {
+        for p in t.packets.iter().take_while(|p| !p.fin && !p.rst) {
+            w.replay(e, p);
+        }
+    }
+    // Then application data: a 1448-byte data segment from a random flow's server
+    // side, an ACK back, and now and then a request from the client.
+    let mut record = vec![0u8; 1448];
+    record[..3].copy_from_slice(&[0x17, 0x03, 0x03]);
+    let body = (1448 - 5) as u16;
+    record[3..5].copy_from_slice(&body.to_be_bytes());
+    while w.bytes < size {
+        let i = (rng.next() % nflows) as usize;
+        let e = &eps[i];
+        for b in record[5..].iter_mut().step_by(61) {
+            *b = rng.next() as u8;
+        }
+        let (c, s) = sent[i];
+        w.tcp(e.server, e.client, e.isn_s.wrapping_add(s), e.isn_c.wrapping_add(c), 0x18, &record);
+        sent[i].1 = s.wrapping_add(record.len() as u32);
+        if rng.next() % 2 == 0 {
+            w.tcp(e.client, e.server, e.isn_c.wrapping_add(c), e.isn_s.wrapping_add(sent[i].1), 0x10, &[]);
+        }
+        if rng.next() % 8 == 0 {
+            let req = &record[..300];
+            w.tcp(e.client, e.server, e.isn_c.wrapping_add(c), e.isn_s.wrapping_add(sent[i].1), 0x18, req);
+            sent[i].0 = c.wrapping_add(300);
+        }
+    }
+}
+
+/// The `handshakes` mix: `nflows` short flows, each a SYN, SYN-ACK, the client's first flight,
+/// the server's first payload segment and the client's FIN.
+pub fn handshakes<W: Write>(w: &mut PcapWriter<W>, all: &[Template], rng: &mut Rng, nflows: u64) {
+    for n in 0..nflows {
+        let t = &all[(rng.next() % all.len() as u64) as usize];
+        let e = endpoint(rng, n);
+        // SYN, SYN-ACK, the client's first flight, the server's first payload segment,
+        // and the client's FIN: the part of a flow that decides its outcome.
+        let mut client_data = false;
+        let mut server_data = false;
+        for p in &t.packets {
+            let keep = if p.syn {
+                true
+            } else if p.payload.is_empty() {
+                false
+            } else if p.from_client && !server_data {
+                client_data = true;
+                true
+            } else if !p.from_client && client_data && !server_data {
+                server_data = true;
+                true
+            } else {
+                false
+            };
+            if keep {
+                w.replay(&e, p);
+            }
+        }
+        let fin_seq = t.packets.iter().filter(|p| p.from_client).map(|p| p.seq_off + p.payload.len() as u32).max().unwrap_or(1);
+        w.tcp(e.client, e.server, e.isn_c.wrapping_add(fin_seq), e.isn_s.wrapping_add(1), 0x11, &[]);
+    }
+}

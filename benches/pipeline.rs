@@ -1,0 +1,110 @@
+//! The per-packet pipeline on in-memory packet sets (no file I/O): the `bulk` mix (established
+//! flows carrying data: the fast path) and the `handshakes` mix (short flows: parsing and
+//! fingerprints), plus the flow table's insert, lookup and eviction.
+
+mod gen;
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use helloscope_capture::{Analyzer, FlowConfig, LinkType};
+
+/// Frames of a generated pcap held in memory: (timestamp, bytes).
+fn frames(pcap: &[u8]) -> Vec<(Duration, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut i = 24;
+    while i + 16 <= pcap.len() {
+        let u = |o: usize| u32::from_le_bytes(pcap[i + o..i + o + 4].try_into().unwrap());
+        let (s, us, len) = (u(0), u(4), u(8) as usize);
+        out.push((Duration::new(s as u64, us * 1000), pcap[i + 16..i + 16 + len].to_vec()));
+        i += 16 + len;
+    }
+    out
+}
+
+fn mix(name: &str) -> Vec<(Duration, Vec<u8>)> {
+    let all = gen::templates(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures"));
+    let mut rng = gen::Rng(1);
+    let mut w = gen::PcapWriter::new(Vec::new());
+    match name {
+        "bulk" => gen::bulk(&mut w, &all, &mut rng, 64 << 20, 500),
+        _ => gen::handshakes(&mut w, &all, &mut rng, 20_000),
+    }
+    frames(&w.w)
+}
+
+fn run(packets: &[(Duration, Vec<u8>)], cfg: FlowConfig) -> u64 {
+    let mut a = Analyzer::new(cfg);
+    let mut n = 0;
+    for (ts, f) in packets {
+        a.process(*ts, LinkType::Ethernet, f, &mut |_| n += 1);
+    }
+    a.finish(&mut |_| n += 1);
+    n
+}
+
+fn pipeline(c: &mut Criterion) {
+    for name in ["bulk", "handshakes"] {
+        let packets = mix(name);
+        let bytes: usize = packets.iter().map(|p| p.1.len() + 16).sum();
+        let mut g = c.benchmark_group(format!("pipeline/{name}"));
+        g.sample_size(10);
+        g.throughput(Throughput::Elements(packets.len() as u64));
+        g.bench_function("packets", |b| b.iter(|| run(black_box(&packets), FlowConfig::default())));
+        g.throughput(Throughput::Bytes(bytes as u64));
+        g.bench_function("bytes", |b| b.iter(|| run(black_box(&packets), FlowConfig::default())));
+        g.finish();
+    }
+}
+
+/// The flow table alone: SYNs of new flows (insert), their repeats (lookup), and a table one
+/// tenth the size of the flow count (eviction).
+fn flow_table(c: &mut Criterion) {
+    let packets = mix("handshakes");
+    let syns: Vec<&(Duration, Vec<u8>)> = packets.iter().filter(|p| p.1[47] & 0x12 == 0x02).collect();
+    let mut g = c.benchmark_group("flow_table");
+    g.throughput(Throughput::Elements(syns.len() as u64));
+    g.bench_function("insert", |b| {
+        b.iter(|| {
+            let mut a = Analyzer::new(FlowConfig::default());
+            for (ts, f) in &syns {
+                a.process(*ts, LinkType::Ethernet, f, &mut |_| {});
+            }
+            a.flows_in_table()
+        })
+    });
+    g.bench_function("lookup", |b| {
+        b.iter_batched(
+            || {
+                let mut a = Analyzer::new(FlowConfig::default());
+                for (ts, f) in &syns {
+                    a.process(*ts, LinkType::Ethernet, f, &mut |_| {});
+                }
+                a
+            },
+            |mut a| {
+                for (ts, f) in &syns {
+                    a.process(*ts, LinkType::Ethernet, f, &mut |_| {});
+                }
+                a // dropped outside the measurement
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("insert with eviction", |b| {
+        let cfg = FlowConfig { max_flows: syns.len() / 10, ..FlowConfig::default() };
+        b.iter(|| {
+            let mut a = Analyzer::new(cfg.clone());
+            for (ts, f) in &syns {
+                a.process(*ts, LinkType::Ethernet, f, &mut |_| {});
+            }
+            a.stats().evicted_table_full
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, pipeline, flow_table);
+criterion_main!(benches);
