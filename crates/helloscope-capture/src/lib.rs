@@ -25,6 +25,7 @@
 
 pub mod decode;
 mod flow;
+mod pcapfile;
 pub mod reassembly;
 pub mod record;
 pub mod source;

@@ -101,6 +101,8 @@ pub struct CaptureStats {
 }
 
 enum Inner {
+    /// A classic pcap file read by [`crate::pcapfile`].
+    Pcap(crate::pcapfile::PcapReader),
     File(Capture<Offline>),
     Live(Capture<Active>),
 }
@@ -135,6 +137,26 @@ fn link_of(name: &str, lt: pcap::Linktype) -> Result<LinkType, SourceError> {
 impl PacketSource {
     /// Opens a pcap or pcapng file; `-` reads standard input.
     pub fn open_file(path: &str) -> Result<Self, SourceError> {
+        if path != "-" {
+            let open_err = |e: std::io::Error| SourceError::Open {
+                path: path.to_owned(),
+                message: e.to_string(),
+            };
+            if let Some(r) = crate::pcapfile::PcapReader::open(path).map_err(open_err)? {
+                let link = link_of(path, pcap::Linktype(r.linktype))?;
+                return Ok(PacketSource {
+                    inner: Inner::Pcap(r),
+                    name: path.to_owned(),
+                    link,
+                    packets: 0,
+                });
+            }
+        }
+        Self::open_file_libpcap(path)
+    }
+
+    /// Opens a file through libpcap (pcapng, standard input, or when a filter is needed).
+    fn open_file_libpcap(path: &str) -> Result<Self, SourceError> {
         let cap = Capture::from_file(path).map_err(|e| SourceError::Open {
             path: path.to_owned(),
             message: e.to_string(),
@@ -186,9 +208,25 @@ impl PacketSource {
 
     /// Applies a BPF filter (works on files too).
     pub fn set_filter(&mut self, filter: &str) -> Result<(), SourceError> {
+        // Filters run inside libpcap: reopen a plain pcap file through it.
+        if matches!(self.inner, Inner::Pcap(_)) {
+            if self.packets > 0 {
+                return Err(SourceError::Filter {
+                    filter: filter.to_owned(),
+                    message: "a filter must be set before reading".into(),
+                });
+            }
+            *self = Self::open_file_libpcap(&self.name.clone())?;
+        }
         let r = match &mut self.inner {
             Inner::File(c) => c.filter(filter, true),
             Inner::Live(c) => c.filter(filter, true),
+            Inner::Pcap(_) => {
+                return Err(SourceError::Filter {
+                    filter: filter.to_owned(),
+                    message: "filters need libpcap, and the file could not be reopened through it".into(),
+                })
+            }
         };
         r.map_err(|e| SourceError::Filter {
             filter: filter.to_owned(),
@@ -215,6 +253,20 @@ impl PacketSource {
     /// nothing to deliver (call again); an error when the file is damaged.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, SourceError> {
         let (r, live) = match &mut self.inner {
+            Inner::Pcap(r) => {
+                return match r.next() {
+                    Ok(Some((ts, wire_len, data))) => {
+                        self.packets += 1;
+                        Ok(Some(Packet { ts, wire_len, data }))
+                    }
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(SourceError::Read {
+                        source_name: self.name.clone(),
+                        packet: self.packets,
+                        message: e.to_string(),
+                    }),
+                };
+            }
             Inner::File(c) => (c.next_packet(), false),
             Inner::Live(c) => (c.next_packet(), true),
         };
@@ -254,7 +306,7 @@ impl PacketSource {
                 dropped_by_kernel: s.dropped,
                 dropped_by_interface: s.if_dropped,
             }),
-            Inner::File(_) => None,
+            Inner::File(_) | Inner::Pcap(_) => None,
         }
     }
 }
