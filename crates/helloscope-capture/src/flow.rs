@@ -1,6 +1,7 @@
 //! Flows: the per-connection state machine, and the bounded table that holds them.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -367,22 +368,40 @@ enum Probe {
     NotTls,
 }
 
-/// A table entry: a followed flow, or the little that is kept of a finished or non-TLS one
-/// so that its later packets cost one lookup.
-#[derive(Debug)]
-pub(crate) enum Slot {
-    /// Being followed (not yet known to be TLS, or TLS and undecided).
-    Active(Box<Flow>),
-    /// Reported already; later packets are ignored.
-    Finished { last_seen: u32 },
-    /// Not TLS; later packets are ignored.
-    NotTls { last_seen: u32 },
+/// What is kept of a flow that was reported (or found not to be TLS): enough for its later
+/// packets to cost one lookup, and for idle eviction. 4 bytes; with its 8-byte key, a
+/// finished flow costs 16 bytes (padded) plus the hash table's control byte.
+#[derive(Clone, Copy, Debug)]
+struct Done {
+    last_seen: u32,
 }
 
-/// The bounded flow table.
+/// Hashes a `u64` that is already a keyed hash: pass it through.
+#[derive(Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// The bounded flow table: flows being followed, keyed by their endpoints, and finished flows,
+/// keyed by a 64-bit keyed hash of their endpoints (a collision would need 2^32 flows in the
+/// table at once, and the key is random per run, so traffic cannot aim for one).
 pub(crate) struct FlowTable {
     pub(crate) cfg: FlowConfig,
-    map: HashMap<FlowKey, Slot, ahash::RandomState>,
+    hasher: ahash::RandomState,
+    active: HashMap<FlowKey, Box<Flow>, ahash::RandomState>,
+    done: HashMap<u64, Done, BuildHasherDefault<PassThrough>>,
     now: Duration,
     next_sweep: Duration,
 }
@@ -394,10 +413,9 @@ fn secs(d: Duration) -> u32 {
 impl FlowTable {
     pub(crate) fn new(cfg: FlowConfig) -> Self {
         FlowTable {
-            map: HashMap::with_capacity_and_hasher(
-                cfg.max_flows.min(1 << 12),
-                ahash::RandomState::new(),
-            ),
+            hasher: ahash::RandomState::new(),
+            active: HashMap::with_capacity_and_hasher(cfg.max_flows.min(1 << 10), ahash::RandomState::new()),
+            done: HashMap::with_capacity_and_hasher(cfg.max_flows.min(1 << 12), Default::default()),
             cfg,
             now: Duration::ZERO,
             next_sweep: Duration::ZERO,
@@ -405,7 +423,7 @@ impl FlowTable {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.active.len() + self.done.len()
     }
 
     /// Handles one TCP segment at packet time `ts`.
@@ -423,58 +441,59 @@ impl FlowTable {
             self.sweep(stats, emit);
         }
         let key = FlowKey::of(seg);
+        let h = self.hasher.hash_one(key);
+        if let Some(d) = self.done.get_mut(&h) {
+            // A new connection on the same addresses and ports starts a new flow.
+            if !seg.syn || seg.ack {
+                // The fast path: a decided flow costs this lookup and nothing else.
+                stats.packets_fast_path += 1;
+                d.last_seen = secs(ts);
+                return;
+            }
+            self.done.remove(&h);
+            return self.on_new(key, h, seg, ts, stats, emit);
+        }
         let cfg = &self.cfg;
-        let next = match self.map.get_mut(&key) {
-            Some(Slot::Finished { last_seen } | Slot::NotTls { last_seen }) => {
-                // A new connection on the same addresses and ports starts a new flow.
-                if !seg.syn || seg.ack {
-                    // The fast path: a decided flow costs this lookup and nothing else.
-                    stats.packets_fast_path += 1;
-                    *last_seen = secs(ts);
+        let Some(flow) = self.active.get_mut(&key) else {
+            return self.on_new(key, h, seg, ts, stats, emit);
+        };
+        if !flow.tls && !seg.payload.is_empty() {
+            match flow.probe(seg, cfg) {
+                Probe::Tls => stats.flows_tls += 1,
+                Probe::NotYet => {}
+                Probe::NotTls => {
+                    stats.flows_not_tls += 1;
+                    self.active.remove(&key);
+                    self.mark_done(h, ts, stats);
                     return;
                 }
-                self.map.remove(&key);
-                return self.on_new(key, seg, ts, stats, emit);
             }
-            Some(Slot::Active(flow)) => {
-                if !flow.tls && !seg.payload.is_empty() {
-                    match flow.probe(seg, cfg) {
-                        Probe::Tls => stats.flows_tls += 1,
-                        Probe::NotYet => {}
-                        Probe::NotTls => {
-                            stats.flows_not_tls += 1;
-                            self.map.insert(
-                                key,
-                                Slot::NotTls {
-                                    last_seen: secs(ts),
-                                },
-                            );
-                            return;
-                        }
-                    }
-                }
-                match flow.on_segment(seg, ts, cfg) {
-                    None => return,
-                    Some(outcome) => {
-                        if flow.tls {
-                            stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
-                        } else {
-                            stats.flows_without_payload += 1;
-                        }
-                        Slot::Finished {
-                            last_seen: secs(ts),
-                        }
-                    }
-                }
+        }
+        if let Some(outcome) = flow.on_segment(seg, ts, cfg) {
+            if flow.tls {
+                stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
+            } else {
+                stats.flows_without_payload += 1;
             }
-            None => return self.on_new(key, seg, ts, stats, emit),
-        };
-        self.map.insert(key, next);
+            self.active.remove(&key);
+            self.mark_done(h, ts, stats);
+        }
+    }
+
+    fn mark_done(&mut self, h: u64, ts: Duration, stats: &mut Stats) {
+        if self.len() >= self.cfg.max_flows {
+            // Finished entries only make later packets cheap; forget them first.
+            stats.evicted_finished += self.done.len() as u64;
+            self.done.clear();
+        }
+        self.done.insert(h, Done { last_seen: secs(ts) });
+        stats.flows_peak = stats.flows_peak.max(self.len() as u64);
     }
 
     fn on_new(
         &mut self,
         key: FlowKey,
+        h: u64,
         seg: &TcpSegment<'_>,
         ts: Duration,
         stats: &mut Stats,
@@ -498,14 +517,7 @@ impl FlowTable {
             (dst, src, true)
         } else {
             stats.flows_not_tls += 1;
-            self.insert(
-                key,
-                Slot::NotTls {
-                    last_seen: secs(ts),
-                },
-                stats,
-                emit,
-            );
+            self.mark_done(h, ts, stats);
             return;
         };
         let mut flow = Box::new(Flow::new(client, server, ts, &self.cfg));
@@ -514,82 +526,51 @@ impl FlowTable {
             stats.flows_tls += 1;
         }
         let decided = flow.on_segment(seg, ts, &self.cfg);
-        if let (Some(outcome), true) = (decided, tls) {
-            stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
-            self.insert(
-                key,
-                Slot::Finished {
-                    last_seen: secs(ts),
-                },
-                stats,
-                emit,
-            );
-        } else {
-            self.insert(key, Slot::Active(flow), stats, emit);
+        match decided {
+            Some(outcome) => {
+                if tls {
+                    stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
+                } else {
+                    stats.flows_without_payload += 1;
+                }
+                self.mark_done(h, ts, stats);
+            }
+            None => {
+                if self.len() >= self.cfg.max_flows {
+                    self.make_room(stats, emit);
+                }
+                self.active.insert(key, flow);
+                stats.flows_peak = stats.flows_peak.max(self.len() as u64);
+            }
         }
-    }
-
-    fn insert(
-        &mut self,
-        key: FlowKey,
-        slot: Slot,
-        stats: &mut Stats,
-        emit: &mut impl FnMut(FlowRecord),
-    ) {
-        if self.map.len() >= self.cfg.max_flows {
-            self.make_room(stats, emit);
-        }
-        self.map.insert(key, slot);
-        stats.flows_peak = stats.flows_peak.max(self.map.len() as u64);
     }
 
     /// Frees room: forgets finished and non-TLS entries first, then evicts the least recently
     /// seen active flows (reporting the TLS ones) until the table is at most 7/8 full.
     fn make_room(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
-        let before = self.map.len();
-        self.map.retain(|_, s| matches!(s, Slot::Active(_)));
-        stats.evicted_finished += (before - self.map.len()) as u64;
-        let target = self.cfg.max_flows - self.cfg.max_flows / 8;
-        if self.map.len() < target.max(1) {
+        stats.evicted_finished += self.done.len() as u64;
+        self.done.clear();
+        let target = (self.cfg.max_flows - self.cfg.max_flows / 8).max(1);
+        if self.active.len() < target {
             return;
         }
-        let mut ages: Vec<Duration> = self
-            .map
-            .values()
-            .filter_map(|s| match s {
-                Slot::Active(f) => Some(f.last_seen),
-                _ => None,
-            })
-            .collect();
-        let n_evict = (self.map.len() + 1)
-            .saturating_sub(target)
-            .max(1)
-            .min(ages.len());
-        if n_evict == 0 {
-            return;
-        }
+        let mut ages: Vec<Duration> = self.active.values().map(|f| f.last_seen).collect();
+        let n_evict = (self.active.len() + 1).saturating_sub(target).clamp(1, ages.len());
         let (_, cutoff, _) = ages.select_nth_unstable(n_evict - 1);
         let cutoff = *cutoff;
         let mut evicted = 0;
-        self.map.retain(|_, s| {
-            if evicted >= n_evict {
+        self.active.retain(|_, f| {
+            if evicted >= n_evict || f.last_seen > cutoff {
                 return true;
             }
-            if let Slot::Active(f) = s {
-                if f.last_seen <= cutoff {
-                    evicted += 1;
-                    if f.tls {
-                        stats.note_flow_end(
-                            f.record(f.undecided_outcome(), EndReason::TableFull),
-                            emit,
-                        );
-                    } else {
-                        stats.flows_without_payload += 1;
-                    }
-                    return false;
-                }
+            evicted += 1;
+            if f.tls {
+                let o = f.undecided_outcome();
+                stats.note_flow_end(f.record(o, EndReason::TableFull), emit);
+            } else {
+                stats.flows_without_payload += 1;
             }
-            true
+            false
         });
         stats.evicted_table_full += evicted as u64;
     }
@@ -602,39 +583,32 @@ impl FlowTable {
             return;
         };
         let limit_secs = secs(limit);
-        self.map.retain(|_, s| match s {
-            Slot::Active(f) => {
-                if f.last_seen >= limit {
-                    return true;
-                }
-                stats.evicted_idle += 1;
-                if f.tls {
-                    stats.note_flow_end(
-                        f.record(f.undecided_outcome(), EndReason::IdleTimeout),
-                        emit,
-                    );
-                } else {
-                    stats.flows_without_payload += 1;
-                }
-                false
+        self.active.retain(|_, f| {
+            if f.last_seen >= limit {
+                return true;
             }
-            Slot::Finished { last_seen } | Slot::NotTls { last_seen } => *last_seen >= limit_secs,
+            stats.evicted_idle += 1;
+            if f.tls {
+                let o = f.undecided_outcome();
+                stats.note_flow_end(f.record(o, EndReason::IdleTimeout), emit);
+            } else {
+                stats.flows_without_payload += 1;
+            }
+            false
         });
+        self.done.retain(|_, d| d.last_seen >= limit_secs);
     }
 
     /// Reports every open TLS flow and empties the table.
     pub(crate) fn flush(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
-        for (_, s) in self.map.drain() {
-            if let Slot::Active(mut f) = s {
-                if f.tls {
-                    stats.note_flow_end(
-                        f.record(f.undecided_outcome(), EndReason::EndOfCapture),
-                        emit,
-                    );
-                } else {
-                    stats.flows_without_payload += 1;
-                }
+        for (_, mut f) in self.active.drain() {
+            if f.tls {
+                let o = f.undecided_outcome();
+                stats.note_flow_end(f.record(o, EndReason::EndOfCapture), emit);
+            } else {
+                stats.flows_without_payload += 1;
             }
         }
+        self.done.clear();
     }
 }
