@@ -18,7 +18,10 @@ fn frames(pcap: &[u8]) -> Vec<(Duration, Vec<u8>)> {
     while i + 16 <= pcap.len() {
         let u = |o: usize| u32::from_le_bytes(pcap[i + o..i + o + 4].try_into().unwrap());
         let (s, us, len) = (u(0), u(4), u(8) as usize);
-        out.push((Duration::new(s as u64, us * 1000), pcap[i + 16..i + 16 + len].to_vec()));
+        out.push((
+            Duration::new(s as u64, us * 1000),
+            pcap[i + 16..i + 16 + len].to_vec(),
+        ));
         i += 16 + len;
     }
     out
@@ -52,9 +55,13 @@ fn pipeline(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("pipeline/{name}"));
         g.sample_size(10);
         g.throughput(Throughput::Elements(packets.len() as u64));
-        g.bench_function("packets", |b| b.iter(|| run(black_box(&packets), FlowConfig::default())));
+        g.bench_function("packets", |b| {
+            b.iter(|| run(black_box(&packets), FlowConfig::default()))
+        });
         g.throughput(Throughput::Bytes(bytes as u64));
-        g.bench_function("bytes", |b| b.iter(|| run(black_box(&packets), FlowConfig::default())));
+        g.bench_function("bytes", |b| {
+            b.iter(|| run(black_box(&packets), FlowConfig::default()))
+        });
         g.finish();
     }
 }
@@ -63,7 +70,8 @@ fn pipeline(c: &mut Criterion) {
 /// tenth the size of the flow count (eviction).
 fn flow_table(c: &mut Criterion) {
     let packets = mix("handshakes");
-    let syns: Vec<&(Duration, Vec<u8>)> = packets.iter().filter(|p| p.1[47] & 0x12 == 0x02).collect();
+    let syns: Vec<&(Duration, Vec<u8>)> =
+        packets.iter().filter(|p| p.1[47] & 0x12 == 0x02).collect();
     let mut g = c.benchmark_group("flow_table");
     g.throughput(Throughput::Elements(syns.len() as u64));
     g.bench_function("insert", |b| {
@@ -94,7 +102,10 @@ fn flow_table(c: &mut Criterion) {
         )
     });
     g.bench_function("insert with eviction", |b| {
-        let cfg = FlowConfig { max_flows: syns.len() / 10, ..FlowConfig::default() };
+        let cfg = FlowConfig {
+            max_flows: syns.len() / 10,
+            ..FlowConfig::default()
+        };
         b.iter(|| {
             let mut a = Analyzer::new(cfg.clone());
             for (ts, f) in &syns {

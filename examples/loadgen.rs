@@ -22,7 +22,11 @@ use std::path::Path;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let get = |k: &str, d: u64| -> u64 {
-        args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).map(|v| v.parse().unwrap()).unwrap_or(d)
+        args.iter()
+            .position(|a| a == k)
+            .and_then(|i| args.get(i + 1))
+            .map(|v| v.parse().unwrap())
+            .unwrap_or(d)
     };
     let (Some(mix), Some(out)) = (args.first(), args.get(1)) else {
         eprintln!("usage: loadgen bulk|handshakes OUT.pcap [--size-mb N] [--flows N] [--seed N]");
@@ -33,7 +37,13 @@ fn main() {
     let file = BufWriter::with_capacity(1 << 20, File::create(out).unwrap());
     let mut w = gen::PcapWriter::new(file);
     match mix.as_str() {
-        "bulk" => gen::bulk(&mut w, &all, &mut rng, get("--size-mb", 1024) << 20, get("--flows", 4000)),
+        "bulk" => gen::bulk(
+            &mut w,
+            &all,
+            &mut rng,
+            get("--size-mb", 1024) << 20,
+            get("--flows", 4000),
+        ),
         "handshakes" => gen::handshakes(&mut w, &all, &mut rng, get("--flows", 1_000_000)),
         m => {
             eprintln!("loadgen: unknown mix {m:?} (bulk or handshakes)");
@@ -41,5 +51,10 @@ fn main() {
         }
     }
     w.w.flush().unwrap();
-    eprintln!("loadgen: {} packets, {} bytes, {} templates", w.packets, w.bytes, all.len());
+    eprintln!(
+        "loadgen: {} packets, {} bytes, {} templates",
+        w.packets,
+        w.bytes,
+        all.len()
+    );
 }

@@ -94,6 +94,9 @@ impl FlowJson {
         if r.flags.malformed {
             flags.push("malformed");
         }
+        if r.flags.snaplen_cut {
+            flags.push("snaplen_cut");
+        }
         FlowJson {
             ts: rfc3339_micros(r.first_seen),
             source: source.to_owned(),

@@ -34,7 +34,10 @@ pub fn templates(dir: &Path) -> Vec<Template> {
     for l in expected.lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         if v["outcome"] == "established" {
-            established_ports.insert((v["file"].as_str().unwrap().to_owned(), v["client_port"].as_u64().unwrap() as u16));
+            established_ports.insert((
+                v["file"].as_str().unwrap().to_owned(),
+                v["client_port"].as_u64().unwrap() as u16,
+            ));
         }
     }
     let mut out = Vec::new();
@@ -42,19 +45,29 @@ pub fn templates(dir: &Path) -> Vec<Template> {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| matches!(p.extension().and_then(|x| x.to_str()), Some("pcap" | "pcapng")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("pcap" | "pcapng")
+            )
+        })
         .collect();
     files.sort();
     for f in files {
         let name = f.file_name().unwrap().to_str().unwrap().to_owned();
         let mut src = PacketSource::open_file(f.to_str().unwrap()).unwrap();
         let link = src.link_type();
-        let mut flows: Vec<((IpAddr, u16), (IpAddr, u16), u32, Option<u32>, Vec<TPacket>)> = Vec::new();
+        let mut flows: Vec<((IpAddr, u16), (IpAddr, u16), u32, Option<u32>, Vec<TPacket>)> =
+            Vec::new();
         while let Some(p) = src.next_packet().unwrap() {
-            let Ok(s) = decode_tcp(link, p.data) else { continue };
+            let Ok(s) = decode_tcp(link, p.data) else {
+                continue;
+            };
             let a = (s.src, s.src_port);
             let b = (s.dst, s.dst_port);
-            let i = flows.iter().position(|f| (f.0 == a && f.1 == b) || (f.0 == b && f.1 == a));
+            let i = flows
+                .iter()
+                .position(|f| (f.0 == a && f.1 == b) || (f.0 == b && f.1 == a));
             let i = match i {
                 Some(i) => i,
                 None if s.syn && !s.ack => {
@@ -82,7 +95,10 @@ pub fn templates(dir: &Path) -> Vec<Template> {
         }
         for (c, _, _, _, packets) in flows {
             if packets.iter().any(|p| !p.payload.is_empty()) {
-                out.push(Template { established: established_ports.contains(&(name.clone(), c.1)), packets });
+                out.push(Template {
+                    established: established_ports.contains(&(name.clone(), c.1)),
+                    packets,
+                });
             }
         }
     }
@@ -125,11 +141,25 @@ impl<W: Write> PcapWriter<W> {
         w.write_all(&[0; 8]).unwrap();
         w.write_all(&65535u32.to_le_bytes()).unwrap();
         w.write_all(&1u32.to_le_bytes()).unwrap();
-        PcapWriter { w, ts_us: 1_700_000_000_000_000, packets: 0, bytes: 0, frame: Vec::with_capacity(2048) }
+        PcapWriter {
+            w,
+            ts_us: 1_700_000_000_000_000,
+            packets: 0,
+            bytes: 0,
+            frame: Vec::with_capacity(2048),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn tcp(&mut self, src: ([u8; 4], u16), dst: ([u8; 4], u16), seq: u32, ack: u32, flags: u8, payload: &[u8]) {
+    pub fn tcp(
+        &mut self,
+        src: ([u8; 4], u16),
+        dst: ([u8; 4], u16),
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &[u8],
+    ) {
         let f = &mut self.frame;
         f.clear();
         f.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);
@@ -142,7 +172,10 @@ impl<W: Write> PcapWriter<W> {
         ip[9] = 6;
         ip[12..16].copy_from_slice(&src.0);
         ip[16..20].copy_from_slice(&dst.0);
-        let mut sum: u32 = ip.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]]) as u32).sum();
+        let mut sum: u32 = ip
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
+            .sum();
         while sum > 0xffff {
             sum = (sum & 0xffff) + (sum >> 16);
         }
@@ -156,8 +189,12 @@ impl<W: Write> PcapWriter<W> {
         f.extend_from_slice(payload);
         self.ts_us += 7;
         let len = f.len() as u32;
-        self.w.write_all(&((self.ts_us / 1_000_000) as u32).to_le_bytes()).unwrap();
-        self.w.write_all(&((self.ts_us % 1_000_000) as u32).to_le_bytes()).unwrap();
+        self.w
+            .write_all(&((self.ts_us / 1_000_000) as u32).to_le_bytes())
+            .unwrap();
+        self.w
+            .write_all(&((self.ts_us % 1_000_000) as u32).to_le_bytes())
+            .unwrap();
         self.w.write_all(&len.to_le_bytes()).unwrap();
         self.w.write_all(&len.to_le_bytes()).unwrap();
         self.w.write_all(f).unwrap();
@@ -171,8 +208,19 @@ impl<W: Write> PcapWriter<W> {
         } else {
             (e.server, e.client, e.isn_s, e.isn_c)
         };
-        let flags = (p.fin as u8) | (p.syn as u8) << 1 | (p.rst as u8) << 2 | (!p.payload.is_empty() as u8) << 3 | (p.ack as u8) << 4;
-        self.tcp(src, dst, isn.wrapping_add(p.seq_off), peer_isn.wrapping_add(1), flags, &p.payload);
+        let flags = (p.fin as u8)
+            | (p.syn as u8) << 1
+            | (p.rst as u8) << 2
+            | (!p.payload.is_empty() as u8) << 3
+            | (p.ack as u8) << 4;
+        self.tcp(
+            src,
+            dst,
+            isn.wrapping_add(p.seq_off),
+            peer_isn.wrapping_add(1),
+            flags,
+            &p.payload,
+        );
     }
 }
 
@@ -187,18 +235,37 @@ pub fn endpoint(rng: &mut Rng, n: u64) -> Endpoint {
     }
 }
 
-
 /// The `bulk` mix: `nflows` established flows, handshakes first, then application data until
 /// `size` bytes of pcap have been written.
-pub fn bulk<W: Write>(w: &mut PcapWriter<W>, all: &[Template], rng: &mut Rng, size: u64, nflows: u64) {
+pub fn bulk<W: Write>(
+    w: &mut PcapWriter<W>,
+    all: &[Template],
+    rng: &mut Rng,
+    size: u64,
+    nflows: u64,
+) {
     let est: Vec<&Template> = all.iter().filter(|t| t.established).collect();
     let eps: Vec<Endpoint> = (0..nflows).map(|n| endpoint(rng, n)).collect();
-    let tpl: Vec<&Template> = (0..nflows).map(|_| est[(rng.next() % est.len() as u64) as usize]).collect();
+    let tpl: Vec<&Template> = (0..nflows)
+        .map(|_| est[(rng.next() % est.len() as u64) as usize])
+        .collect();
     let mut sent: Vec<(u32, u32)> = tpl
         .iter()
         .map(|t| {
-            let c = t.packets.iter().filter(|p| p.from_client).map(|p| p.seq_off + p.payload.len() as u32).max().unwrap_or(1);
-            let s = t.packets.iter().filter(|p| !p.from_client).map(|p| p.seq_off + p.payload.len() as u32).max().unwrap_or(1);
+            let c = t
+                .packets
+                .iter()
+                .filter(|p| p.from_client)
+                .map(|p| p.seq_off + p.payload.len() as u32)
+                .max()
+                .unwrap_or(1);
+            let s = t
+                .packets
+                .iter()
+                .filter(|p| !p.from_client)
+                .map(|p| p.seq_off + p.payload.len() as u32)
+                .max()
+                .unwrap_or(1);
             (c, s)
         })
         .collect();
@@ -221,14 +288,35 @@ pub fn bulk<W: Write>(w: &mut PcapWriter<W>, all: &[Template], rng: &mut Rng, si
             *b = rng.next() as u8;
         }
         let (c, s) = sent[i];
-        w.tcp(e.server, e.client, e.isn_s.wrapping_add(s), e.isn_c.wrapping_add(c), 0x18, &record);
+        w.tcp(
+            e.server,
+            e.client,
+            e.isn_s.wrapping_add(s),
+            e.isn_c.wrapping_add(c),
+            0x18,
+            &record,
+        );
         sent[i].1 = s.wrapping_add(record.len() as u32);
         if rng.next() % 2 == 0 {
-            w.tcp(e.client, e.server, e.isn_c.wrapping_add(c), e.isn_s.wrapping_add(sent[i].1), 0x10, &[]);
+            w.tcp(
+                e.client,
+                e.server,
+                e.isn_c.wrapping_add(c),
+                e.isn_s.wrapping_add(sent[i].1),
+                0x10,
+                &[],
+            );
         }
         if rng.next() % 8 == 0 {
             let req = &record[..300];
-            w.tcp(e.client, e.server, e.isn_c.wrapping_add(c), e.isn_s.wrapping_add(sent[i].1), 0x18, req);
+            w.tcp(
+                e.client,
+                e.server,
+                e.isn_c.wrapping_add(c),
+                e.isn_s.wrapping_add(sent[i].1),
+                0x18,
+                req,
+            );
             sent[i].0 = c.wrapping_add(300);
         }
     }
@@ -262,7 +350,20 @@ pub fn handshakes<W: Write>(w: &mut PcapWriter<W>, all: &[Template], rng: &mut R
                 w.replay(&e, p);
             }
         }
-        let fin_seq = t.packets.iter().filter(|p| p.from_client).map(|p| p.seq_off + p.payload.len() as u32).max().unwrap_or(1);
-        w.tcp(e.client, e.server, e.isn_c.wrapping_add(fin_seq), e.isn_s.wrapping_add(1), 0x11, &[]);
+        let fin_seq = t
+            .packets
+            .iter()
+            .filter(|p| p.from_client)
+            .map(|p| p.seq_off + p.payload.len() as u32)
+            .max()
+            .unwrap_or(1);
+        w.tcp(
+            e.client,
+            e.server,
+            e.isn_c.wrapping_add(fin_seq),
+            e.isn_s.wrapping_add(1),
+            0x11,
+            &[],
+        );
     }
 }

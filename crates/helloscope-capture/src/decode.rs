@@ -67,8 +67,11 @@ pub struct TcpSegment<'a> {
     pub fin: bool,
     /// RST flag.
     pub rst: bool,
-    /// The segment's data.
+    /// The segment's data, as captured.
     pub payload: &'a [u8],
+    /// The capture kept fewer bytes than the segment carried (a small snap length): the rest
+    /// of `payload` is missing.
+    pub truncated: bool,
 }
 
 /// Why a frame gave no TCP segment. Each reason is counted, none is fatal.
@@ -125,17 +128,26 @@ pub fn decode_tcp(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, Decode
     // Most frames on a gateway are untagged Ethernet with IPv4 or IPv6 and TCP: read those
     // few fixed fields directly (the pipeline benchmark shows general slicing costing more
     // than the flow lookup itself); everything else goes through etherparse.
-    let fast = match link {
-        LinkType::Ethernet => frame.get(14..).and_then(|ip| match frame[12..14] {
-            [0x08, 0x00] => fast_ipv4(ip),
-            [0x86, 0xdd] => fast_ipv6(ip),
-            _ => None,
-        }),
+    let l3 = match link {
+        LinkType::Ethernet => frame
+            .get(14..)
+            .map(|ip| (u16::from_be_bytes([frame[12], frame[13]]), ip)),
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => match frame.first().map(|b| b >> 4) {
-            Some(4) => fast_ipv4(frame),
-            Some(6) => fast_ipv6(frame),
+            Some(4) => Some((0x0800, frame)),
+            Some(6) => Some((0x86dd, frame)),
             _ => None,
         },
+        LinkType::LinuxSll => frame
+            .get(16..)
+            .map(|ip| (u16::from_be_bytes([frame[14], frame[15]]), ip)),
+        LinkType::LinuxSll2 => frame
+            .get(20..)
+            .map(|ip| (u16::from_be_bytes([frame[0], frame[1]]), ip)),
+        LinkType::Null | LinkType::Loop => None,
+    };
+    let fast = match l3 {
+        Some((0x0800, ip)) => fast_ipv4(ip),
+        Some((0x86dd, ip)) => fast_ipv6(ip),
         _ => None,
     };
     match fast {
@@ -157,12 +169,15 @@ fn fast_ipv4(ip: &[u8]) -> Option<TcpSegment<'_>> {
         return None;
     }
     let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
-    if total < ihl + 20 || total > ip.len() {
+    if total < ihl + 20 {
         return None;
     }
+    // Cut by the snap length: keep what was captured, and say so.
+    let truncated = total > ip.len();
+    let total = total.min(ip.len());
     let src = IpAddr::V4(std::net::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
     let dst = IpAddr::V4(std::net::Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
-    fast_tcp(src, dst, &ip[ihl..total])
+    fast_tcp(src, dst, &ip[ihl..total], truncated)
 }
 
 /// IPv6 whose next header is TCP (no extension headers).
@@ -172,16 +187,23 @@ fn fast_ipv6(ip: &[u8]) -> Option<TcpSegment<'_>> {
         return None;
     }
     let plen = u16::from_be_bytes([ip[4], ip[5]]) as usize;
-    if plen < 20 || 40 + plen > ip.len() {
+    if plen < 20 {
         return None;
     }
+    let truncated = 40 + plen > ip.len();
+    let plen = plen.min(ip.len() - 40);
     let a: [u8; 16] = ip[8..24].try_into().ok()?;
     let b: [u8; 16] = ip[24..40].try_into().ok()?;
-    fast_tcp(IpAddr::V6(a.into()), IpAddr::V6(b.into()), &ip[40..40 + plen])
+    fast_tcp(
+        IpAddr::V6(a.into()),
+        IpAddr::V6(b.into()),
+        &ip[40..40 + plen],
+        truncated,
+    )
 }
 
 #[inline]
-fn fast_tcp(src: IpAddr, dst: IpAddr, tcp: &[u8]) -> Option<TcpSegment<'_>> {
+fn fast_tcp(src: IpAddr, dst: IpAddr, tcp: &[u8], truncated: bool) -> Option<TcpSegment<'_>> {
     let doff = ((tcp.get(12)? >> 4) as usize) * 4;
     if doff < 20 || doff > tcp.len() {
         return None;
@@ -198,6 +220,7 @@ fn fast_tcp(src: IpAddr, dst: IpAddr, tcp: &[u8]) -> Option<TcpSegment<'_>> {
         fin: flags & 0x01 != 0,
         rst: flags & 0x04 != 0,
         payload: &tcp[doff..],
+        truncated,
     })
 }
 
@@ -281,6 +304,7 @@ pub fn decode_tcp_general(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>
             fin: tcp.fin(),
             rst: tcp.rst(),
             payload: tcp.payload(),
+            truncated: false,
         }),
         Some(_) => Err(DecodeSkip::NotTcp),
         None if fragmented => Err(DecodeSkip::IpFragment),
@@ -318,12 +342,24 @@ mod tests {
         b.write(&mut v6, b"x").unwrap();
         frames.push(v6);
         for f in &frames {
-            assert_eq!(decode_tcp(LinkType::Ethernet, f), decode_tcp_general(LinkType::Ethernet, f));
+            assert_eq!(
+                decode_tcp(LinkType::Ethernet, f),
+                decode_tcp_general(LinkType::Ethernet, f)
+            );
         }
-        assert_eq!(decode_tcp(LinkType::Ethernet, &frames[2]).unwrap().payload, b"");
-        // Cut short (snap length): both refuse.
+        assert_eq!(
+            decode_tcp(LinkType::Ethernet, &frames[2]).unwrap().payload,
+            b""
+        );
+        // Cut short by the snap length: the fast path keeps what was captured and says so.
         let cut = &frames[0][..frames[0].len() - 2];
-        assert!(decode_tcp(LinkType::Ethernet, cut).is_err());
-        assert!(decode_tcp_general(LinkType::Ethernet, cut).is_err());
+        let seg = decode_tcp(LinkType::Ethernet, cut).unwrap();
+        assert!(seg.truncated);
+        assert_eq!(seg.payload, b"hel");
+        assert!(
+            !decode_tcp(LinkType::Ethernet, &frames[0])
+                .unwrap()
+                .truncated
+        );
     }
 }

@@ -185,6 +185,7 @@ pub(crate) struct Flow {
     hs: HandshakeState,
     first_fin: Option<Side>,
     rst: Option<Side>,
+    snaplen_cut: bool,
 }
 
 impl Flow {
@@ -207,6 +208,7 @@ impl Flow {
             hs: HandshakeState::default(),
             first_fin: None,
             rst: None,
+            snaplen_cut: false,
         }
     }
 
@@ -264,6 +266,7 @@ impl Flow {
             }),
             overlap_conflict: self.dirs.iter().any(|d| d.reasm.overlap_conflict),
             malformed: self.hs.malformed_hello || self.dirs.iter().any(|d| d.tls.is_broken()),
+            snaplen_cut: self.snaplen_cut,
         }
     }
 
@@ -288,11 +291,11 @@ impl Flow {
         if let Some(o) = self.hs.decided() {
             return o;
         }
-        if let Some(from) = self.rst {
-            return Outcome::Reset { from };
-        }
-        if let Some(from) = self.first_fin {
-            return Outcome::Closed { from };
+        match (&self.hs.client_hello, self.rst, self.first_fin) {
+            (None, _, _) => return Outcome::Incomplete,
+            (Some(_), Some(from), _) => return Outcome::Reset { from },
+            (Some(_), None, Some(from)) => return Outcome::Closed { from },
+            _ => {}
         }
         match (&self.hs.client_hello, &self.hs.server_hello) {
             (None, _) => Outcome::Incomplete,
@@ -310,6 +313,7 @@ impl Flow {
         cfg: &FlowConfig,
     ) -> Option<Outcome> {
         self.packets += 1;
+        self.snaplen_cut |= seg.truncated;
         if ts > self.last_seen {
             self.last_seen = ts;
         }
@@ -342,12 +346,20 @@ impl Flow {
         if let Some(o) = self.hs.decided() {
             return Some(o);
         }
+        // The connection ends. Without a readable ClientHello the capture cannot say how
+        // the handshake went.
         if seg.rst {
             self.rst = Some(side);
+            if self.hs.client_hello.is_none() {
+                return Some(Outcome::Incomplete);
+            }
             return Some(Outcome::Reset { from: side });
         }
         if seg.fin && self.first_fin.is_none() {
             self.first_fin = Some(side);
+            if self.hs.client_hello.is_none() {
+                return Some(Outcome::Incomplete);
+            }
             return Some(Outcome::Closed { from: side });
         }
         None
@@ -414,7 +426,10 @@ impl FlowTable {
     pub(crate) fn new(cfg: FlowConfig) -> Self {
         FlowTable {
             hasher: ahash::RandomState::new(),
-            active: HashMap::with_capacity_and_hasher(cfg.max_flows.min(1 << 10), ahash::RandomState::new()),
+            active: HashMap::with_capacity_and_hasher(
+                cfg.max_flows.min(1 << 10),
+                ahash::RandomState::new(),
+            ),
             done: HashMap::with_capacity_and_hasher(cfg.max_flows.min(1 << 12), Default::default()),
             cfg,
             now: Duration::ZERO,
@@ -486,7 +501,12 @@ impl FlowTable {
             stats.evicted_finished += self.done.len() as u64;
             self.done.clear();
         }
-        self.done.insert(h, Done { last_seen: secs(ts) });
+        self.done.insert(
+            h,
+            Done {
+                last_seen: secs(ts),
+            },
+        );
         stats.flows_peak = stats.flows_peak.max(self.len() as u64);
     }
 
@@ -555,7 +575,9 @@ impl FlowTable {
             return;
         }
         let mut ages: Vec<Duration> = self.active.values().map(|f| f.last_seen).collect();
-        let n_evict = (self.active.len() + 1).saturating_sub(target).clamp(1, ages.len());
+        let n_evict = (self.active.len() + 1)
+            .saturating_sub(target)
+            .clamp(1, ages.len());
         let (_, cutoff, _) = ages.select_nth_unstable(n_evict - 1);
         let cutoff = *cutoff;
         let mut evicted = 0;

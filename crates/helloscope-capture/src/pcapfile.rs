@@ -18,9 +18,14 @@ const MAX_CAPLEN: usize = 262_144;
 pub(crate) enum PcapError {
     Io(io::Error),
     /// The file ends inside a record (a copy cut short, or a capture still being written).
-    Truncated { offset: u64 },
+    Truncated {
+        offset: u64,
+    },
     /// A record header that cannot be right.
-    BadRecord { offset: u64, caplen: u32 },
+    BadRecord {
+        offset: u64,
+        caplen: u32,
+    },
 }
 
 impl std::fmt::Display for PcapError {
@@ -28,7 +33,10 @@ impl std::fmt::Display for PcapError {
         match self {
             PcapError::Io(e) => write!(f, "{e}"),
             PcapError::Truncated { offset } => {
-                write!(f, "file truncated inside the packet record at byte offset {offset}")
+                write!(
+                    f,
+                    "file truncated inside the packet record at byte offset {offset}"
+                )
             }
             PcapError::BadRecord { offset, caplen } => write!(
                 f,
@@ -37,6 +45,9 @@ impl std::fmt::Display for PcapError {
         }
     }
 }
+
+/// One packet record: timestamp, length on the wire, captured bytes.
+pub(crate) type RawRecord<'a> = (Duration, u32, &'a [u8]);
 
 pub(crate) struct PcapReader {
     file: File,
@@ -68,7 +79,13 @@ impl PcapReader {
             0x4d3c_b2a1 => (true, true),
             _ => return Ok(None),
         };
-        let rd = |b: [u8; 4]| if swapped { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) };
+        let rd = |b: [u8; 4]| {
+            if swapped {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
         let linktype = (rd([h[20], h[21], h[22], h[23]]) & 0x0fff_ffff) as i32;
         Ok(Some(PcapReader {
             file,
@@ -84,7 +101,12 @@ impl PcapReader {
     }
 
     fn u32_at(&self, i: usize) -> u32 {
-        let b = [self.buf[i], self.buf[i + 1], self.buf[i + 2], self.buf[i + 3]];
+        let b = [
+            self.buf[i],
+            self.buf[i + 1],
+            self.buf[i + 2],
+            self.buf[i + 3],
+        ];
         if self.swapped {
             u32::from_be_bytes(b)
         } else {
@@ -114,8 +136,8 @@ impl PcapReader {
         Ok(())
     }
 
-    /// The next record: (timestamp, wire length, bytes), or `None` at a clean end of file.
-    pub(crate) fn next(&mut self) -> Result<Option<(Duration, u32, &[u8])>, PcapError> {
+    /// The next record, or `None` at a clean end of file.
+    pub(crate) fn next(&mut self) -> Result<Option<RawRecord<'_>>, PcapError> {
         self.fill(16)?;
         let avail = self.end - self.start;
         if avail == 0 {
@@ -126,7 +148,12 @@ impl PcapReader {
             return Err(PcapError::Truncated { offset });
         }
         let s = self.start;
-        let (sec, frac, caplen, len) = (self.u32_at(s), self.u32_at(s + 4), self.u32_at(s + 8), self.u32_at(s + 12));
+        let (sec, frac, caplen, len) = (
+            self.u32_at(s),
+            self.u32_at(s + 4),
+            self.u32_at(s + 8),
+            self.u32_at(s + 12),
+        );
         if caplen as usize > MAX_CAPLEN {
             return Err(PcapError::BadRecord { offset, caplen });
         }
@@ -134,7 +161,11 @@ impl PcapReader {
         if self.end - self.start < 16 + caplen as usize {
             return Err(PcapError::Truncated { offset });
         }
-        let nanos = if self.nanos { frac.min(999_999_999) } else { frac.min(999_999) * 1000 };
+        let nanos = if self.nanos {
+            frac.min(999_999_999)
+        } else {
+            frac.min(999_999) * 1000
+        };
         let data_start = self.start + 16;
         self.start = data_start + caplen as usize;
         Ok(Some((

@@ -249,6 +249,8 @@ pub struct FlowFlags {
     pub overlap_conflict: bool,
     /// The bytes stopped parsing as TLS.
     pub malformed: bool,
+    /// Some of its packets were cut by the capture's snap length.
+    pub snaplen_cut: bool,
 }
 
 /// One TLS flow: who talked to whom, what each hello said, and how it ended.

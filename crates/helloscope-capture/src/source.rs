@@ -224,7 +224,8 @@ impl PacketSource {
             Inner::Pcap(_) => {
                 return Err(SourceError::Filter {
                     filter: filter.to_owned(),
-                    message: "filters need libpcap, and the file could not be reopened through it".into(),
+                    message: "filters need libpcap, and the file could not be reopened through it"
+                        .into(),
                 })
             }
         };

@@ -254,7 +254,10 @@ pub fn ja4_with_raw(hello: &ClientHello<'_>, transport: Transport) -> (Ja4, Stri
     } else {
         out[24..36].copy_from_slice(&sha256_12(&raw[c_start..]));
     }
-    (Ja4(out), String::from_utf8(raw.to_vec()).unwrap_or_default())
+    (
+        Ja4(out),
+        String::from_utf8(raw.to_vec()).unwrap_or_default(),
+    )
 }
 
 /// `ja4_o`: JA4 over the lists in wire order, SNI and ALPN kept in the extensions.
