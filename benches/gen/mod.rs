@@ -27,6 +27,9 @@ pub struct Template {
     established: bool,
 }
 
+/// A flow being read: client end, server end, client ISN, server ISN, packets.
+type Reading = ((IpAddr, u16), (IpAddr, u16), u32, Option<u32>, Vec<TPacket>);
+
 /// Reads every TCP flow of the captures that starts with a SYN.
 pub fn templates(dir: &Path) -> Vec<Template> {
     let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
@@ -57,8 +60,7 @@ pub fn templates(dir: &Path) -> Vec<Template> {
         let name = f.file_name().unwrap().to_str().unwrap().to_owned();
         let mut src = PacketSource::open_file(f.to_str().unwrap()).unwrap();
         let link = src.link_type();
-        let mut flows: Vec<((IpAddr, u16), (IpAddr, u16), u32, Option<u32>, Vec<TPacket>)> =
-            Vec::new();
+        let mut flows: Vec<Reading> = Vec::new();
         while let Some(p) = src.next_packet().unwrap() {
             let Ok(s) = decode_tcp(link, p.data) else {
                 continue;
