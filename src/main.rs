@@ -211,24 +211,43 @@ impl Sink {
     }
 }
 
+/// Peak resident memory of this process in KiB (Linux), for the summary line.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One line on standard error: what was read, reported, and shed, and the peak memory.
 fn print_stats(s: &Stats) {
-    let skipped: Vec<String> = s.skipped.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    eprintln!(
-        "helloscope: {} packets, {} TLS flows reported, {} non-TLS flows ignored{}{}",
-        s.packets,
-        s.records,
-        s.flows_not_tls,
-        if skipped.is_empty() {
-            String::new()
-        } else {
-            format!(", skipped: {}", skipped.join(" "))
-        },
-        if s.evicted_table_full > 0 {
-            format!(", {} flows evicted from a full table", s.evicted_table_full)
-        } else {
-            String::new()
-        },
-    );
+    let mut parts = vec![format!(
+        "{} packets, {} TLS flows reported, {} non-TLS flows ignored",
+        s.packets, s.records, s.flows_not_tls
+    )];
+    if !s.skipped.is_empty() {
+        let skipped: Vec<String> = s.skipped.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.push(format!("skipped: {}", skipped.join(" ")));
+    }
+    let shed = [
+        (s.evicted_table_full, "flows evicted from a full table"),
+        (s.evicted_idle, "idle flows timed out"),
+        (s.flows_without_payload, "connections without data"),
+        (s.flows_buffer_limit, "flows over the buffer limit"),
+        (
+            s.flows_overlap_conflict,
+            "flows with conflicting overlapping segments",
+        ),
+        (s.flows_malformed, "flows that stopped parsing as TLS"),
+    ];
+    for (n, what) in shed {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    if let Some(k) = peak_rss_kib() {
+        parts.push(format!("peak memory {} MiB", k.div_ceil(1024)));
+    }
+    eprintln!("helloscope: {}", parts.join(", "));
 }
 
 fn build_policies(c: &Common) -> Result<Vec<Policy>, Failure> {

@@ -5,8 +5,8 @@
 //! not buffered, so a 16 KiB record costs nothing but its header.
 
 use helloscope_tls::{
-    Alert, ContentType, Error, HandshakeMessage, HandshakeReassembler, RecordHeader,
-    Sslv2ClientHello, RECORD_HEADER_LEN,
+    Alert, ContentType, Error, HandshakeMessage, HandshakeReassembler, HandshakeType, RecordHeader,
+    Sslv2ClientHello, HELLO_RETRY_REQUEST_RANDOM, RECORD_HEADER_LEN,
 };
 
 /// What a direction's bytes said, in order.
@@ -46,6 +46,8 @@ pub(crate) struct TlsStream {
     handshake: HandshakeReassembler,
     /// Whether handshake bodies are still wanted (false once the needed hellos were read).
     pub want_handshake: bool,
+    /// A HelloRetryRequest was read: the real ServerHello is still to come.
+    awaiting_second_server_hello: bool,
     sslv2: Vec<u8>,
     /// Why the stream stopped being readable, if it did.
     pub error: Option<Error>,
@@ -84,6 +86,7 @@ impl TlsStream {
             alert_overlong: false,
             handshake: HandshakeReassembler::new(max_buffer),
             want_handshake: true,
+            awaiting_second_server_hello: false,
             sslv2: Vec::new(),
             error: None,
         }
@@ -170,7 +173,15 @@ impl TlsStream {
                     self.alert_len = 0;
                     self.alert_overlong = false;
                     match h.content_type {
-                        ContentType::ChangeCipherSpec => sink(TlsEvent::ChangeCipherSpec),
+                        ContentType::ChangeCipherSpec => {
+                            // Everything after it is encrypted, handshake records included,
+                            // except the ServerHello that answers a HelloRetryRequest (TLS
+                            // 1.3 middlebox compatibility puts a CCS between the two).
+                            if self.want_handshake && !self.awaiting_second_server_hello {
+                                self.stop_handshake();
+                            }
+                            sink(TlsEvent::ChangeCipherSpec)
+                        }
                         ContentType::ApplicationData => sink(TlsEvent::ApplicationData),
                         _ => {}
                     }
@@ -188,7 +199,14 @@ impl TlsStream {
         self.remaining -= take;
         match h.content_type {
             ContentType::Handshake if self.want_handshake => {
-                if let Err(e) = self.handshake.push(chunk, |m| sink(TlsEvent::Handshake(m))) {
+                let awaiting = &mut self.awaiting_second_server_hello;
+                let pushed = self.handshake.push(chunk, |m| {
+                    if m.msg_type == HandshakeType::SERVER_HELLO {
+                        *awaiting = m.body.get(2..34) == Some(&HELLO_RETRY_REQUEST_RANDOM[..]);
+                    }
+                    sink(TlsEvent::Handshake(m))
+                });
+                if let Err(e) = pushed {
                     // Over the limit: give up on handshake content, keep walking records.
                     self.error = Some(e);
                     self.stop_handshake();
