@@ -1,0 +1,269 @@
+//! Hostile traffic against the sensor: each case runs the helloscope binary with small,
+//! explicit limits, and checks that the peak memory it reports stays under a bound derived
+//! from those limits, and that the drop counters say what was shed.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+
+use etherparse::PacketBuilder;
+
+/// A pcap file (Ethernet) written packet by packet.
+struct Pcap {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+    t: u64,
+}
+
+impl Pcap {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("helloscope-hostile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for v in [0xa1b2c3d4u32] {
+            out.write_all(&v.to_le_bytes()).unwrap();
+        }
+        out.write_all(&2u16.to_le_bytes()).unwrap();
+        out.write_all(&4u16.to_le_bytes()).unwrap();
+        out.write_all(&[0; 8]).unwrap();
+        out.write_all(&65535u32.to_le_bytes()).unwrap();
+        out.write_all(&1u32.to_le_bytes()).unwrap();
+        Pcap {
+            path,
+            out,
+            t: 1_700_000_000_000_000,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tcp(
+        &mut self,
+        src: ([u8; 4], u16),
+        dst: ([u8; 4], u16),
+        seq: u32,
+        syn: bool,
+        ack: bool,
+        payload: &[u8],
+    ) {
+        let b = PacketBuilder::ethernet2([2; 6], [4; 6]).ipv4(src.0, dst.0, 64);
+        let b = b.tcp(src.1, dst.1, seq, 65535);
+        let b = match (syn, ack) {
+            (true, false) => b.syn(),
+            (true, true) => b.syn().ack(1),
+            (false, true) => b.ack(1),
+            (false, false) => b,
+        };
+        let mut frame = Vec::with_capacity(64 + payload.len());
+        b.write(&mut frame, payload).unwrap();
+        self.t += 10;
+        let o = &mut self.out;
+        o.write_all(&((self.t / 1_000_000) as u32).to_le_bytes())
+            .unwrap();
+        o.write_all(&((self.t % 1_000_000) as u32).to_le_bytes())
+            .unwrap();
+        o.write_all(&(frame.len() as u32).to_le_bytes()).unwrap();
+        o.write_all(&(frame.len() as u32).to_le_bytes()).unwrap();
+        o.write_all(&frame).unwrap();
+    }
+
+    fn done(mut self) -> PathBuf {
+        self.out.flush().unwrap();
+        self.path
+    }
+}
+
+struct Run {
+    stderr: String,
+    records: Vec<serde_json::Value>,
+    peak_mib: u64,
+}
+
+fn run(path: &PathBuf, extra: &[&str]) -> Run {
+    let mut args = vec!["analyze", "--format", "jsonl"];
+    args.extend_from_slice(extra);
+    args.push(path.to_str().unwrap());
+    let o = Command::new(env!("CARGO_BIN_EXE_helloscope"))
+        .args(&args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    let peak_mib = stderr
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in {stderr}"));
+    let records = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    eprintln!("{}: {stderr}", path.display());
+    Run {
+        stderr,
+        records,
+        peak_mib,
+    }
+}
+
+fn client_hello_record(body_len: usize) -> Vec<u8> {
+    // A real curl hello, padded out to `body_len` with a padding extension when asked.
+    let rec = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/helloscope-tls/testdata/curl-7.88.1-clienthello.bin"
+    ))
+    .unwrap();
+    assert!(body_len == 0 || body_len >= rec.len());
+    rec
+}
+
+const SERVER: ([u8; 4], u16) = ([192, 0, 2, 1], 443);
+
+fn client(n: u32) -> ([u8; 4], u16) {
+    let ip = 0x0a00_0000 | (n >> 16);
+    (ip.to_be_bytes(), 1024 + (n & 0xffff) as u16 % 60000)
+}
+
+/// A SYN flood over many ports: the table stays at its limit, evictions are counted, and the
+/// flood costs no more memory than the limit allows.
+#[test]
+fn syn_flood() {
+    let mut p = Pcap::new("synflood.pcap");
+    let n = 300_000;
+    for i in 0..n {
+        p.tcp(client(i), SERVER, i, true, false, &[]);
+    }
+    let r = run(&p.done(), &["--max-flows", "10000"]);
+    assert!(r.records.is_empty(), "no TLS in a SYN flood");
+    assert!(
+        r.stderr.contains("flows evicted from a full table"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.peak_mib < 64, "peak {} MiB", r.peak_mib);
+}
+
+/// Connections that send half a ClientHello and stop: each holds at most its partial hello,
+/// the table holds at most --max-flows of them, and the evicted ones are still reported.
+#[test]
+fn half_client_hellos() {
+    let hello = client_hello_record(0);
+    let half = &hello[..hello.len() / 2];
+    let mut p = Pcap::new("halfhellos.pcap");
+    let n = 100_000;
+    for i in 0..n {
+        p.tcp(client(i), SERVER, 1000, true, false, &[]);
+        p.tcp(client(i), SERVER, 1001, false, true, half);
+    }
+    let r = run(&p.done(), &["--max-flows", "20000"]);
+    assert_eq!(
+        r.records.len(),
+        n as usize,
+        "every flow is reported, evicted or not"
+    );
+    assert!(r.records.iter().all(|f| f["outcome"] == "incomplete"));
+    assert!(r.peak_mib < 96, "peak {} MiB", r.peak_mib);
+}
+
+/// A record header claiming 16 KiB followed by nothing, and a handshake header claiming
+/// 16 MiB: nothing is buffered for the promises, the flows end incomplete, and the second
+/// one is flagged as over the buffer limit.
+#[test]
+fn lying_lengths() {
+    let mut p = Pcap::new("lying.pcap");
+    p.tcp(client(1), SERVER, 10, true, false, &[]);
+    p.tcp(
+        client(1),
+        SERVER,
+        11,
+        false,
+        true,
+        &[0x16, 0x03, 0x01, 0x40, 0x00, 0x01],
+    );
+    p.tcp(client(2), SERVER, 10, true, false, &[]);
+    let mut big = vec![0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0xff, 0xff, 0xff];
+    big.extend(std::iter::repeat_n(0x41, 16384 - 4));
+    p.tcp(client(2), SERVER, 11, false, true, &big[..1400]);
+    p.tcp(client(2), SERVER, 1411, false, true, &big[1400..]);
+    let r = run(&p.done(), &[]);
+    assert_eq!(r.records.len(), 2);
+    assert!(r.records.iter().all(|f| f["outcome"] == "incomplete"));
+    let flagged = r
+        .records
+        .iter()
+        .find(|f| f["client_port"] == client(2).1)
+        .unwrap();
+    assert!(
+        flagged["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "buffer_limit"),
+        "{flagged}"
+    );
+    assert!(r.peak_mib < 32, "peak {} MiB", r.peak_mib);
+}
+
+/// A million tiny records: a ClientHello delivered one byte per record, then nonsense
+/// one-byte records. The hello is still read, memory stays flat.
+#[test]
+fn a_million_tiny_records() {
+    let hello = client_hello_record(0);
+    let body = &hello[5..];
+    let mut stream = Vec::new();
+    for b in body {
+        stream.extend_from_slice(&[0x16, 0x03, 0x01, 0x00, 0x01, *b]);
+    }
+    let filler = 1_000_000 - body.len();
+    for _ in 0..filler {
+        stream.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x01, 0x00]);
+    }
+    let mut p = Pcap::new("tiny.pcap");
+    p.tcp(client(3), SERVER, 100, true, false, &[]);
+    for (i, chunk) in stream.chunks(1440).enumerate() {
+        p.tcp(
+            client(3),
+            SERVER,
+            101 + (i * 1440) as u32,
+            false,
+            true,
+            chunk,
+        );
+    }
+    let r = run(&p.done(), &[]);
+    assert_eq!(r.records.len(), 1);
+    assert_eq!(
+        r.records[0]["sni"], "api.procore.com",
+        "the hello is read, one byte per record"
+    );
+    assert!(r.peak_mib < 32, "peak {} MiB", r.peak_mib);
+}
+
+/// Overlapping segments with different contents: the copy that completes the bytes first is
+/// read, and the flow is flagged.
+#[test]
+fn conflicting_overlaps() {
+    let hello = client_hello_record(0);
+    let mut forged = hello.clone();
+    for b in &mut forged[100..200] {
+        *b ^= 0x55;
+    }
+    let mut p = Pcap::new("overlap.pcap");
+    p.tcp(client(4), SERVER, 0, true, false, &[]);
+    // The forged copy of bytes 100.. arrives early and is held; then the genuine whole hello.
+    p.tcp(client(4), SERVER, 101, false, true, &forged[100..]);
+    p.tcp(client(4), SERVER, 1, false, true, &hello);
+    let r = run(&p.done(), &[]);
+    assert_eq!(r.records.len(), 1);
+    let f = &r.records[0];
+    assert!(
+        f["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "overlap_conflict"),
+        "{f}"
+    );
+    assert_eq!(f["sni"], "api.procore.com", "the in-order copy won");
+    assert!(r.stderr.contains("conflicting overlapping segments"));
+}
