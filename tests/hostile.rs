@@ -3,7 +3,7 @@
 //! from those limits, and that the drop counters say what was shed.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use etherparse::PacketBuilder;
@@ -21,9 +21,7 @@ impl Pcap {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(name);
         let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        for v in [0xa1b2c3d4u32] {
-            out.write_all(&v.to_le_bytes()).unwrap();
-        }
+        out.write_all(&0xa1b2c3d4u32.to_le_bytes()).unwrap();
         out.write_all(&2u16.to_le_bytes()).unwrap();
         out.write_all(&4u16.to_le_bytes()).unwrap();
         out.write_all(&[0; 8]).unwrap();
@@ -79,7 +77,7 @@ struct Run {
     peak_mib: u64,
 }
 
-fn run(path: &PathBuf, extra: &[&str]) -> Run {
+fn run(path: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["analyze", "--format", "jsonl"];
     args.extend_from_slice(extra);
     args.push(path.to_str().unwrap());
@@ -147,7 +145,7 @@ fn syn_flood() {
 /// the table holds at most --max-flows of them, and the evicted ones are still reported.
 #[test]
 fn half_client_hellos() {
-    let hello = client_hello_record(0);
+    let hello = client_hello_record();
     let half = &hello[..hello.len() / 2];
     let mut p = Pcap::new("halfhellos.pcap");
     let n = 100_000;
@@ -208,7 +206,7 @@ fn lying_lengths() {
 /// one-byte records. The hello is still read, memory stays flat.
 #[test]
 fn a_million_tiny_records() {
-    let hello = client_hello_record(0);
+    let hello = client_hello_record();
     let body = &hello[5..];
     let mut stream = Vec::new();
     for b in body {
@@ -243,7 +241,7 @@ fn a_million_tiny_records() {
 /// read, and the flow is flagged.
 #[test]
 fn conflicting_overlaps() {
-    let hello = client_hello_record(0);
+    let hello = client_hello_record();
     let mut forged = hello.clone();
     for b in &mut forged[100..200] {
         *b ^= 0x55;
