@@ -104,15 +104,13 @@ fn run(path: &Path, extra: &[&str]) -> Run {
     }
 }
 
-fn client_hello_record(body_len: usize) -> Vec<u8> {
-    // A real curl hello, padded out to `body_len` with a padding extension when asked.
-    let rec = std::fs::read(concat!(
+/// A real ClientHello record (curl 7.88.1).
+fn client_hello_record() -> Vec<u8> {
+    std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/crates/helloscope-tls/testdata/curl-7.88.1-clienthello.bin"
     ))
-    .unwrap();
-    assert!(body_len == 0 || body_len >= rec.len());
-    rec
+    .unwrap()
 }
 
 const SERVER: ([u8; 4], u16) = ([192, 0, 2, 1], 443);
