@@ -75,6 +75,10 @@ enum Command {
         /// Kernel capture buffer, in MiB.
         #[arg(long, default_value_t = 16)]
         buffer_mib: i32,
+        /// Drop privileges to this user once the interface is open (start as root, or give
+        /// the binary cap_net_raw,cap_net_admin instead).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -425,14 +429,43 @@ fn analyze(
     })
 }
 
-fn sniff(
-    interface: &str,
-    filter: Option<&str>,
+/// Becomes `name` (its uid, primary gid and only that group), for good.
+fn drop_privileges(name: &str) -> Result<(), Failure> {
+    use nix::unistd::{getuid, setgid, setgroups, setuid, User};
+    let user = User::from_name(name)
+        .map_err(|e| Failure(format!("--user {name}: {e}")))?
+        .ok_or_else(|| Failure(format!("--user {name}: no such user")))?;
+    setgroups(&[user.gid]).map_err(|e| Failure(format!("--user {name}: setgroups: {e}")))?;
+    setgid(user.gid).map_err(|e| Failure(format!("--user {name}: setgid: {e}")))?;
+    setuid(user.uid).map_err(|e| Failure(format!("--user {name}: setuid: {e}")))?;
+    if getuid() != user.uid
+        || (user.uid.as_raw() != 0 && setuid(nix::unistd::Uid::from_raw(0)).is_ok())
+    {
+        return Err(Failure(format!(
+            "--user {name}: privileges were not dropped"
+        )));
+    }
+    Ok(())
+}
+
+struct SniffOptions<'a> {
+    interface: &'a str,
+    filter: Option<&'a str>,
     snaplen: i32,
     promisc: bool,
     buffer_mib: i32,
-    c: &Common,
-) -> Result<ExitCode, Failure> {
+    user: Option<&'a str>,
+}
+
+fn sniff(o: SniffOptions<'_>, c: &Common) -> Result<ExitCode, Failure> {
+    let SniffOptions {
+        interface,
+        filter,
+        snaplen,
+        promisc,
+        buffer_mib,
+        user,
+    } = o;
     let cfg = LiveConfig {
         interface: interface.to_owned(),
         snaplen,
@@ -444,6 +477,13 @@ fn sniff(
     if let Some(f) = filter {
         source.set_filter(f)?;
     }
+    if let Some(name) = user {
+        drop_privileges(name)?;
+    }
+    eprintln!(
+        "helloscope: listening on {interface}{}",
+        filter.map(|f| format!(" ({f})")).unwrap_or_default()
+    );
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -521,15 +561,19 @@ fn main() -> ExitCode {
             snaplen,
             no_promisc,
             buffer_mib,
+            user,
             common,
-        } => sniff(
-            interface,
-            filter.as_deref(),
-            *snaplen,
-            !no_promisc,
-            *buffer_mib,
-            common,
-        ),
+        } => {
+            let o = SniffOptions {
+                interface,
+                filter: filter.as_deref(),
+                snaplen: *snaplen,
+                promisc: !no_promisc,
+                buffer_mib: *buffer_mib,
+                user: user.as_deref(),
+            };
+            sniff(o, common)
+        }
         Command::Decode { input } => decode_cmd(input),
     };
     match r {

@@ -196,6 +196,11 @@ impl PacketSource {
             .buffer_size(cfg.buffer_size)
             .timeout(cfg.read_timeout.as_millis().min(i32::MAX as u128) as i32)
             .open()
+            .map_err(live_err)?
+            // In immediate mode libpcap on Linux may ignore the read timeout and block on a
+            // quiet link, and a blocked read cannot see a stop request. Non-blocking reads
+            // with a short sleep when idle (see `next_packet`) always can.
+            .setnonblock()
             .map_err(live_err)?;
         let link = link_of(&cfg.interface, cap.get_datalink())?;
         Ok(PacketSource {
@@ -250,8 +255,9 @@ impl PacketSource {
         self.packets
     }
 
-    /// The next packet: `Ok(None)` at the end of a file, or when a live read timed out with
-    /// nothing to deliver (call again); an error when the file is damaged.
+    /// The next packet: `Ok(None)` at the end of a file, or when a live source has nothing
+    /// to deliver right now (after a pause of a few milliseconds; call again); an error when
+    /// the file is damaged.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, SourceError> {
         let (r, live) = match &mut self.inner {
             Inner::Pcap(r) => {
@@ -285,7 +291,11 @@ impl PacketSource {
                 }))
             }
             Err(pcap::Error::NoMorePackets) => Ok(None),
-            Err(pcap::Error::TimeoutExpired) if live => Ok(None),
+            Err(pcap::Error::TimeoutExpired) if live => {
+                // Nothing to read right now: wait a little rather than spin.
+                std::thread::sleep(Duration::from_millis(5));
+                Ok(None)
+            }
             Err(e) => Err(SourceError::Read {
                 source_name: self.name.clone(),
                 packet: self.packets,
