@@ -285,3 +285,73 @@ fn decode_prints_fields_and_fingerprints() {
     let o = helloscope(&["decode", "zz"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn policy_file_with_host_ips_and_legacy_hosts() {
+    let dir = std::env::temp_dir().join(format!("helloscope-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("policy.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[policy]]
+profile = "vendor"
+hosts = ["login.procore.com"]
+host_ips = ["::1/128"]
+min_version = "1.3"
+
+[[policy.legacy_host]]
+host = "login.procore.com"
+message = "use sso.vendor.example"
+"#,
+    )
+    .unwrap();
+    let o = helloscope(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        "--policy-file",
+        file.to_str().unwrap(),
+        "captures/openssl.pcap",
+        "captures/ipv6.pcap",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let recs = jsonl(&o);
+    for r in &recs {
+        let by_name = r["sni"] == "login.procore.com";
+        let by_ip = r["server_ip"] == "::1";
+        assert_eq!(r.get("policy").is_some(), by_name || by_ip, "{r}");
+        if by_name {
+            let codes: Vec<&str> = r["policy"]["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["code"].as_str().unwrap())
+                .collect();
+            assert!(codes.contains(&"legacy_host"), "{r}");
+        }
+        if by_ip {
+            // Chromium offers TLS 1.3; openssl -tls1_1 does not.
+            let want = if r["version_offered_max"] == "TLS 1.3" {
+                "ready"
+            } else {
+                "breaks"
+            };
+            assert_eq!(r["policy"]["verdict"], want, "{r}");
+        }
+    }
+    std::fs::write(
+        &file,
+        "[[policy]]\nprofile = \"x\"\nmin_version = \"1.9\"\n",
+    )
+    .unwrap();
+    let o = helloscope(&[
+        "analyze",
+        "--policy-file",
+        file.to_str().unwrap(),
+        "captures/ipv6.pcap",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown TLS version \"1.9\""));
+    std::fs::remove_dir_all(&dir).ok();
+}
