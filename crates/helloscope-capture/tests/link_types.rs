@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, LinkType, PacketSource};
 
+/// Timestamped frames.
+type Frames = Vec<(Duration, Vec<u8>)>;
+
 const CAPTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../captures/openssl.pcap");
 
-fn ethernet_frames() -> Vec<(Duration, Vec<u8>)> {
+fn ethernet_frames() -> Frames {
     let mut src = PacketSource::open_file(CAPTURE).unwrap();
     assert_eq!(src.link_type(), LinkType::Ethernet);
     let mut out = Vec::new();
@@ -67,7 +70,7 @@ fn same_flows_under_every_link_header() {
     let sll2 = with(&[
         0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0,
     ]);
-    let cases: Vec<(&str, LinkType, Vec<(Duration, Vec<u8>)>)> = vec![
+    let cases: Vec<(&str, LinkType, Frames)> = vec![
         ("802.1Q", LinkType::Ethernet, rewrite(&eth, vlan)),
         ("QinQ", LinkType::Ethernet, rewrite(&eth, qinq)),
         ("raw IP", LinkType::Raw, rewrite(&eth, ip)),
