@@ -22,9 +22,11 @@ have_nfstream=$(python3 -c 'import nfstream' 2>/dev/null && echo yes || true)
 
 measure() { # name command...
   local name=$1; shift
-  local out
-  out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
-  echo "$name $out"
+  local t
+  t=$(mktemp)
+  /usr/bin/time -f "%e %M" -o "$t" "$@" >/dev/null 2>&1 || true
+  echo "$name $(tail -1 "$t")"
+  rm -f "$t"
 }
 
 for mix in bulk handshakes; do

@@ -3,6 +3,7 @@
 
 mod decode;
 mod output;
+mod parallel;
 mod policy;
 mod report;
 
@@ -123,6 +124,10 @@ struct Common {
     /// Seconds without a packet after which a flow is reported and forgotten.
     #[arg(long, default_value_t = 120)]
     idle_timeout: u64,
+    /// Analyzer threads: flows are sharded by a symmetric hash of their endpoints (records
+    /// then come out in a different order).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    threads: usize,
 }
 
 struct Failure(String);
@@ -379,7 +384,6 @@ fn analyze(
         if let Some(f) = filter {
             source.set_filter(f)?;
         }
-        let mut analyzer = Analyzer::new(flow_config(c));
         let link = source.link_type();
         let pb = progress_bar(path, progress);
         let mut io_err: Option<io::Error> = None;
@@ -391,33 +395,51 @@ fn analyze(
             }
         };
         let mut n: u64 = 0;
-        loop {
-            match source.next_packet() {
-                Ok(Some(p)) => {
-                    n += 16 + p.data.len() as u64;
-                    analyzer.process(p.ts, link, p.data, &mut emit);
-                    if let Some(pb) = &pb {
-                        if n & 0xffff < 1600 {
-                            pb.set_position(n);
+        let mut read_error = None;
+        let stats = if c.threads > 1 {
+            parallel_file(
+                &mut source,
+                c,
+                link,
+                &mut emit,
+                &mut n,
+                &pb,
+                &mut read_error,
+            )
+        } else {
+            let mut analyzer = Analyzer::new(flow_config(c));
+            loop {
+                match source.next_packet() {
+                    Ok(Some(p)) => {
+                        n += 16 + p.data.len() as u64;
+                        analyzer.process(p.ts, link, p.data, &mut emit);
+                        if let Some(pb) = &pb {
+                            if n & 0xffff < 1600 {
+                                pb.set_position(n);
+                            }
                         }
                     }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    eprintln!("helloscope: {e} (flows read before it are reported)");
-                    damaged = true;
-                    break;
+                    Ok(None) => break,
+                    Err(e) => {
+                        read_error = Some(e);
+                        break;
+                    }
                 }
             }
+            analyzer.finish(&mut emit);
+            analyzer.stats().clone()
+        };
+        if let Some(e) = read_error {
+            eprintln!("helloscope: {e} (flows read before it are reported)");
+            damaged = true;
         }
-        analyzer.finish(&mut emit);
         if let Some(pb) = pb {
             pb.finish_and_clear();
         }
         if let Some(e) = io_err {
             return Err(Failure(format!("writing output: {e}")));
         }
-        total.merge(analyzer.stats());
+        total.merge(&stats);
     }
     sink.finish(&total)?;
     Ok(if damaged {
@@ -427,6 +449,38 @@ fn analyze(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One file through `--threads` analyzers.
+fn parallel_file(
+    source: &mut PacketSource,
+    c: &Common,
+    link: helloscope_capture::LinkType,
+    emit: &mut dyn FnMut(FlowRecord),
+    n: &mut u64,
+    pb: &Option<indicatif::ProgressBar>,
+    read_error: &mut Option<helloscope_capture::SourceError>,
+) -> Stats {
+    let mut read = |visit: &mut dyn FnMut(Duration, &[u8])| -> bool {
+        match source.next_packet() {
+            Ok(Some(p)) => {
+                *n += 16 + p.data.len() as u64;
+                if let Some(pb) = pb {
+                    if *n & 0xffff < 1600 {
+                        pb.set_position(*n);
+                    }
+                }
+                visit(p.ts, p.data);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                *read_error = Some(e);
+                false
+            }
+        }
+    };
+    parallel::run(c.threads, &flow_config(c), link, &mut read, emit)
 }
 
 /// Becomes `name` (its uid, primary gid and only that group), for good.

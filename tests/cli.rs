@@ -355,3 +355,25 @@ message = "use sso.vendor.example"
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown TLS version \"1.9\""));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn threads_give_the_same_records() {
+    for file in [
+        "captures/openssl.pcap",
+        "captures/libraries.pcap",
+        "captures/ipv6.pcap",
+        "captures/curl.pcapng",
+    ] {
+        let sorted = |threads: &str| {
+            let o = helloscope(&["analyze", "--format", "jsonl", "--threads", threads, file]);
+            assert_eq!(o.status.code(), Some(0));
+            let mut v: Vec<String> = jsonl(&o).iter().map(|r| r.to_string()).collect();
+            v.sort();
+            v
+        };
+        let one = sorted("1");
+        assert!(!one.is_empty());
+        assert_eq!(sorted("2"), one, "{file}");
+        assert_eq!(sorted("3"), one, "{file}");
+    }
+}

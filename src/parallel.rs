@@ -1,0 +1,138 @@
+//! `--threads N`: flows sharded over N analyzer threads by a symmetric hash of their
+//! endpoints, so both directions of a connection meet in the same analyzer. The calling
+//! thread reads the capture and formats the records; workers do the analysis.
+
+use std::net::IpAddr;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use helloscope_capture::{decode_tcp, Analyzer, FlowConfig, FlowRecord, LinkType, Stats};
+
+/// Packets sent to a worker in one message: one allocation per batch, not per packet.
+struct Batch {
+    link: LinkType,
+    data: Vec<u8>,
+    index: Vec<(Duration, u32, u32)>,
+}
+
+const BATCH_PACKETS: usize = 512;
+
+impl Batch {
+    fn new(link: LinkType) -> Self {
+        Batch {
+            link,
+            data: Vec::with_capacity(BATCH_PACKETS * 256),
+            index: Vec::with_capacity(BATCH_PACKETS),
+        }
+    }
+}
+
+fn endpoint_hash(ip: IpAddr, port: u16) -> u64 {
+    let x = match ip {
+        IpAddr::V4(a) => u32::from(a) as u128,
+        IpAddr::V6(a) => u128::from(a),
+    };
+    let folded =
+        (x as u64) ^ ((x >> 64) as u64).rotate_left(17) ^ ((port as u64) << 48 | port as u64);
+    folded.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The shard of a frame: the same for both directions of a connection (XOR is symmetric).
+/// Frames without a TCP segment all go to shard 0, which counts them.
+pub fn shard_of(link: LinkType, frame: &[u8], n: usize) -> usize {
+    match decode_tcp(link, frame) {
+        Ok(s) => {
+            let h = endpoint_hash(s.src, s.src_port) ^ endpoint_hash(s.dst, s.dst_port);
+            ((h.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 32) as usize) % n
+        }
+        Err(_) => 0,
+    }
+}
+
+/// Something that reads the next packet, hands it to the visitor, and says whether there was
+/// one.
+pub type Reader<'a> = dyn FnMut(&mut dyn FnMut(Duration, &[u8])) -> bool + 'a;
+
+/// Reads packets with `read` (which hands the next packet to its argument and returns false
+/// at the end), analyses them on `threads` workers, and hands every record to `emit` on the
+/// calling thread. Returns the merged counters.
+pub fn run(
+    threads: usize,
+    cfg: &FlowConfig,
+    link: LinkType,
+    read: &mut Reader<'_>,
+    emit: &mut dyn FnMut(FlowRecord),
+) -> Stats {
+    let threads = threads.max(1);
+    // Each worker gets its share of the table bound, so the total stays as configured.
+    let per_worker = FlowConfig {
+        max_flows: (cfg.max_flows / threads).max(1),
+        ..cfg.clone()
+    };
+    std::thread::scope(|scope| {
+        let (rec_tx, rec_rx) = mpsc::channel::<FlowRecord>();
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..threads {
+            // Bounded: a slow worker makes the reader wait instead of queueing the file.
+            let (tx, rx) = mpsc::sync_channel::<Batch>(4);
+            senders.push(tx);
+            let rec_tx = rec_tx.clone();
+            let cfg = per_worker.clone();
+            handles.push(scope.spawn(move || {
+                let mut a = Analyzer::new(cfg);
+                let mut send = |r: FlowRecord| {
+                    let _ = rec_tx.send(r);
+                };
+                for b in rx {
+                    for &(ts, start, len) in &b.index {
+                        let f = &b.data[start as usize..(start + len) as usize];
+                        a.process(ts, b.link, f, &mut send);
+                    }
+                }
+                a.finish(&mut send);
+                a.stats().clone()
+            }));
+        }
+        drop(rec_tx);
+        let mut batches: Vec<Batch> = (0..threads).map(|_| Batch::new(link)).collect();
+        let mut full: Option<usize> = None;
+        loop {
+            let more = read(&mut |ts, frame| {
+                let s = shard_of(link, frame, threads);
+                let b = &mut batches[s];
+                b.index.push((ts, b.data.len() as u32, frame.len() as u32));
+                b.data.extend_from_slice(frame);
+                if b.index.len() >= BATCH_PACKETS {
+                    full = Some(s);
+                }
+            });
+            if let Some(s) = full.take() {
+                let b = std::mem::replace(&mut batches[s], Batch::new(link));
+                let _ = senders[s].send(b);
+                while let Ok(r) = rec_rx.try_recv() {
+                    emit(r);
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+        for (s, b) in batches.into_iter().enumerate() {
+            if !b.index.is_empty() {
+                let _ = senders[s].send(b);
+            }
+        }
+        drop(senders);
+        for r in rec_rx {
+            emit(r);
+        }
+        let mut total = Stats::default();
+        for h in handles {
+            if let Ok(s) = h.join() {
+                total.merge(&s);
+            }
+        }
+        total
+    })
+}
