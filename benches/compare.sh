@@ -32,7 +32,7 @@ measure() { # name command...
 for mix in bulk handshakes; do
   f="$dir/$mix.pcap"
   cat "$f" >/dev/null
-  bytes=$(stat -c %s "$f")
+  bytes=$(stat -L -c %s "$f")
   packets=$(target/release/helloscope analyze --format jsonl "$f" 2>&1 >/dev/null | sed -n 's/^helloscope: \([0-9]*\) packets.*/\1/p')
   results=()
   results+=("$(measure cat cat "$f")")
