@@ -380,6 +380,17 @@ enum Probe {
     NotTls,
 }
 
+/// Reports a flow that ends without a decisive event (timeout, eviction, end of capture);
+/// flows never found to be TLS are only counted.
+fn report_end(f: &mut Flow, end: EndReason, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
+    if f.tls {
+        let o = f.undecided_outcome();
+        stats.note_flow_end(f.record(o, end), emit);
+    } else {
+        stats.flows_without_payload += 1;
+    }
+}
+
 /// What is kept of a flow that was reported (or found not to be TLS): enough for its later
 /// packets to cost one lookup, and for idle eviction. 4 bytes; with its 8-byte key, a
 /// finished flow costs 16 bytes (padded) plus the hash table's control byte.
@@ -586,12 +597,7 @@ impl FlowTable {
                 return true;
             }
             evicted += 1;
-            if f.tls {
-                let o = f.undecided_outcome();
-                stats.note_flow_end(f.record(o, EndReason::TableFull), emit);
-            } else {
-                stats.flows_without_payload += 1;
-            }
+            report_end(f, EndReason::TableFull, stats, emit);
             false
         });
         stats.evicted_table_full += evicted as u64;
@@ -610,12 +616,7 @@ impl FlowTable {
                 return true;
             }
             stats.evicted_idle += 1;
-            if f.tls {
-                let o = f.undecided_outcome();
-                stats.note_flow_end(f.record(o, EndReason::IdleTimeout), emit);
-            } else {
-                stats.flows_without_payload += 1;
-            }
+            report_end(f, EndReason::IdleTimeout, stats, emit);
             false
         });
         self.done.retain(|_, d| d.last_seen >= limit_secs);
@@ -624,12 +625,7 @@ impl FlowTable {
     /// Reports every open TLS flow and empties the table.
     pub(crate) fn flush(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
         for (_, mut f) in self.active.drain() {
-            if f.tls {
-                let o = f.undecided_outcome();
-                stats.note_flow_end(f.record(o, EndReason::EndOfCapture), emit);
-            } else {
-                stats.flows_without_payload += 1;
-            }
+            report_end(&mut f, EndReason::EndOfCapture, stats, emit);
         }
         self.done.clear();
     }

@@ -41,13 +41,7 @@ fn client_hello(i: &[u8]) -> PResult<'_, ClientHello<'_>> {
         verify(vec_u16, |s: &[u8]| s.len() % 2 == 0),
     )(i)?;
     let (i, compression_methods) = field("legacy_compression_methods", vec_u8)(i)?;
-    // TLS 1.2 and earlier allow the extensions block to be absent altogether.
-    let (extensions, extensions_malformed) = if i.is_empty() {
-        (None, false)
-    } else {
-        let (e, bad) = extensions::extensions_block(i);
-        (Some(e), bad)
-    };
+    let (extensions, extensions_malformed) = extensions::optional_extensions_block(i);
     let i = &i[i.len()..];
     Ok((
         i,

@@ -84,6 +84,17 @@ pub(crate) fn extensions_block(i: &[u8]) -> (&[u8], bool) {
     (&declared[..good], malformed)
 }
 
+/// The optional extensions block that ends both hellos: absent (TLS 1.2 and earlier allow
+/// that), or read leniently. Returns the block and whether it was malformed.
+pub(crate) fn optional_extensions_block(rest: &[u8]) -> (Option<&[u8]>, bool) {
+    if rest.is_empty() {
+        (None, false)
+    } else {
+        let (e, bad) = extensions_block(rest);
+        (Some(e), bad)
+    }
+}
+
 fn u16_list_u16<'a>(name: &'static str, min: usize, i: &'a [u8]) -> PResult<'a, &'a [u8]> {
     field(
         name,

@@ -81,6 +81,21 @@ impl fmt::Display for CipherSuite {
     }
 }
 
+/// Display for a registry whose unnamed values are shown as hex (and GREASE as such).
+macro_rules! display_by_name {
+    ($($name:ident),*) => {$(
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.known_name() {
+                    Some(n) => f.write_str(n),
+                    None if self.is_grease() => write!(f, "GREASE 0x{:04x}", self.0),
+                    None => write!(f, "0x{:04x}", self.0),
+                }
+            }
+        }
+    )*};
+}
+
 registry! {
     /// An extension type (IANA "TLS ExtensionType Values").
     ///
@@ -149,16 +164,6 @@ registry! {
     }
 }
 
-impl fmt::Display for ExtensionType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.known_name() {
-            Some(n) => f.write_str(n),
-            None if self.is_grease() => write!(f, "GREASE 0x{:04x}", self.0),
-            None => write!(f, "0x{:04x}", self.0),
-        }
-    }
-}
-
 registry! {
     /// A named group (IANA "TLS Supported Groups"), as in supported_groups and key_share.
     ///
@@ -191,16 +196,6 @@ registry! {
         X25519MLKEM768 = 0x11ec, "X25519MLKEM768";
         /// X25519Kyber768Draft00 (pre-standard post-quantum hybrid).
         X25519KYBER768_DRAFT00 = 0x6399, "X25519Kyber768Draft00";
-    }
-}
-
-impl fmt::Display for NamedGroup {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.known_name() {
-            Some(n) => f.write_str(n),
-            None if self.is_grease() => write!(f, "GREASE 0x{:04x}", self.0),
-            None => write!(f, "0x{:04x}", self.0),
-        }
     }
 }
 
@@ -247,15 +242,7 @@ registry! {
     }
 }
 
-impl fmt::Display for SignatureScheme {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.known_name() {
-            Some(n) => f.write_str(n),
-            None if self.is_grease() => write!(f, "GREASE 0x{:04x}", self.0),
-            None => write!(f, "0x{:04x}", self.0),
-        }
-    }
-}
+display_by_name!(ExtensionType, NamedGroup, SignatureScheme);
 
 /// Iterates over a byte slice of big-endian `u16` values (cipher suites, groups, schemes …).
 ///

@@ -67,13 +67,7 @@ fn server_hello(i: &[u8]) -> PResult<'_, ServerHello<'_>> {
     } else {
         field("legacy_compression_method", be_u8)(i)?
     };
-    // TLS 1.2 and earlier allow the extensions block to be absent altogether.
-    let (extensions, extensions_malformed) = if i.is_empty() {
-        (None, false)
-    } else {
-        let (e, bad) = extensions::extensions_block(i);
-        (Some(e), bad)
-    };
+    let (extensions, extensions_malformed) = extensions::optional_extensions_block(i);
     let i = &i[i.len()..];
     Ok((
         i,

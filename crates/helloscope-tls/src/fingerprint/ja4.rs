@@ -60,8 +60,8 @@ struct Parts {
     sig_algs: List,
 }
 
-/// The two ALPN characters of part a.
-fn alpn_chars(first: Option<&[u8]>) -> [u8; 2] {
+/// The two ALPN characters of part a (JA4S uses the same rule for the selected protocol).
+pub(crate) fn alpn_chars(first: Option<&[u8]>) -> [u8; 2] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     match first {
         None | Some([]) => *b"00",

@@ -41,18 +41,7 @@ fn a_and_exts(hello: &ServerHello<'_>, transport: Transport) -> ([u8; 7], Vec<u1
         .collect();
     let version = hello.selected_version().ja4_code().as_bytes();
     let n = two_digits(exts.len());
-    let alpn = match hello.alpn() {
-        Some(v) if !v.is_empty() => {
-            let (f, l) = (v[0], v[v.len() - 1]);
-            if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() {
-                [f, l]
-            } else {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                [HEX[(f >> 4) as usize], HEX[(l & 0xf) as usize]]
-            }
-        }
-        _ => *b"00",
-    };
+    let alpn = super::ja4::alpn_chars(hello.alpn());
     (
         [
             transport.letter(),
