@@ -138,6 +138,58 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
+/// The part of the output work that needs no shared state: policy verdict and the formatted
+/// line. Cloned into each `--threads` worker.
+#[derive(Clone)]
+struct Formatter {
+    format: Format,
+    policies: Vec<Policy>,
+    report: bool,
+    source: String,
+}
+
+/// A record after the worker-side work.
+enum Prepared {
+    /// A jsonl or csv line, whether its verdict is a problem, and what the report needs.
+    Line {
+        line: Vec<u8>,
+        problem: bool,
+        report: Option<(
+            FlowRecord,
+            Option<(policy::Evaluation, helloscope_tls::TlsVersion)>,
+        )>,
+    },
+    /// Tables are laid out at the end, on the main thread.
+    Record(FlowRecord),
+}
+
+impl Formatter {
+    fn prepare(&self, r: FlowRecord) -> Prepared {
+        if self.format == Format::Table {
+            return Prepared::Record(r);
+        }
+        let eval = self
+            .policies
+            .iter()
+            .find_map(|p| p.evaluate(&r).map(|e| (e, p.min_version)));
+        let problem = eval
+            .as_ref()
+            .is_some_and(|(e, _)| matches!(e.verdict, Verdict::Breaks | Verdict::Failing));
+        let j = FlowJson::new(&r, &self.source, eval.as_ref().map(|e| &e.0));
+        let mut line = match self.format {
+            Format::Csv => csv_row(&j).into_bytes(),
+            _ => serde_json::to_vec(&j).unwrap_or_default(),
+        };
+        line.push(b'\n');
+        let report = self.report.then_some((r, eval));
+        Prepared::Line {
+            line,
+            problem,
+            report,
+        }
+    }
+}
+
 /// Where records go, in the chosen format.
 struct Sink {
     format: Format,
@@ -151,6 +203,38 @@ struct Sink {
 }
 
 impl Sink {
+    fn formatter(&self, source: &str) -> Formatter {
+        Formatter {
+            format: self.format,
+            policies: self.policies.clone(),
+            report: self.report.is_some(),
+            source: source.to_owned(),
+        }
+    }
+
+    /// Writes what a worker prepared.
+    fn accept(&mut self, p: Prepared, source: &str) -> io::Result<()> {
+        match p {
+            Prepared::Record(r) => self.record(&r, source),
+            Prepared::Line {
+                line,
+                problem,
+                report,
+            } => {
+                if self.format == Format::Csv && !self.wrote_header {
+                    writeln!(self.out, "{}", CSV_HEADER.join(","))?;
+                    self.wrote_header = true;
+                }
+                self.out.write_all(&line)?;
+                self.problems |= problem;
+                if let (Some(rep), Some((r, eval))) = (&mut self.report, report) {
+                    rep.add(&r, eval.as_ref().map(|e| &e.0), eval.as_ref().map(|e| e.1));
+                }
+                Ok(())
+            }
+        }
+    }
+
     fn record(&mut self, r: &FlowRecord, source: &str) -> io::Result<()> {
         let eval = self
             .policies
@@ -387,26 +471,33 @@ fn analyze(
         let link = source.link_type();
         let pb = progress_bar(path, progress);
         let mut io_err: Option<io::Error> = None;
-        let mut emit = |r: FlowRecord| {
-            if io_err.is_none() {
-                if let Err(e) = sink.record(&r, path) {
-                    io_err = Some(e);
-                }
-            }
-        };
         let mut n: u64 = 0;
         let mut read_error = None;
         let stats = if c.threads > 1 {
-            parallel_file(
-                &mut source,
-                c,
-                link,
-                &mut emit,
-                &mut n,
-                &pb,
-                &mut read_error,
-            )
+            let formatter = sink.formatter(path);
+            let prepare = |r: FlowRecord| formatter.prepare(r);
+            let mut accept = |p: Prepared| {
+                if io_err.is_none() {
+                    if let Err(e) = sink.accept(p, path) {
+                        io_err = Some(e);
+                    }
+                }
+            };
+            let mut reading = Reading {
+                source: &mut source,
+                bytes: &mut n,
+                progress: &pb,
+                error: &mut read_error,
+            };
+            parallel_file(&mut reading, c, link, &prepare, &mut accept)
         } else {
+            let mut emit = |r: FlowRecord| {
+                if io_err.is_none() {
+                    if let Err(e) = sink.record(&r, path) {
+                        io_err = Some(e);
+                    }
+                }
+            };
             let mut analyzer = Analyzer::new(flow_config(c));
             loop {
                 match source.next_packet() {
@@ -451,23 +542,29 @@ fn analyze(
     })
 }
 
+/// A file being read, with its progress and the error that stopped it, if any.
+struct Reading<'a> {
+    source: &'a mut PacketSource,
+    bytes: &'a mut u64,
+    progress: &'a Option<indicatif::ProgressBar>,
+    error: &'a mut Option<helloscope_capture::SourceError>,
+}
+
 /// One file through `--threads` analyzers.
 fn parallel_file(
-    source: &mut PacketSource,
+    r: &mut Reading<'_>,
     c: &Common,
     link: helloscope_capture::LinkType,
-    emit: &mut dyn FnMut(FlowRecord),
-    n: &mut u64,
-    pb: &Option<indicatif::ProgressBar>,
-    read_error: &mut Option<helloscope_capture::SourceError>,
+    prepare: &(dyn Fn(FlowRecord) -> Prepared + Sync),
+    emit: &mut dyn FnMut(Prepared),
 ) -> Stats {
     let mut read = |visit: &mut dyn FnMut(Duration, &[u8])| -> bool {
-        match source.next_packet() {
+        match r.source.next_packet() {
             Ok(Some(p)) => {
-                *n += 16 + p.data.len() as u64;
-                if let Some(pb) = pb {
-                    if *n & 0xffff < 1600 {
-                        pb.set_position(*n);
+                *r.bytes += 16 + p.data.len() as u64;
+                if let Some(pb) = r.progress {
+                    if *r.bytes & 0xffff < 1600 {
+                        pb.set_position(*r.bytes);
                     }
                 }
                 visit(p.ts, p.data);
@@ -475,12 +572,12 @@ fn parallel_file(
             }
             Ok(None) => false,
             Err(e) => {
-                *read_error = Some(e);
+                *r.error = Some(e);
                 false
             }
         }
     };
-    parallel::run(c.threads, &flow_config(c), link, &mut read, emit)
+    parallel::run(c.threads, &flow_config(c), link, &mut read, prepare, emit)
 }
 
 /// Becomes `name` (its uid, primary gid and only that group), for good.

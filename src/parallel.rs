@@ -54,14 +54,16 @@ pub fn shard_of(link: LinkType, frame: &[u8], n: usize) -> usize {
 pub type Reader<'a> = dyn FnMut(&mut dyn FnMut(Duration, &[u8])) -> bool + 'a;
 
 /// Reads packets with `read` (which hands the next packet to its argument and returns false
-/// at the end), analyses them on `threads` workers, and hands every record to `emit` on the
-/// calling thread. Returns the merged counters.
-pub fn run(
+/// at the end), analyses them on `threads` workers, turns each record into a `T` with
+/// `prepare` on the worker (formatting is as costly as the analysis, so it is spread too),
+/// and hands every `T` to `emit` on the calling thread. Returns the merged counters.
+pub fn run<T: Send>(
     threads: usize,
     cfg: &FlowConfig,
     link: LinkType,
     read: &mut Reader<'_>,
-    emit: &mut dyn FnMut(FlowRecord),
+    prepare: &(dyn Fn(FlowRecord) -> T + Sync),
+    emit: &mut dyn FnMut(T),
 ) -> Stats {
     let threads = threads.max(1);
     // Each worker gets its share of the table bound, so the total stays as configured.
@@ -70,7 +72,7 @@ pub fn run(
         ..cfg.clone()
     };
     std::thread::scope(|scope| {
-        let (rec_tx, rec_rx) = mpsc::channel::<FlowRecord>();
+        let (rec_tx, rec_rx) = mpsc::channel::<T>();
         let mut senders = Vec::new();
         let mut handles = Vec::new();
         for _ in 0..threads {
@@ -82,7 +84,7 @@ pub fn run(
             handles.push(scope.spawn(move || {
                 let mut a = Analyzer::new(cfg);
                 let mut send = |r: FlowRecord| {
-                    let _ = rec_tx.send(r);
+                    let _ = rec_tx.send(prepare(r));
                 };
                 for b in rx {
                     for &(ts, start, len) in &b.index {

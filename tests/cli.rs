@@ -376,4 +376,37 @@ fn threads_give_the_same_records() {
         assert_eq!(sorted("2"), one, "{file}");
         assert_eq!(sorted("3"), one, "{file}");
     }
+    // csv lines, the report and the exit status are prepared on the workers too.
+    let run = |threads: &str| {
+        let o = helloscope(&[
+            "analyze",
+            "--format",
+            "csv",
+            "--policy",
+            "procore",
+            "--report",
+            "--threads",
+            threads,
+            "captures/openssl.pcap",
+            "captures/ipv6.pcap",
+        ]);
+        let mut lines: Vec<String> = stdout(&o).lines().map(str::to_owned).collect();
+        let header = lines.remove(0);
+        lines.sort();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        let report: Vec<String> = err
+            .lines()
+            .filter(|l| !l.starts_with("helloscope:"))
+            .map(str::to_owned)
+            .collect();
+        (o.status.code(), header, lines, report)
+    };
+    let one = run("1");
+    assert_eq!(one.0, Some(1));
+    assert!(
+        one.3.iter().any(|l| l.contains("clients will break")),
+        "{:?}",
+        one.3
+    );
+    assert_eq!(run("2"), one);
 }
