@@ -28,6 +28,17 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// `0x000a supported_groups   12 bytes`, without the line end.
+fn extension_line(out: &mut String, e: &helloscope_tls::Extension<'_>) {
+    let _ = write!(
+        out,
+        "    0x{:04x} {:<40} {:>5} bytes",
+        e.ext_type.0,
+        e.ext_type.to_string(),
+        e.data.len()
+    );
+}
+
 fn client_hello(out: &mut String, h: &ClientHello<'_>) {
     let _ = writeln!(out, "ClientHello");
     let _ = writeln!(out, "  legacy_version        {}", h.legacy_version);
@@ -49,13 +60,7 @@ fn client_hello(out: &mut String, h: &ClientHello<'_>) {
     );
     let _ = writeln!(out, "  extensions            {}", h.extensions().count());
     for e in h.extensions() {
-        let _ = write!(
-            out,
-            "    0x{:04x} {:<40} {:>5} bytes",
-            e.ext_type.0,
-            e.ext_type.to_string(),
-            e.data.len()
-        );
+        extension_line(out, &e);
         let detail = match e.ext_type {
             ExtensionType::SERVER_NAME => extensions::parse_server_name(e.data)
                 .map(|n| n.map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default()),
@@ -135,13 +140,8 @@ fn server_hello(out: &mut String, h: &ServerHello<'_>) {
     );
     let _ = writeln!(out, "  compression_method    {}", h.compression_method);
     for e in h.extensions() {
-        let _ = writeln!(
-            out,
-            "    0x{:04x} {:<40} {:>5} bytes",
-            e.ext_type.0,
-            e.ext_type.to_string(),
-            e.data.len()
-        );
+        extension_line(out, &e);
+        out.push('\n');
     }
     if let Some(a) = h.alpn() {
         let _ = writeln!(

@@ -44,11 +44,6 @@ impl StreamReassembler {
         }
     }
 
-    /// True when nothing has been seen yet (not even a SYN).
-    pub fn is_fresh(&self) -> bool {
-        self.next_seq.is_none()
-    }
-
     /// True when `seq` lies beyond the next expected byte (a segment that arrived early).
     pub fn is_ahead(&self, seq: u32) -> bool {
         self.next_seq.is_some_and(|n| seq_diff(seq, n) > 0)
