@@ -124,6 +124,9 @@ struct Common {
     /// Seconds without a packet after which a flow is reported and forgotten.
     #[arg(long, default_value_t = 120)]
     idle_timeout: u64,
+    /// Most MiB held in reassembly buffers by all flows together.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    max_buffer_mib: usize,
     /// Analyzer threads: flows are sharded by a symmetric hash of their endpoints (records
     /// then come out in a different order).
     #[arg(long, default_value_t = 1, value_name = "N")]
@@ -331,6 +334,10 @@ fn print_stats(s: &Stats) {
             "flows with conflicting overlapping segments",
         ),
         (s.flows_malformed, "flows that stopped parsing as TLS"),
+        (
+            s.buffers_shed,
+            "flow buffers dropped to stay under --max-buffer-mib",
+        ),
     ];
     for (n, what) in shed {
         if n > 0 {
@@ -423,6 +430,7 @@ fn flow_config(c: &Common) -> FlowConfig {
     FlowConfig {
         max_flows: c.max_flows.max(1),
         idle_timeout: Duration::from_secs(c.idle_timeout.max(1)),
+        max_buffer_total: c.max_buffer_mib.max(1) << 20,
         ..FlowConfig::default()
     }
 }

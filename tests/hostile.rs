@@ -263,3 +263,36 @@ fn conflicting_overlaps() {
     assert_eq!(f["sni"], "api.procore.com", "the in-order copy won");
     assert!(r.stderr.contains("conflicting overlapping segments"));
 }
+
+/// Many flows each holding out-of-order data up to the per-flow limit: the total budget
+/// (--max-buffer-mib) caps what they hold together, and the shedding is counted and flagged.
+#[test]
+fn out_of_order_data_against_the_total_budget() {
+    let mut p = Pcap::new("ooo.pcap");
+    let chunk = vec![0x17u8; 1400];
+    let flows = 2000u32;
+    for i in 0..flows {
+        p.tcp(client(i), SERVER, 0, true, false, &[]);
+        // 40 segments beyond a one-byte hole: 56 KB held per flow if nothing stopped it.
+        for k in 0..40u32 {
+            p.tcp(client(i), SERVER, 2 + k * 1400, false, true, &chunk);
+        }
+    }
+    let path = p.done();
+    let r = run(&path, &["--max-buffer-mib", "8"]);
+    assert!(
+        r.stderr
+            .contains("flow buffers dropped to stay under --max-buffer-mib"),
+        "{}",
+        r.stderr
+    );
+    // 2000 x 56 KB would be 110 MB; the budget keeps it near 8 MiB plus the table.
+    assert!(r.peak_mib < 48, "peak {} MiB", r.peak_mib);
+    let unbounded = run(&path, &["--max-buffer-mib", "1024"]);
+    assert!(
+        unbounded.peak_mib > r.peak_mib + 40,
+        "the budget is what bounds it: {} vs {}",
+        unbounded.peak_mib,
+        r.peak_mib
+    );
+}

@@ -25,6 +25,10 @@ pub struct FlowConfig {
     /// Most bytes held per direction of a flow: out-of-order segments, and a handshake
     /// message being reassembled.
     pub max_buffer_per_direction: usize,
+    /// Most bytes held by all flows together. A packet that would take the table past it has
+    /// its flow's buffers dropped instead (the flow is flagged `buffer_limit`), so many flows
+    /// each holding their share cannot add up to more than this.
+    pub max_buffer_total: usize,
 }
 
 impl Default for FlowConfig {
@@ -33,6 +37,7 @@ impl Default for FlowConfig {
             max_flows: 1 << 20,
             idle_timeout: Duration::from_secs(120),
             max_buffer_per_direction: 64 * 1024,
+            max_buffer_total: 256 << 20,
         }
     }
 }
@@ -186,6 +191,8 @@ pub(crate) struct Flow {
     first_fin: Option<Side>,
     rst: Option<Side>,
     snaplen_cut: bool,
+    /// Its buffers were dropped to keep the table under `max_buffer_total`.
+    shed_by_budget: bool,
 }
 
 impl Flow {
@@ -209,6 +216,7 @@ impl Flow {
             first_fin: None,
             rst: None,
             snaplen_cut: false,
+            shed_by_budget: false,
         }
     }
 
@@ -242,6 +250,23 @@ impl Flow {
         Probe::NotYet
     }
 
+    /// Bytes this flow holds in buffers.
+    fn buffered(&self) -> usize {
+        self.dirs
+            .iter()
+            .map(|d| d.reasm.pending_bytes() + d.tls.buffered())
+            .sum()
+    }
+
+    /// Drops every buffer of this flow (memory pressure on the whole table).
+    fn shed(&mut self) {
+        for d in &mut self.dirs {
+            d.reasm.shed();
+            d.tls.shed();
+        }
+        self.shed_by_budget = true;
+    }
+
     fn side_of(&self, seg: &TcpSegment<'_>) -> Side {
         if seg.src == self.client.ip() && seg.src_port == self.client.port() {
             Side::Client
@@ -254,16 +279,17 @@ impl Flow {
         FlowFlags {
             midstream: !self.syn_seen,
             gap: self.dirs.iter().any(|d| d.reasm.has_hole()),
-            buffer_limit: self.dirs.iter().any(|d| {
-                d.reasm.overflowed
-                    || matches!(
-                        d.tls.error,
-                        Some(helloscope_tls::Error::Malformed {
-                            structure: "Handshake",
-                            field: "length"
-                        })
-                    )
-            }),
+            buffer_limit: self.shed_by_budget
+                || self.dirs.iter().any(|d| {
+                    d.reasm.overflowed
+                        || matches!(
+                            d.tls.error,
+                            Some(helloscope_tls::Error::Malformed {
+                                structure: "Handshake",
+                                field: "length"
+                            })
+                        )
+                }),
             overlap_conflict: self.dirs.iter().any(|d| d.reasm.overlap_conflict),
             malformed: self.hs.malformed_hello || self.dirs.iter().any(|d| d.tls.is_broken()),
             snaplen_cut: self.snaplen_cut,
@@ -391,6 +417,18 @@ fn report_end(f: &mut Flow, end: EndReason, stats: &mut Stats, emit: &mut impl F
     }
 }
 
+/// Takes a flow's new buffer size into the table's `total`; over `budget`, the flow gives up
+/// its buffers instead.
+fn account(total: &mut usize, budget: usize, before: usize, flow: &mut Flow, stats: &mut Stats) {
+    let after = flow.buffered();
+    *total = *total - before + after;
+    if *total > budget {
+        flow.shed();
+        *total -= after;
+        stats.buffers_shed += 1;
+    }
+}
+
 /// What is kept of a flow that was reported (or found not to be TLS): enough for its later
 /// packets to cost one lookup, and for idle eviction. 4 bytes; with its 8-byte key, a
 /// finished flow costs 16 bytes (padded) plus the hash table's control byte.
@@ -425,6 +463,8 @@ pub(crate) struct FlowTable {
     hasher: ahash::RandomState,
     active: HashMap<FlowKey, Box<Flow>, ahash::RandomState>,
     done: HashMap<u64, Done, BuildHasherDefault<PassThrough>>,
+    /// Bytes held in the buffers of all followed flows.
+    buffered: usize,
     now: Duration,
     next_sweep: Duration,
 }
@@ -443,6 +483,7 @@ impl FlowTable {
             ),
             done: HashMap::with_capacity_and_hasher(cfg.max_flows.min(1 << 12), Default::default()),
             cfg,
+            buffered: 0,
             now: Duration::ZERO,
             next_sweep: Duration::ZERO,
         }
@@ -483,6 +524,7 @@ impl FlowTable {
         let Some(flow) = self.active.get_mut(&key) else {
             return self.on_new(key, h, seg, ts, stats, emit);
         };
+        let before = flow.buffered();
         if !flow.tls && !seg.payload.is_empty() {
             match flow.probe(seg, cfg) {
                 Probe::Tls => stats.flows_tls += 1,
@@ -490,6 +532,7 @@ impl FlowTable {
                 Probe::NotTls => {
                     stats.flows_not_tls += 1;
                     self.active.remove(&key);
+                    self.buffered -= before;
                     self.mark_done(h, ts, stats);
                     return;
                 }
@@ -502,8 +545,17 @@ impl FlowTable {
                 stats.flows_without_payload += 1;
             }
             self.active.remove(&key);
+            self.buffered -= before;
             self.mark_done(h, ts, stats);
+            return;
         }
+        account(
+            &mut self.buffered,
+            cfg.max_buffer_total,
+            before,
+            flow,
+            stats,
+        );
     }
 
     fn mark_done(&mut self, h: u64, ts: Duration, stats: &mut Stats) {
@@ -570,6 +622,13 @@ impl FlowTable {
                 if self.len() >= self.cfg.max_flows {
                     self.make_room(stats, emit);
                 }
+                account(
+                    &mut self.buffered,
+                    self.cfg.max_buffer_total,
+                    0,
+                    &mut flow,
+                    stats,
+                );
                 self.active.insert(key, flow);
                 stats.flows_peak = stats.flows_peak.max(self.len() as u64);
             }
@@ -592,11 +651,13 @@ impl FlowTable {
         let (_, cutoff, _) = ages.select_nth_unstable(n_evict - 1);
         let cutoff = *cutoff;
         let mut evicted = 0;
+        let buffered = &mut self.buffered;
         self.active.retain(|_, f| {
             if evicted >= n_evict || f.last_seen > cutoff {
                 return true;
             }
             evicted += 1;
+            *buffered -= f.buffered();
             report_end(f, EndReason::TableFull, stats, emit);
             false
         });
@@ -611,10 +672,12 @@ impl FlowTable {
             return;
         };
         let limit_secs = secs(limit);
+        let buffered = &mut self.buffered;
         self.active.retain(|_, f| {
             if f.last_seen >= limit {
                 return true;
             }
+            *buffered -= f.buffered();
             stats.evicted_idle += 1;
             report_end(f, EndReason::IdleTimeout, stats, emit);
             false
@@ -624,6 +687,7 @@ impl FlowTable {
 
     /// Reports every open TLS flow and empties the table.
     pub(crate) fn flush(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
+        self.buffered = 0;
         for (_, mut f) in self.active.drain() {
             report_end(&mut f, EndReason::EndOfCapture, stats, emit);
         }

@@ -44,6 +44,15 @@ impl StreamReassembler {
         }
     }
 
+    /// Drops the segments held beyond a hole (memory pressure); the hole stays visible.
+    pub fn shed(&mut self) {
+        if !self.pending.is_empty() {
+            self.pending = Vec::new();
+            self.pending_bytes = 0;
+            self.overflowed = true;
+        }
+    }
+
     /// True when `seq` lies beyond the next expected byte (a segment that arrived early).
     pub fn is_ahead(&self, seq: u32) -> bool {
         self.next_seq.is_some_and(|n| seq_diff(seq, n) > 0)

@@ -44,6 +44,8 @@ pub struct Stats {
     pub flows_overlap_conflict: u64,
     /// Records whose flow stopped parsing as TLS.
     pub flows_malformed: u64,
+    /// Times a flow's buffers were dropped to keep all buffers under the total budget.
+    pub buffers_shed: u64,
 }
 
 impl Stats {
@@ -82,5 +84,6 @@ impl Stats {
         self.flows_buffer_limit += o.flows_buffer_limit;
         self.flows_overlap_conflict += o.flows_overlap_conflict;
         self.flows_malformed += o.flows_malformed;
+        self.buffers_shed += o.buffers_shed;
     }
 }

@@ -92,6 +92,17 @@ impl TlsStream {
         }
     }
 
+    /// Bytes held: a handshake message being reassembled, or an SSLv2 hello.
+    pub(crate) fn buffered(&self) -> usize {
+        self.handshake.pending() + self.sslv2.len()
+    }
+
+    /// Drops whatever is held and stops reading handshake messages (memory pressure).
+    pub(crate) fn shed(&mut self) {
+        self.stop_handshake();
+        self.sslv2 = Vec::new();
+    }
+
     pub(crate) fn is_broken(&self) -> bool {
         self.state == State::Broken
     }
