@@ -66,9 +66,11 @@ pub fn run<T: Send>(
     emit: &mut dyn FnMut(T),
 ) -> Stats {
     let threads = threads.max(1);
-    // Each worker gets its share of the table bound, so the total stays as configured.
+    // Each worker gets its share of the table and buffer bounds, so the totals stay as
+    // configured.
     let per_worker = FlowConfig {
         max_flows: (cfg.max_flows / threads).max(1),
+        max_buffer_total: (cfg.max_buffer_total / threads).max(1),
         ..cfg.clone()
     };
     std::thread::scope(|scope| {

@@ -11,6 +11,7 @@ fuzz_target!(|data: &[u8]| {
         max_flows: 8,
         idle_timeout: Duration::from_secs(2),
         max_buffer_per_direction: 4096,
+        max_buffer_total: 1 << 14,
     };
     let mut a = Analyzer::new(cfg);
     let mut rest = data;
