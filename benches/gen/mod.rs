@@ -107,6 +107,16 @@ pub fn templates(dir: &Path) -> Vec<Template> {
     out
 }
 
+/// The sequence offset just past the last byte one side of a template sent.
+fn end_seq(t: &Template, from_client: bool) -> u32 {
+    t.packets
+        .iter()
+        .filter(|p| p.from_client == from_client)
+        .map(|p| p.seq_off + p.payload.len() as u32)
+        .max()
+        .unwrap_or(1)
+}
+
 /// A small deterministic generator (xorshift64*).
 pub struct Rng(pub u64);
 impl Rng {
@@ -254,20 +264,8 @@ pub fn bulk<W: Write>(
     let mut sent: Vec<(u32, u32)> = tpl
         .iter()
         .map(|t| {
-            let c = t
-                .packets
-                .iter()
-                .filter(|p| p.from_client)
-                .map(|p| p.seq_off + p.payload.len() as u32)
-                .max()
-                .unwrap_or(1);
-            let s = t
-                .packets
-                .iter()
-                .filter(|p| !p.from_client)
-                .map(|p| p.seq_off + p.payload.len() as u32)
-                .max()
-                .unwrap_or(1);
+            let c = end_seq(t, true);
+            let s = end_seq(t, false);
             (c, s)
         })
         .collect();
@@ -352,13 +350,7 @@ pub fn handshakes<W: Write>(w: &mut PcapWriter<W>, all: &[Template], rng: &mut R
                 w.replay(&e, p);
             }
         }
-        let fin_seq = t
-            .packets
-            .iter()
-            .filter(|p| p.from_client)
-            .map(|p| p.seq_off + p.payload.len() as u32)
-            .max()
-            .unwrap_or(1);
+        let fin_seq = end_seq(t, true);
         w.tcp(
             e.client,
             e.server,

@@ -10,7 +10,7 @@
 
 use core::fmt;
 
-use super::{push_hex_list, sha256_12, two_digits, Transport};
+use super::{push_hex_list, sha256_12, two_digits, Text, Transport};
 use crate::client_hello::ClientHello;
 use crate::registry::ExtensionType;
 use crate::version::TlsVersion;
@@ -147,8 +147,6 @@ fn parts(hello: &ClientHello<'_>, transport: Transport) -> Parts {
         sig_algs,
     }
 }
-
-type Text = smallvec::SmallVec<[u8; 512]>;
 
 /// The string hashed for part c: extensions (sorted or not) then `_` and signature algorithms.
 fn c_input(out: &mut Text, exts: &[u16], sig_algs: &[u16]) {

@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use super::{push_hex4, push_hex_list, sha256_12, two_digits, Transport};
+use super::{push_hex4, push_hex_list, sha256_12, two_digits, Text, Transport};
 use crate::server_hello::ServerHello;
 
 /// A JA4S fingerprint, e.g. `t130200_1301_234ea6891581`.
@@ -73,14 +73,14 @@ pub fn ja4s(hello: &ServerHello<'_>, transport: Transport) -> Ja4s {
     let mut out = [0u8; 25];
     out[..7].copy_from_slice(&a);
     out[7] = b'_';
-    let mut c = Vec::with_capacity(4);
+    let mut c = Text::new();
     push_hex4(&mut c, hello.cipher_suite.0);
     out[8..12].copy_from_slice(&c);
     out[12] = b'_';
     if exts.is_empty() {
         out[13..].copy_from_slice(b"000000000000");
     } else {
-        let mut buf = Vec::with_capacity(5 * exts.len());
+        let mut buf = Text::new();
         push_hex_list(&mut buf, &exts);
         out[13..].copy_from_slice(&sha256_12(&buf));
     }
@@ -90,11 +90,11 @@ pub fn ja4s(hello: &ServerHello<'_>, transport: Transport) -> Ja4s {
 /// `ja4s_r`: the raw JA4S, extensions listed instead of hashed.
 pub fn ja4s_r(hello: &ServerHello<'_>, transport: Transport) -> String {
     let (a, exts) = a_and_exts(hello, transport);
-    let mut out = Vec::with_capacity(16 + 5 * exts.len());
+    let mut out = Text::new();
     out.extend_from_slice(&a);
     out.push(b'_');
     push_hex4(&mut out, hello.cipher_suite.0);
     out.push(b'_');
     push_hex_list(&mut out, &exts);
-    String::from_utf8(out).unwrap_or_default()
+    String::from_utf8(out.into_vec()).unwrap_or_default()
 }

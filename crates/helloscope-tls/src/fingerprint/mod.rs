@@ -10,39 +10,15 @@ use sha2::{Digest, Sha256};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Something bytes can be appended to (a `Vec`, or a buffer on the stack).
-pub(crate) trait Sink {
-    fn put(&mut self, b: &[u8]);
-    fn pop_last(&mut self);
-}
-
-impl Sink for Vec<u8> {
-    #[inline]
-    fn put(&mut self, b: &[u8]) {
-        self.extend_from_slice(b);
-    }
-    #[inline]
-    fn pop_last(&mut self) {
-        self.pop();
-    }
-}
-
-impl<const N: usize> Sink for smallvec::SmallVec<[u8; N]> {
-    #[inline]
-    fn put(&mut self, b: &[u8]) {
-        self.extend_from_slice(b);
-    }
-    #[inline]
-    fn pop_last(&mut self) {
-        self.pop();
-    }
-}
+/// Text being built for hashing or printing, on the stack while it is short (a heap
+/// allocation costs as much as hashing a block).
+pub(crate) type Text = smallvec::SmallVec<[u8; 512]>;
 
 /// Appends `v` as four lower-case hex digits.
 #[cfg(feature = "ja4s")]
 #[inline]
-pub(crate) fn push_hex4(out: &mut impl Sink, v: u16) {
-    out.put(&[
+pub(crate) fn push_hex4(out: &mut Text, v: u16) {
+    out.extend_from_slice(&[
         HEX[(v >> 12) as usize & 0xf],
         HEX[(v >> 8) as usize & 0xf],
         HEX[(v >> 4) as usize & 0xf],
@@ -52,7 +28,7 @@ pub(crate) fn push_hex4(out: &mut impl Sink, v: u16) {
 
 /// Appends a comma-separated list of four-digit hex values.
 #[inline]
-pub(crate) fn push_hex_list(out: &mut impl Sink, values: &[u16]) {
+pub(crate) fn push_hex_list(out: &mut Text, values: &[u16]) {
     // Five bytes per value, written into a fixed chunk and appended in one go.
     let mut chunk = [b','; 5 * 32];
     for group in values.chunks(32) {
@@ -63,11 +39,11 @@ pub(crate) fn push_hex_list(out: &mut impl Sink, values: &[u16]) {
             chunk[o + 2] = HEX[(v >> 4) as usize & 0xf];
             chunk[o + 3] = HEX[*v as usize & 0xf];
         }
-        out.put(&chunk[..5 * group.len()]);
+        out.extend_from_slice(&chunk[..5 * group.len()]);
     }
     // Each value was followed by a comma; the list's last one is not.
     if !values.is_empty() {
-        out.pop_last();
+        out.pop();
     }
 }
 
