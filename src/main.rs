@@ -2,6 +2,7 @@
 //! vendor switches old versions off.
 
 mod decode;
+mod jsonl;
 mod output;
 mod parallel;
 mod policy;
@@ -178,11 +179,14 @@ impl Formatter {
         let problem = eval
             .as_ref()
             .is_some_and(|(e, _)| matches!(e.verdict, Verdict::Breaks | Verdict::Failing));
-        let j = FlowJson::new(&r, &self.source, eval.as_ref().map(|e| &e.0));
-        let mut line = match self.format {
-            Format::Csv => csv_row(&j).into_bytes(),
-            _ => serde_json::to_vec(&j).unwrap_or_default(),
-        };
+        let mut line = Vec::with_capacity(1024);
+        match self.format {
+            Format::Csv => {
+                let j = FlowJson::new(&r, &self.source, eval.as_ref().map(|e| &e.0));
+                line.extend_from_slice(csv_row(&j).as_bytes());
+            }
+            _ => jsonl::write_line(&mut line, &r, &self.source, eval.as_ref().map(|e| &e.0)),
+        }
         line.push(b'\n');
         let report = self.report.then_some((r, eval));
         Prepared::Line {
@@ -203,6 +207,8 @@ struct Sink {
     problems: bool,
     streaming_table: bool,
     wrote_header: bool,
+    /// The jsonl line being written, kept to reuse its allocation.
+    line: Vec<u8>,
 }
 
 impl Sink {
@@ -251,13 +257,16 @@ impl Sink {
         if let Some(rep) = &mut self.report {
             rep.add(r, eval.as_ref().map(|e| &e.0), eval.as_ref().map(|e| e.1));
         }
-        let j = FlowJson::new(r, source, eval.as_ref().map(|e| &e.0));
+        let eval = eval.as_ref().map(|e| &e.0);
         match self.format {
             Format::Jsonl => {
-                serde_json::to_writer(&mut self.out, &j)?;
-                self.out.write_all(b"\n")?;
+                self.line.clear();
+                jsonl::write_line(&mut self.line, r, source, eval);
+                self.line.push(b'\n');
+                self.out.write_all(&self.line)?;
             }
             Format::Csv => {
+                let j = FlowJson::new(r, source, eval);
                 if !self.wrote_header {
                     writeln!(self.out, "{}", CSV_HEADER.join(","))?;
                     self.wrote_header = true;
@@ -266,7 +275,7 @@ impl Sink {
             }
             Format::Table if self.streaming_table => {
                 let mut t = Table::default();
-                t.push(&j);
+                t.push(&FlowJson::new(r, source, eval));
                 let mut buf = Vec::new();
                 t.write(&mut buf)?;
                 let text = String::from_utf8_lossy(&buf);
@@ -280,7 +289,7 @@ impl Sink {
                     writeln!(self.out, "{l}")?;
                 }
             }
-            Format::Table => self.table.push(&j),
+            Format::Table => self.table.push(&FlowJson::new(r, source, eval)),
         }
         // Live: each record goes out as the flow is decided. Files: buffered.
         if self.streaming_table {
@@ -423,6 +432,7 @@ fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
         problems: false,
         streaming_table: streaming,
         wrote_header: false,
+        line: Vec::with_capacity(1024),
     })
 }
 

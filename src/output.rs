@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::time::{Duration, UNIX_EPOCH};
 
-use helloscope_capture::{FlowRecord, Outcome};
+use helloscope_capture::{FlowFlags, FlowRecord, Outcome};
 use serde::Serialize;
 
 use crate::policy::Evaluation;
@@ -74,29 +74,25 @@ pub fn rfc3339_micros(d: Duration) -> String {
     humantime::format_rfc3339_micros(UNIX_EPOCH + d).to_string()
 }
 
+/// The names of the flags set, in the documented order.
+pub fn flag_names(f: &FlowFlags) -> Vec<&'static str> {
+    [
+        (f.midstream, "midstream"),
+        (f.gap, "gap"),
+        (f.buffer_limit, "buffer_limit"),
+        (f.overlap_conflict, "overlap_conflict"),
+        (f.malformed, "malformed"),
+        (f.snaplen_cut, "snaplen_cut"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect()
+}
+
 impl FlowJson {
     pub fn new(r: &FlowRecord, source: &str, eval: Option<&Evaluation>) -> Self {
         let ch = r.client_hello.as_ref();
         let sh = r.server_hello.as_ref();
-        let mut flags = Vec::new();
-        if r.flags.midstream {
-            flags.push("midstream");
-        }
-        if r.flags.gap {
-            flags.push("gap");
-        }
-        if r.flags.buffer_limit {
-            flags.push("buffer_limit");
-        }
-        if r.flags.overlap_conflict {
-            flags.push("overlap_conflict");
-        }
-        if r.flags.malformed {
-            flags.push("malformed");
-        }
-        if r.flags.snaplen_cut {
-            flags.push("snaplen_cut");
-        }
         FlowJson {
             ts: rfc3339_micros(r.first_seen),
             source: source.to_owned(),
@@ -115,10 +111,10 @@ impl FlowJson {
             cipher: sh.map(|s| s.cipher.to_string()),
             hello_retry: sh.is_some_and(|s| s.hello_retry),
             fallback_scsv: ch.is_some_and(|c| c.fallback_scsv),
-            ja3: ch.and_then(|c| c.ja3.clone()),
-            ja3s: sh.map(|s| s.ja3s.clone()),
-            ja4: ch.and_then(|c| c.ja4.clone()),
-            ja4s: sh.and_then(|s| s.ja4s.clone()),
+            ja3: ch.and_then(|c| c.ja3.as_deref().map(str::to_owned)),
+            ja3s: sh.map(|s| s.ja3s.to_string()),
+            ja4: ch.and_then(|c| c.ja4.as_deref().map(str::to_owned)),
+            ja4s: sh.and_then(|s| s.ja4s.as_deref().map(str::to_owned)),
             outcome: r.outcome.name(),
             alert: match r.outcome {
                 Outcome::Alert {
@@ -144,15 +140,15 @@ impl FlowJson {
                     })
                     .collect(),
             }),
-            ja3_string: ch.and_then(|c| c.ja3_string.clone()),
-            ja4_r: ch.and_then(|c| c.ja4_r.clone()),
+            ja3_string: ch.and_then(|c| c.ja3_string.as_deref().map(str::to_owned)),
+            ja4_r: ch.and_then(|c| c.ja4_r.as_deref().map(str::to_owned)),
             sslv2_hello: ch.is_some_and(|c| c.sslv2_format),
             reset_by: match r.outcome {
                 Outcome::Reset { from } => Some(from.as_str()),
                 _ => None,
             },
             end: r.end.name(),
-            flags,
+            flags: flag_names(&r.flags),
             packets: r.packets,
         }
     }

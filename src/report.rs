@@ -53,7 +53,7 @@ impl Report {
                 .map(|e| e.profile.clone())
                 .unwrap_or_else(|| "-".into()),
             client_ip: r.client.ip().to_string(),
-            ja4: ch.and_then(|c| c.ja4.clone()).unwrap_or_else(|| "-".into()),
+            ja4: ch.and_then(|c| c.ja4.as_deref()).unwrap_or("-").to_owned(),
             host: ch
                 .and_then(|c| c.sni.clone())
                 .unwrap_or_else(|| format!("{} (no SNI)", r.server.ip())),

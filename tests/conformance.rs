@@ -162,28 +162,44 @@ fn corpus_flows_match_their_authors_expected_values() {
             check("sni", s(&d["sni"]), ch.and_then(|c| c.sni.clone()));
         }
         if let Some(v) = d.get("ja3") {
-            check("ja3", s(v), ch.and_then(|c| c.ja3.clone()));
+            check(
+                "ja3",
+                s(v),
+                ch.and_then(|c| c.ja3.as_deref().map(str::to_owned)),
+            );
             check(
                 "ja3_string",
                 s(&d["ja3_string"]),
-                ch.and_then(|c| c.ja3_string.clone()),
+                ch.and_then(|c| c.ja3_string.as_deref().map(str::to_owned)),
             );
         }
         if let Some(v) = d.get("ja4") {
             // FoxIO's reference prints `99` for a non-alphanumeric ALPN; the specification
             // (followed here) takes the hex characters. The key records both.
             let want = d.get("ja4_spec_alpn_rule").unwrap_or(v);
-            check("ja4", s(want), ch.and_then(|c| c.ja4.clone()));
+            check(
+                "ja4",
+                s(want),
+                ch.and_then(|c| c.ja4.as_deref().map(str::to_owned)),
+            );
             if d.get("ja4_spec_alpn_rule").is_none() {
-                check("ja4_r", s(&d["ja4_r"]), ch.and_then(|c| c.ja4_r.clone()));
+                check(
+                    "ja4_r",
+                    s(&d["ja4_r"]),
+                    ch.and_then(|c| c.ja4_r.as_deref().map(str::to_owned)),
+                );
             }
         }
         if let Some(v) = d.get("ja3s") {
-            check("ja3s", s(v), sh.map(|s| s.ja3s.clone()));
+            check("ja3s", s(v), sh.map(|s| s.ja3s.to_string()));
         }
         #[cfg(feature = "ja4s")]
         if let Some(v) = d.get("ja4s") {
-            check("ja4s", s(v), sh.and_then(|s| s.ja4s.clone()));
+            check(
+                "ja4s",
+                s(v),
+                sh.and_then(|s| s.ja4s.as_deref().map(str::to_owned)),
+            );
         }
         if let Some(v) = d.get("negotiated_version").and_then(Value::as_str) {
             check(
@@ -214,5 +230,69 @@ fn corpus_flows_match_their_authors_expected_values() {
         "{} mismatches:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// Every record of `files`, read one after the other through one analyzer (so fingerprints
+/// found in one file are reused in the next), with `fingerprint_cache` entries.
+fn run_files(files: &[PathBuf], fingerprint_cache: usize) -> (Vec<FlowRecord>, u64) {
+    let mut out = Vec::new();
+    let mut a = Analyzer::new(FlowConfig {
+        fingerprint_cache,
+        ..FlowConfig::default()
+    });
+    for f in files {
+        let Ok(mut src) = PacketSource::open_file(f.to_str().unwrap()) else {
+            continue;
+        };
+        let _ = a.run(&mut src, &mut |r| out.push(r));
+    }
+    a.finish(&mut |r| out.push(r));
+    (out, a.stats().fingerprints_reused)
+}
+
+/// The fingerprint cache gives every record exactly what computing each hello afresh gives,
+/// over the bundled captures and, when present, every capture of the public corpus.
+#[test]
+fn reused_fingerprints_equal_fresh_ones() {
+    let mut files: Vec<PathBuf> = ["openssl.pcap", "curl.pcapng", "libraries.pcap", "ipv6.pcap"]
+        .iter()
+        .map(|f| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("captures")
+                .join(f)
+        })
+        .collect();
+    match corpus_dir() {
+        Some(dir) => {
+            let text = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
+            let mut seen = std::collections::BTreeSet::new();
+            for l in text.lines() {
+                let e: Value = serde_json::from_str(l).unwrap();
+                seen.insert(dir.join(e["file"].as_str().unwrap()));
+            }
+            files.extend(seen);
+        }
+        None => eprintln!("corpus not found: comparing over the bundled captures only"),
+    }
+    // Flows still open at a file's end come out in hash-table order: compare sorted.
+    let sorted = |(mut v, n): (Vec<FlowRecord>, u64)| {
+        v.sort_by_key(|r| (r.first_seen, r.client, r.server, r.packets));
+        (v, n)
+    };
+    let (fresh, none_reused) = sorted(run_files(&files, 0));
+    let (cached, reused) = sorted(run_files(&files, 4096));
+    assert_eq!(none_reused, 0);
+    assert!(
+        reused > 10,
+        "hellos repeat across these captures: {reused} reused"
+    );
+    assert_eq!(fresh.len(), cached.len());
+    for (a, b) in fresh.iter().zip(&cached) {
+        assert_eq!(a, b);
+    }
+    eprintln!(
+        "fingerprint cache: {} records identical, {reused} hellos' fingerprints reused",
+        fresh.len()
     );
 }

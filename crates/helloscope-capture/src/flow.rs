@@ -8,6 +8,7 @@ use std::time::Duration;
 use helloscope_tls::{AlertLevel, ClientHello, HandshakeType, ServerHello, TlsVersion};
 
 use crate::decode::TcpSegment;
+use crate::fingerprint_cache::FingerprintCache;
 use crate::reassembly::StreamReassembler;
 use crate::record::{
     ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
@@ -29,6 +30,10 @@ pub struct FlowConfig {
     /// its flow's buffers dropped instead (the flow is flagged `buffer_limit`), so many flows
     /// each holding their share cannot add up to more than this.
     pub max_buffer_total: usize,
+    /// Distinct ClientHellos (and ServerHellos) whose fingerprints are kept, so that the
+    /// next connection of the same client build finds them instead of hashing again; 0
+    /// computes every one. About 1 KB each.
+    pub fingerprint_cache: usize,
 }
 
 impl Default for FlowConfig {
@@ -38,6 +43,7 @@ impl Default for FlowConfig {
             idle_timeout: Duration::from_secs(120),
             max_buffer_per_direction: 64 * 1024,
             max_buffer_total: 256 << 20,
+            fingerprint_cache: 4096,
         }
     }
 }
@@ -101,12 +107,15 @@ fn idx(side: Side) -> usize {
 }
 
 impl HandshakeState {
-    fn on_event(&mut self, side: Side, ev: TlsEvent<'_>) {
+    fn on_event(&mut self, side: Side, ev: TlsEvent<'_>, fp: &mut FingerprintCache) {
         match ev {
             TlsEvent::Handshake(m) => match (side, m.msg_type) {
                 (Side::Client, HandshakeType::CLIENT_HELLO) if self.client_hello.is_none() => {
                     match ClientHello::parse(m.body) {
-                        Ok(h) => self.client_hello = Some(ClientHelloSummary::from_hello(&h)),
+                        Ok(h) => {
+                            let f = fp.client(&h);
+                            self.client_hello = Some(ClientHelloSummary::with_fingerprints(&h, f))
+                        }
                         Err(_) => self.malformed_hello = true,
                     }
                 }
@@ -115,7 +124,9 @@ impl HandshakeState {
                         Ok(h) => {
                             match &mut self.server_hello {
                                 None => {
-                                    self.server_hello = Some(ServerHelloSummary::from_hello(&h))
+                                    let f = fp.server(&h);
+                                    self.server_hello =
+                                        Some(ServerHelloSummary::with_fingerprints(&h, f))
                                 }
                                 Some(s) => s.update_from_final(&h),
                             }
@@ -337,6 +348,7 @@ impl Flow {
         seg: &TcpSegment<'_>,
         ts: Duration,
         cfg: &FlowConfig,
+        fp: &mut FingerprintCache,
     ) -> Option<Outcome> {
         self.packets += 1;
         self.snaplen_cut |= seg.truncated;
@@ -359,7 +371,7 @@ impl Flow {
             };
             reasm.on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut |b| {
                 *bytes += b.len() as u64;
-                tls.feed(b, &mut |ev| hs.on_event(side, ev));
+                tls.feed(b, &mut |ev| hs.on_event(side, ev, fp));
             });
             // Stop buffering handshake bytes once the needed hello is in.
             if side == Side::Client && hs.client_hello.is_some() && tls.want_handshake {
@@ -462,6 +474,7 @@ pub(crate) struct FlowTable {
     pub(crate) cfg: FlowConfig,
     hasher: ahash::RandomState,
     active: HashMap<FlowKey, Box<Flow>, ahash::RandomState>,
+    fingerprints: FingerprintCache,
     done: HashMap<u64, Done, BuildHasherDefault<PassThrough>>,
     /// Bytes held in the buffers of all followed flows.
     buffered: usize,
@@ -482,6 +495,7 @@ impl FlowTable {
                 ahash::RandomState::new(),
             ),
             done: HashMap::with_capacity_and_hasher(cfg.max_flows.min(1 << 12), Default::default()),
+            fingerprints: FingerprintCache::new(cfg.fingerprint_cache),
             cfg,
             buffered: 0,
             now: Duration::ZERO,
@@ -538,7 +552,9 @@ impl FlowTable {
                 }
             }
         }
-        if let Some(outcome) = flow.on_segment(seg, ts, cfg) {
+        let decided = flow.on_segment(seg, ts, cfg, &mut self.fingerprints);
+        stats.fingerprints_reused = self.fingerprints.hits;
+        if let Some(outcome) = decided {
             if flow.tls {
                 stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
             } else {
@@ -608,7 +624,8 @@ impl FlowTable {
         if tls {
             stats.flows_tls += 1;
         }
-        let decided = flow.on_segment(seg, ts, &self.cfg);
+        let decided = flow.on_segment(seg, ts, &self.cfg, &mut self.fingerprints);
+        stats.fingerprints_reused = self.fingerprints.hits;
         match decided {
             Some(outcome) => {
                 if tls {

@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod decode;
+mod fingerprint_cache;
 mod flow;
 mod pcapfile;
 pub mod reassembly;

@@ -1,12 +1,15 @@
 //! What comes out: one [`FlowRecord`] per TLS flow.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use helloscope_tls::{
     AlertDescription, AlertLevel, CipherSuite, ClientHello, DowngradeSentinel, ServerHello,
-    Sslv2ClientHello, TlsVersion, Transport,
+    Sslv2ClientHello, TlsVersion,
 };
+
+use crate::fingerprint_cache::{ClientFingerprints, ServerFingerprints};
 
 /// Which end of the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -124,21 +127,24 @@ pub struct ClientHelloSummary {
     pub grease: bool,
     /// Extension types in wire order, GREASE included.
     pub extensions: Vec<u16>,
-    /// JA3 MD5 (none for SSLv2-format hellos).
-    pub ja3: Option<String>,
+    /// JA3 MD5 (none for SSLv2-format hellos). Shared by the flows of one client build.
+    pub ja3: Option<Arc<str>>,
     /// JA3 string.
-    pub ja3_string: Option<String>,
+    pub ja3_string: Option<Arc<str>>,
     /// JA4 (none for SSLv2-format hellos).
-    pub ja4: Option<String>,
+    pub ja4: Option<Arc<str>>,
     /// JA4 raw form with sorted lists.
-    pub ja4_r: Option<String>,
+    pub ja4_r: Option<Arc<str>>,
 }
 
 impl ClientHelloSummary {
     /// Summarises a parsed ClientHello.
     pub fn from_hello(h: &ClientHello<'_>) -> Self {
-        let ja3 = helloscope_tls::ja3(h);
-        let (ja4, ja4_r) = helloscope_tls::ja4_with_raw(h, Transport::Tcp);
+        Self::with_fingerprints(h, ClientFingerprints::compute(h))
+    }
+
+    /// Summarises a parsed ClientHello whose fingerprints are known.
+    pub(crate) fn with_fingerprints(h: &ClientHello<'_>, fp: ClientFingerprints) -> Self {
         ClientHelloSummary {
             sni: h
                 .server_name()
@@ -156,10 +162,10 @@ impl ClientHelloSummary {
             grease: h.cipher_suites().any(|c| c.is_grease())
                 || h.extensions().any(|e| e.ext_type.is_grease()),
             extensions: h.extensions().map(|e| e.ext_type.0).collect(),
-            ja3: Some(ja3.hash().to_owned()),
-            ja3_string: Some(ja3.string),
-            ja4: Some(ja4.to_string()),
-            ja4_r: Some(ja4_r),
+            ja3: Some(fp.ja3),
+            ja3_string: Some(fp.ja3_string),
+            ja4: Some(fp.ja4),
+            ja4_r: Some(fp.ja4_r),
         }
     }
 
@@ -198,31 +204,31 @@ pub struct ServerHelloSummary {
     /// A TLS 1.3 downgrade sentinel was in the random.
     pub downgrade_sentinel: Option<DowngradeSentinel>,
     /// JA3S of the first ServerHello.
-    pub ja3s: String,
+    pub ja3s: Arc<str>,
     /// JA3S string.
-    pub ja3s_string: String,
+    pub ja3s_string: Arc<str>,
     /// JA4S of the first ServerHello (HelloRetryRequest included); `None` unless built with
     /// the `ja4s` feature (FoxIO License 1.1).
-    pub ja4s: Option<String>,
+    pub ja4s: Option<Arc<str>>,
 }
 
 impl ServerHelloSummary {
     /// Summarises the first ServerHello (or HelloRetryRequest) of a flow.
     pub fn from_hello(h: &ServerHello<'_>) -> Self {
-        let j = helloscope_tls::ja3s(h);
-        #[cfg(feature = "ja4s")]
-        let ja4s = Some(helloscope_tls::ja4s(h, Transport::Tcp).to_string());
-        #[cfg(not(feature = "ja4s"))]
-        let ja4s = None;
+        Self::with_fingerprints(h, ServerFingerprints::compute(h))
+    }
+
+    /// Summarises the first ServerHello whose fingerprints are known.
+    pub(crate) fn with_fingerprints(h: &ServerHello<'_>, fp: ServerFingerprints) -> Self {
         ServerHelloSummary {
             version: h.selected_version(),
             cipher: h.cipher_suite,
             alpn: h.alpn().map(|a| String::from_utf8_lossy(a).into_owned()),
             hello_retry: h.is_hello_retry_request(),
             downgrade_sentinel: h.downgrade_sentinel(),
-            ja3s: j.hash().to_owned(),
-            ja3s_string: j.string,
-            ja4s,
+            ja3s: fp.ja3s,
+            ja3s_string: fp.ja3s_string,
+            ja4s: fp.ja4s,
         }
     }
 

@@ -46,6 +46,8 @@ pub struct Stats {
     pub flows_malformed: u64,
     /// Times a flow's buffers were dropped to keep all buffers under the total budget.
     pub buffers_shed: u64,
+    /// Hellos whose fingerprints were found among those already computed.
+    pub fingerprints_reused: u64,
 }
 
 impl Stats {

@@ -101,7 +101,10 @@ fn ja4_of(f: &FirstFlight, pieces: &[(usize, usize)]) -> Option<String> {
     }
     a.finish(&mut |r| out.push(r));
     assert_eq!(out.len(), 1, "{pieces:?} {:?}", a.stats());
-    out[0].client_hello.as_ref().and_then(|c| c.ja4.clone())
+    out[0]
+        .client_hello
+        .as_ref()
+        .and_then(|c| c.ja4.as_deref().map(str::to_owned))
 }
 
 fn chunks(total: usize, size: usize, step: usize) -> Vec<(usize, usize)> {

@@ -1,0 +1,286 @@
+//! Fingerprints already computed, found again by the hello fields they are computed from.
+//!
+//! A client build sends the same cipher suites, extensions and lists on every connection, so a
+//! gateway sees a few hundred distinct hellos among millions of connections. JA3 (an MD5) and
+//! JA4 (two SHA-256) cost about 2 µs per ClientHello; finding them again costs a key built from
+//! exactly the fields they read, one hash and one comparison.
+//!
+//! GREASE values (RFC 8701) are written into the key as one value, `0x0a0a`: every fingerprint
+//! leaves GREASE out and nothing it reads depends on which GREASE value a client drew, so a
+//! Chromium build that draws new ones on each connection still finds its entry. Extension order
+//! stays in the key because JA3 (and JA4's `_o` forms) depend on it; a client that shuffles its
+//! extensions (Chromium since 110) gets an entry per order it sends, and the table is bounded.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use helloscope_tls::{ClientHello, ExtensionType, ServerHello};
+
+/// What a ClientHello's fingerprints are, shared by every flow whose hello gives the same key.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientFingerprints {
+    pub(crate) ja3: Arc<str>,
+    pub(crate) ja3_string: Arc<str>,
+    pub(crate) ja4: Arc<str>,
+    pub(crate) ja4_r: Arc<str>,
+}
+
+impl ClientFingerprints {
+    pub(crate) fn compute(h: &ClientHello<'_>) -> Self {
+        let ja3 = helloscope_tls::ja3(h);
+        let (ja4, ja4_r) = helloscope_tls::ja4_with_raw(h, helloscope_tls::Transport::Tcp);
+        ClientFingerprints {
+            ja3: ja3.hash().into(),
+            ja3_string: ja3.string.into(),
+            ja4: ja4.as_str().into(),
+            ja4_r: ja4_r.into(),
+        }
+    }
+}
+
+/// What a ServerHello's fingerprints are.
+#[derive(Clone, Debug)]
+pub(crate) struct ServerFingerprints {
+    pub(crate) ja3s: Arc<str>,
+    pub(crate) ja3s_string: Arc<str>,
+    pub(crate) ja4s: Option<Arc<str>>,
+}
+
+impl ServerFingerprints {
+    pub(crate) fn compute(h: &ServerHello<'_>) -> Self {
+        let j = helloscope_tls::ja3s(h);
+        #[cfg(feature = "ja4s")]
+        let ja4s = Some(
+            helloscope_tls::ja4s(h, helloscope_tls::Transport::Tcp)
+                .as_str()
+                .into(),
+        );
+        #[cfg(not(feature = "ja4s"))]
+        let ja4s = None;
+        ServerFingerprints {
+            ja3s: j.hash().into(),
+            ja3s_string: j.string.into(),
+            ja4s,
+        }
+    }
+}
+
+/// The bounded table of fingerprints by key. When full it is emptied: traffic made of ever new
+/// hellos then costs what it would cost without the table, and memory stays bounded.
+pub(crate) struct FingerprintCache {
+    client: HashMap<Box<[u8]>, ClientFingerprints, ahash::RandomState>,
+    server: HashMap<Box<[u8]>, ServerFingerprints, ahash::RandomState>,
+    /// The key being built, kept to reuse its allocation.
+    key: Vec<u8>,
+    capacity: usize,
+    /// Hellos whose fingerprints were found in the table.
+    pub(crate) hits: u64,
+}
+
+/// GREASE values all become this one in a key.
+const GREASE: u16 = 0x0a0a;
+
+fn push_u16(key: &mut Vec<u8>, v: u16) {
+    let v = if helloscope_tls::grease::is_grease_u16(v) {
+        GREASE
+    } else {
+        v
+    };
+    key.extend_from_slice(&v.to_be_bytes());
+}
+
+/// Appends an extension body: `list_at` is where its list of u16 values starts (after the
+/// length prefix), `None` for bodies copied as they are.
+fn push_body(key: &mut Vec<u8>, body: &[u8], list_at: Option<usize>) {
+    key.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    match list_at {
+        Some(at) if at <= body.len() => {
+            key.extend_from_slice(&body[..at]);
+            let mut words = body[at..].chunks_exact(2);
+            for w in &mut words {
+                push_u16(key, u16::from_be_bytes([w[0], w[1]]));
+            }
+            key.extend_from_slice(words.remainder());
+        }
+        _ => key.extend_from_slice(body),
+    }
+}
+
+impl FingerprintCache {
+    /// A table of at most `capacity` entries per side; 0 computes every fingerprint afresh.
+    pub(crate) fn new(capacity: usize) -> Self {
+        FingerprintCache {
+            client: HashMap::default(),
+            server: HashMap::default(),
+            key: Vec::new(),
+            capacity,
+            hits: 0,
+        }
+    }
+
+    /// The key of a ClientHello: `legacy_version`, cipher suites, and each extension's type in
+    /// wire order with, for the extensions JA3 and JA4 read, its body.
+    fn client_key(key: &mut Vec<u8>, h: &ClientHello<'_>) {
+        key.clear();
+        key.extend_from_slice(&h.legacy_version.to_wire().to_be_bytes());
+        let suites = h.cipher_suites();
+        key.extend_from_slice(&(suites.len() as u16).to_be_bytes());
+        for c in suites {
+            push_u16(key, c.0);
+        }
+        for e in h.extensions() {
+            push_u16(key, e.ext_type.0);
+            let list_at = match e.ext_type {
+                ExtensionType::SUPPORTED_GROUPS | ExtensionType::SIGNATURE_ALGORITHMS => Some(2),
+                ExtensionType::SUPPORTED_VERSIONS => Some(1),
+                ExtensionType::EC_POINT_FORMATS | ExtensionType::ALPN => None,
+                _ => continue,
+            };
+            push_body(key, e.data, list_at);
+        }
+    }
+
+    /// The key of a ServerHello: `legacy_version`, cipher suite, extension types in wire order,
+    /// and the bodies of supported_versions and ALPN.
+    fn server_key(key: &mut Vec<u8>, h: &ServerHello<'_>) {
+        key.clear();
+        key.extend_from_slice(&h.legacy_version.to_wire().to_be_bytes());
+        key.extend_from_slice(&h.cipher_suite.0.to_be_bytes());
+        for e in h.extensions() {
+            push_u16(key, e.ext_type.0);
+            if matches!(
+                e.ext_type,
+                ExtensionType::SUPPORTED_VERSIONS | ExtensionType::ALPN
+            ) {
+                push_body(key, e.data, None);
+            }
+        }
+    }
+
+    /// The fingerprints of a ClientHello.
+    pub(crate) fn client(&mut self, h: &ClientHello<'_>) -> ClientFingerprints {
+        if self.capacity == 0 {
+            return ClientFingerprints::compute(h);
+        }
+        Self::client_key(&mut self.key, h);
+        if let Some(f) = self.client.get(self.key.as_slice()) {
+            self.hits += 1;
+            return f.clone();
+        }
+        let f = ClientFingerprints::compute(h);
+        if self.client.len() >= self.capacity {
+            self.client.clear();
+        }
+        self.client.insert(self.key.as_slice().into(), f.clone());
+        f
+    }
+
+    /// The fingerprints of a ServerHello.
+    pub(crate) fn server(&mut self, h: &ServerHello<'_>) -> ServerFingerprints {
+        if self.capacity == 0 {
+            return ServerFingerprints::compute(h);
+        }
+        Self::server_key(&mut self.key, h);
+        if let Some(f) = self.server.get(self.key.as_slice()) {
+            self.hits += 1;
+            return f.clone();
+        }
+        let f = ServerFingerprints::compute(h);
+        if self.server.len() >= self.capacity {
+            self.server.clear();
+        }
+        self.server.insert(self.key.as_slice().into(), f.clone());
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHROMIUM: &[u8] =
+        include_bytes!("../../helloscope-tls/testdata/chromium-156-clienthello.bin");
+    const CURL: &[u8] = include_bytes!("../../helloscope-tls/testdata/curl-7.88.1-clienthello.bin");
+    const GNUTLS: &[u8] =
+        include_bytes!("../../helloscope-tls/testdata/gnutls-3.7.9-clienthello.bin");
+
+    fn check_same(cache: &mut FingerprintCache, record: &[u8]) -> ClientFingerprints {
+        let h = helloscope_tls::parse_client_hello_record(record).unwrap();
+        let fresh = ClientFingerprints::compute(&h);
+        let got = cache.client(&h);
+        assert_eq!(got.ja3, fresh.ja3);
+        assert_eq!(got.ja3_string, fresh.ja3_string);
+        assert_eq!(got.ja4, fresh.ja4);
+        assert_eq!(got.ja4_r, fresh.ja4_r);
+        got
+    }
+
+    /// Offsets of every byte pair that reads as a GREASE value. In the Chromium hello these
+    /// are its GREASE cipher, extension types, group, version and key share.
+    fn grease_offsets(b: &[u8]) -> Vec<usize> {
+        (0..b.len() - 1)
+            .filter(|&i| {
+                helloscope_tls::grease::is_grease_u16(u16::from_be_bytes([b[i], b[i + 1]]))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hits_give_what_computing_gives() {
+        let mut cache = FingerprintCache::new(16);
+        for r in [CHROMIUM, CURL, GNUTLS] {
+            check_same(&mut cache, r);
+        }
+        assert_eq!(cache.hits, 0);
+        for r in [CHROMIUM, CURL, GNUTLS] {
+            check_same(&mut cache, r);
+        }
+        assert_eq!(cache.hits, 3);
+    }
+
+    #[test]
+    fn other_grease_values_find_the_same_entry() {
+        let mut cache = FingerprintCache::new(16);
+        let first = check_same(&mut cache, CHROMIUM);
+        let offsets = grease_offsets(CHROMIUM);
+        assert!(offsets.len() >= 4, "the Chromium hello carries GREASE");
+        for draw in 0..16u8 {
+            let mut b = CHROMIUM.to_vec();
+            for &i in &offsets {
+                let v = (draw.wrapping_mul(7).wrapping_add(i as u8) % 16) << 4 | 0x0a;
+                b[i] = v;
+                b[i + 1] = v;
+            }
+            let again = check_same(&mut cache, &b);
+            assert_eq!(again.ja4, first.ja4);
+        }
+        assert_eq!(cache.hits, 16);
+    }
+
+    #[test]
+    fn a_changed_fingerprinted_field_misses() {
+        let mut cache = FingerprintCache::new(16);
+        check_same(&mut cache, CURL);
+        // The first cipher suite's low byte: record header, handshake header, version,
+        // random, session id, suites length.
+        let h = helloscope_tls::parse_client_hello_record(CURL).unwrap();
+        let at = 5 + 4 + 2 + 32 + 1 + h.session_id.len() + 2 + 1;
+        let mut b = CURL.to_vec();
+        b[at] ^= 0x01;
+        let changed = check_same(&mut cache, &b);
+        assert_eq!(cache.hits, 0);
+        assert_ne!(
+            changed.ja3,
+            check_same(&mut FingerprintCache::new(0), CURL).ja3
+        );
+    }
+
+    #[test]
+    fn full_table_is_emptied_and_stays_bounded() {
+        let mut cache = FingerprintCache::new(2);
+        for r in [CHROMIUM, CURL, GNUTLS, CHROMIUM, CURL, GNUTLS] {
+            check_same(&mut cache, r);
+            assert!(cache.client.len() <= 2);
+        }
+    }
+}
