@@ -18,6 +18,13 @@ use crate::policy::Evaluation;
 pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let b = s.as_bytes();
+    // Almost every string is clean; a scan without early exit is vectorised.
+    if !b.iter().fold(false, |any, &c| {
+        any | (c < 0x20) | (c == b'"') | (c == b'\\')
+    }) {
+        out.extend_from_slice(b);
+        return;
+    }
     let mut start = 0;
     for (i, &c) in b.iter().enumerate() {
         let esc: &[u8] = match c {
@@ -196,7 +203,19 @@ pub fn rfc3339_micros(out: &mut Vec<u8>, since_epoch: Duration) {
 
 fn ip(out: &mut Vec<u8>, a: IpAddr) {
     out.push(b'"');
-    let _ = write!(Escaping(out), "{a}");
+    match a {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                decimal(out, o.into());
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(Escaping(out), "{v6}");
+        }
+    }
     out.push(b'"');
 }
 

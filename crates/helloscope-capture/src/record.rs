@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use helloscope_tls::extensions::{parse_alpn, parse_server_name, parse_supported_versions_client};
 use helloscope_tls::{
-    AlertDescription, AlertLevel, CipherSuite, ClientHello, DowngradeSentinel, ServerHello,
-    Sslv2ClientHello, TlsVersion,
+    AlertDescription, AlertLevel, CipherSuite, ClientHello, DowngradeSentinel, ExtensionType,
+    ServerHello, Sslv2ClientHello, TlsVersion,
 };
 
 use crate::fingerprint_cache::{ClientFingerprints, ServerFingerprints};
@@ -145,23 +146,46 @@ impl ClientHelloSummary {
 
     /// Summarises a parsed ClientHello whose fingerprints are known.
     pub(crate) fn with_fingerprints(h: &ClientHello<'_>, fp: ClientFingerprints) -> Self {
+        // One walk over the extensions finds what the accessors would each search for.
+        let mut extensions = Vec::with_capacity(24);
+        let mut grease = false;
+        let (mut sni, mut alpn, mut versions) = (None, None, None);
+        for e in h.extensions() {
+            extensions.push(e.ext_type.0);
+            grease |= e.ext_type.is_grease();
+            match e.ext_type {
+                ExtensionType::SERVER_NAME => sni = sni.or(Some(e.data)),
+                ExtensionType::ALPN => alpn = alpn.or(Some(e.data)),
+                ExtensionType::SUPPORTED_VERSIONS => versions = versions.or(Some(e.data)),
+                _ => {}
+            }
+        }
+        let mut versions_offered: Vec<TlsVersion> = versions
+            .and_then(|d| parse_supported_versions_client(d).ok())
+            .map(|l| l.filter(|v| !v.is_grease()).collect())
+            .unwrap_or_default();
+        versions_offered.sort_unstable_by(|a, b| b.cmp(a));
+        versions_offered.dedup();
+        if versions_offered.is_empty() {
+            versions_offered.push(h.legacy_version);
+        }
+        let suites = h.cipher_suites();
         ClientHelloSummary {
-            sni: h
-                .server_name()
+            sni: sni
+                .and_then(|d| parse_server_name(d).ok().flatten())
                 .map(|s| String::from_utf8_lossy(s).into_owned()),
-            alpn: h
-                .alpn()
+            alpn: alpn
+                .and_then(|d| parse_alpn(d).ok())
                 .map(|n| n.map(|p| String::from_utf8_lossy(p).into_owned()).collect())
                 .unwrap_or_default(),
-            versions_offered: h.offered_versions(),
-            version_offered_max: h.highest_version(),
+            version_offered_max: versions_offered[0],
+            versions_offered,
             legacy_version: h.legacy_version,
-            cipher_count: h.cipher_suites().len(),
+            cipher_count: suites.len(),
             fallback_scsv: h.has_fallback_scsv(),
             sslv2_format: false,
-            grease: h.cipher_suites().any(|c| c.is_grease())
-                || h.extensions().any(|e| e.ext_type.is_grease()),
-            extensions: h.extensions().map(|e| e.ext_type.0).collect(),
+            grease: grease || suites.clone().any(|c| c.is_grease()),
+            extensions,
             ja3: Some(fp.ja3),
             ja3_string: Some(fp.ja3_string),
             ja4: Some(fp.ja4),
@@ -282,4 +306,41 @@ pub struct FlowRecord {
     pub flags: FlowFlags,
     /// Packets seen.
     pub packets: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-walk summary says what the hello's own accessors say.
+    #[test]
+    fn summary_agrees_with_the_hello_accessors() {
+        for record in [
+            &include_bytes!("../../helloscope-tls/testdata/chromium-156-clienthello.bin")[..],
+            include_bytes!("../../helloscope-tls/testdata/curl-7.88.1-clienthello.bin"),
+            include_bytes!("../../helloscope-tls/testdata/gnutls-3.7.9-clienthello.bin"),
+        ] {
+            let h = helloscope_tls::parse_client_hello_record(record).unwrap();
+            let s = ClientHelloSummary::from_hello(&h);
+            let sni = h
+                .server_name()
+                .map(|n| String::from_utf8_lossy(n).into_owned());
+            assert_eq!(s.sni, sni);
+            let alpn: Vec<String> = h
+                .alpn()
+                .map(|n| n.map(|p| String::from_utf8_lossy(p).into_owned()).collect())
+                .unwrap_or_default();
+            assert_eq!(s.alpn, alpn);
+            assert_eq!(s.versions_offered, h.offered_versions());
+            assert_eq!(s.version_offered_max, h.highest_version());
+            let types: Vec<u16> = h.extensions().map(|e| e.ext_type.0).collect();
+            assert_eq!(s.extensions, types);
+            assert_eq!(
+                s.grease,
+                h.cipher_suites().any(|c| c.is_grease())
+                    || h.extensions().any(|e| e.ext_type.is_grease())
+            );
+            assert_eq!(s.cipher_count, h.cipher_suites().count());
+        }
+    }
 }

@@ -172,11 +172,19 @@ impl TlsStream {
     ) -> &'d [u8] {
         // Read a header.
         let Some(h) = self.current else {
-            let take = (RECORD_HEADER_LEN - self.header_len).min(data.len());
-            self.header[self.header_len..self.header_len + take].copy_from_slice(&data[..take]);
-            self.header_len += take;
-            data = &data[take..];
-            match helloscope_tls::parse_record_header(&self.header[..self.header_len]) {
+            let parsed = if self.header_len == 0 && data.len() >= RECORD_HEADER_LEN {
+                // The usual case, a whole header in this segment: read it where it lies.
+                let (header, rest) = data.split_at(RECORD_HEADER_LEN);
+                data = rest;
+                helloscope_tls::parse_record_header(header)
+            } else {
+                let take = (RECORD_HEADER_LEN - self.header_len).min(data.len());
+                self.header[self.header_len..self.header_len + take].copy_from_slice(&data[..take]);
+                self.header_len += take;
+                data = &data[take..];
+                helloscope_tls::parse_record_header(&self.header[..self.header_len])
+            };
+            match parsed {
                 Ok(h) => {
                     self.current = Some(h);
                     self.remaining = h.length as usize;
