@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use helloscope_capture::{FlowRecord, Outcome};
+use helloscope_tls::TlsVersion;
 
 use crate::policy::Evaluation;
 
@@ -103,6 +104,29 @@ impl<'a> Line<'a> {
         match v {
             Some(v) => display(o, v),
             None => o.extend_from_slice(b"null"),
+        }
+    }
+
+    /// A string this crate builds from ASCII letters, digits and `,-_` only (fingerprints):
+    /// nothing to escape, and these are the longest strings of the line.
+    fn clean_str(&mut self, k: &str, v: Option<&str>) {
+        let o = self.key(k);
+        match v {
+            Some(v) => {
+                debug_assert!(!v.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\'));
+                o.push(b'"');
+                o.extend_from_slice(v.as_bytes());
+                o.push(b'"');
+            }
+            None => o.extend_from_slice(b"null"),
+        }
+    }
+
+    fn version(&mut self, k: &str, v: Option<TlsVersion>) {
+        match v.map(|v| (v, v.name())) {
+            Some((_, Some(name))) => self.clean_str(k, Some(name)),
+            Some((v, None)) => self.display(k, Some(v)),
+            None => self.clean_str(k, None),
         }
     }
 
@@ -242,17 +266,20 @@ pub fn write_line(out: &mut Vec<u8>, r: &FlowRecord, source: &str, eval: Option<
     l.list(
         "versions_offered",
         ch.map_or(&[][..], |c| &c.versions_offered),
-        |o, v| display(o, v),
+        |o, v| match v.name() {
+            Some(n) => string(o, n),
+            None => display(o, v),
+        },
     );
-    l.display("version_offered_max", ch.map(|c| c.version_offered_max));
-    l.display("version", sh.map(|s| s.version));
+    l.version("version_offered_max", ch.map(|c| c.version_offered_max));
+    l.version("version", sh.map(|s| s.version));
     l.display("cipher", sh.map(|s| s.cipher));
     l.bool("hello_retry", sh.is_some_and(|s| s.hello_retry));
     l.bool("fallback_scsv", ch.is_some_and(|c| c.fallback_scsv));
-    l.opt_str("ja3", ch.and_then(|c| c.ja3.as_deref()));
-    l.opt_str("ja3s", sh.map(|s| &*s.ja3s));
-    l.opt_str("ja4", ch.and_then(|c| c.ja4.as_deref()));
-    l.opt_str("ja4s", sh.and_then(|s| s.ja4s.as_deref()));
+    l.clean_str("ja3", ch.and_then(|c| c.ja3.as_deref()));
+    l.clean_str("ja3s", sh.map(|s| &*s.ja3s));
+    l.clean_str("ja4", ch.and_then(|c| c.ja4.as_deref()));
+    l.clean_str("ja4s", sh.and_then(|s| s.ja4s.as_deref()));
     l.str("outcome", r.outcome.name());
     match r.outcome {
         Outcome::Alert {
@@ -282,8 +309,8 @@ pub fn write_line(out: &mut Vec<u8>, r: &FlowRecord, source: &str, eval: Option<
         });
         p.close();
     }
-    l.opt_str("ja3_string", ch.and_then(|c| c.ja3_string.as_deref()));
-    l.opt_str("ja4_r", ch.and_then(|c| c.ja4_r.as_deref()));
+    l.clean_str("ja3_string", ch.and_then(|c| c.ja3_string.as_deref()));
+    l.clean_str("ja4_r", ch.and_then(|c| c.ja4_r.as_deref()));
     l.bool("sslv2_hello", ch.is_some_and(|c| c.sslv2_format));
     l.opt_str(
         "reset_by",

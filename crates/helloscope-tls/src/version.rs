@@ -92,6 +92,30 @@ impl TlsVersion {
         !matches!(self, Self::Grease(_) | Self::Unknown(_))
     }
 
+    /// The version's name, `"TLS 1.2"`, for the named versions; drafts, GREASE and unknown
+    /// values have none (their [`Display`](fmt::Display) form says what they are).
+    ///
+    /// ```
+    /// use helloscope_tls::TlsVersion;
+    /// assert_eq!(TlsVersion::from_wire(0x0303).name(), Some("TLS 1.2"));
+    /// assert_eq!(TlsVersion::from_wire(0x7f17).name(), None);
+    /// assert_eq!(TlsVersion::from_wire(0x7f17).to_string(), "TLS 1.3 draft 23");
+    /// ```
+    pub const fn name(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Ssl2 => "SSL 2.0",
+            Self::Ssl3 => "SSL 3.0",
+            Self::Tls10 => "TLS 1.0",
+            Self::Tls11 => "TLS 1.1",
+            Self::Tls12 => "TLS 1.2",
+            Self::Tls13 => "TLS 1.3",
+            Self::Dtls10 => "DTLS 1.0",
+            Self::Dtls12 => "DTLS 1.2",
+            Self::Dtls13 => "DTLS 1.3",
+            Self::Tls13Draft(_) | Self::Grease(_) | Self::Unknown(_) => return None,
+        })
+    }
+
     /// The two characters JA4 uses for this version ("13", "12", "s3", "d2" …, "00" otherwise).
     pub const fn ja4_code(self) -> &'static str {
         match self {
@@ -146,19 +170,11 @@ impl From<u16> for TlsVersion {
 
 impl fmt::Display for TlsVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Ssl2 => f.write_str("SSL 2.0"),
-            Self::Ssl3 => f.write_str("SSL 3.0"),
-            Self::Tls10 => f.write_str("TLS 1.0"),
-            Self::Tls11 => f.write_str("TLS 1.1"),
-            Self::Tls12 => f.write_str("TLS 1.2"),
-            Self::Tls13 => f.write_str("TLS 1.3"),
-            Self::Tls13Draft(n) => write!(f, "TLS 1.3 draft {n}"),
-            Self::Dtls10 => f.write_str("DTLS 1.0"),
-            Self::Dtls12 => f.write_str("DTLS 1.2"),
-            Self::Dtls13 => f.write_str("DTLS 1.3"),
-            Self::Grease(v) => write!(f, "GREASE 0x{v:04x}"),
-            Self::Unknown(v) => write!(f, "0x{v:04x}"),
+        match (self.name(), self) {
+            (Some(n), _) => f.write_str(n),
+            (None, Self::Tls13Draft(n)) => write!(f, "TLS 1.3 draft {n}"),
+            (None, Self::Grease(v)) => write!(f, "GREASE 0x{v:04x}"),
+            (None, _) => write!(f, "0x{:04x}", self.to_wire()),
         }
     }
 }
