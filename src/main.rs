@@ -501,13 +501,32 @@ fn analyze(
                     }
                 }
             };
-            let mut reading = Reading {
-                source: &mut source,
-                bytes: &mut n,
-                progress: &pb,
-                error: &mut read_error,
+            let progress = |bytes: u64| {
+                if let Some(pb) = &pb {
+                    pb.set_position(bytes);
+                }
             };
-            parallel_file(&mut reading, c, link, &prepare, &mut accept)
+            match source.analyze_sharded(
+                c.threads,
+                &flow_config(c),
+                &prepare,
+                &mut accept,
+                &progress,
+            ) {
+                Some((stats, error)) => {
+                    read_error = error;
+                    stats
+                }
+                None => {
+                    let mut reading = Reading {
+                        source: &mut source,
+                        bytes: &mut n,
+                        progress: &pb,
+                        error: &mut read_error,
+                    };
+                    parallel_file(&mut reading, c, link, &prepare, &mut accept)
+                }
+            }
         } else {
             let mut emit = |r: FlowRecord| {
                 if io_err.is_none() {

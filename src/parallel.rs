@@ -1,12 +1,14 @@
-//! `--threads N`: flows sharded over N analyzer threads by a symmetric hash of their
-//! endpoints, so both directions of a connection meet in the same analyzer. The calling
-//! thread reads the capture and formats the records; workers do the analysis.
+//! `--threads N` for sources read by one thread (pcapng, standard input, filtered files):
+//! flows sharded over N analyzer threads by a symmetric hash of their endpoints, so both
+//! directions of a connection meet in the same analyzer. The calling thread reads the
+//! capture; workers analyse and format. Classic pcap files are read by the workers themselves
+//! (`PacketSource::analyze_sharded`).
 
-use std::net::IpAddr;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use helloscope_capture::{decode_tcp, Analyzer, FlowConfig, FlowRecord, LinkType, Stats};
+use helloscope_capture::sharded::{per_worker_config, shard_of};
+use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, LinkType, Stats};
 
 /// Packets sent to a worker in one message: one allocation per batch, not per packet.
 struct Batch {
@@ -27,28 +29,6 @@ impl Batch {
     }
 }
 
-fn endpoint_hash(ip: IpAddr, port: u16) -> u64 {
-    let x = match ip {
-        IpAddr::V4(a) => u32::from(a) as u128,
-        IpAddr::V6(a) => u128::from(a),
-    };
-    let folded =
-        (x as u64) ^ ((x >> 64) as u64).rotate_left(17) ^ ((port as u64) << 48 | port as u64);
-    folded.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-}
-
-/// The shard of a frame: the same for both directions of a connection (XOR is symmetric).
-/// Frames without a TCP segment all go to shard 0, which counts them.
-pub fn shard_of(link: LinkType, frame: &[u8], n: usize) -> usize {
-    match decode_tcp(link, frame) {
-        Ok(s) => {
-            let h = endpoint_hash(s.src, s.src_port) ^ endpoint_hash(s.dst, s.dst_port);
-            ((h.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 32) as usize) % n
-        }
-        Err(_) => 0,
-    }
-}
-
 /// Something that reads the next packet, hands it to the visitor, and says whether there was
 /// one.
 pub type Reader<'a> = dyn FnMut(&mut dyn FnMut(Duration, &[u8])) -> bool + 'a;
@@ -66,13 +46,7 @@ pub fn run<T: Send>(
     emit: &mut dyn FnMut(T),
 ) -> Stats {
     let threads = threads.max(1);
-    // Each worker gets its share of the table and buffer bounds, so the totals stay as
-    // configured.
-    let per_worker = FlowConfig {
-        max_flows: (cfg.max_flows / threads).max(1),
-        max_buffer_total: (cfg.max_buffer_total / threads).max(1),
-        ..cfg.clone()
-    };
+    let per_worker = per_worker_config(cfg, threads);
     std::thread::scope(|scope| {
         let (rec_tx, rec_rx) = mpsc::channel::<T>();
         let mut senders = Vec::new();

@@ -49,14 +49,58 @@ impl std::fmt::Display for PcapError {
 /// One packet record: timestamp, length on the wire, captured bytes.
 pub(crate) type RawRecord<'a> = (Duration, u32, &'a [u8]);
 
+/// How a file's record headers are written: byte order and timestamp resolution.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecordFormat {
+    swapped: bool,
+    nanos: bool,
+}
+
+/// Length of a record header: seconds, fraction, captured length, wire length.
+pub(crate) const RECORD_HEADER_LEN: usize = 16;
+
+/// Length of the file header.
+pub(crate) const FILE_HEADER_LEN: u64 = 24;
+
+impl RecordFormat {
+    fn u32_at(self, b: &[u8], i: usize) -> u32 {
+        let w = [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        if self.swapped {
+            u32::from_be_bytes(w)
+        } else {
+            u32::from_le_bytes(w)
+        }
+    }
+
+    /// Timestamp, wire length and captured length of the record header at the start of `h`
+    /// (at least 16 bytes); an error for a captured length no writer produces.
+    #[inline]
+    pub(crate) fn header(self, h: &[u8], offset: u64) -> Result<(Duration, u32, usize), PcapError> {
+        let (sec, frac, caplen, len) = (
+            self.u32_at(h, 0),
+            self.u32_at(h, 4),
+            self.u32_at(h, 8),
+            self.u32_at(h, 12),
+        );
+        if caplen as usize > MAX_CAPLEN {
+            return Err(PcapError::BadRecord { offset, caplen });
+        }
+        let nanos = if self.nanos {
+            frac.min(999_999_999)
+        } else {
+            frac.min(999_999) * 1000
+        };
+        Ok((Duration::new(sec as u64, nanos), len, caplen as usize))
+    }
+}
+
 pub(crate) struct PcapReader {
     file: File,
     buf: Vec<u8>,
     start: usize,
     end: usize,
     eof: bool,
-    swapped: bool,
-    nanos: bool,
+    pub(crate) format: RecordFormat,
     /// File offset of `buf[0]`.
     base: u64,
     pub(crate) linktype: i32,
@@ -93,25 +137,10 @@ impl PcapReader {
             start: 0,
             end: 0,
             eof: false,
-            swapped,
-            nanos,
-            base: 24,
+            format: RecordFormat { swapped, nanos },
+            base: FILE_HEADER_LEN,
             linktype,
         }))
-    }
-
-    fn u32_at(&self, i: usize) -> u32 {
-        let b = [
-            self.buf[i],
-            self.buf[i + 1],
-            self.buf[i + 2],
-            self.buf[i + 3],
-        ];
-        if self.swapped {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
     }
 
     /// Makes at least `n` bytes available from `start`, unless the file ends first.
@@ -147,31 +176,132 @@ impl PcapReader {
         if avail < 16 {
             return Err(PcapError::Truncated { offset });
         }
-        let s = self.start;
-        let (sec, frac, caplen, len) = (
-            self.u32_at(s),
-            self.u32_at(s + 4),
-            self.u32_at(s + 8),
-            self.u32_at(s + 12),
-        );
-        if caplen as usize > MAX_CAPLEN {
-            return Err(PcapError::BadRecord { offset, caplen });
-        }
-        self.fill(16 + caplen as usize)?;
-        if self.end - self.start < 16 + caplen as usize {
+        let (ts, len, caplen) = self.format.header(
+            &self.buf[self.start..self.start + RECORD_HEADER_LEN],
+            offset,
+        )?;
+        self.fill(RECORD_HEADER_LEN + caplen)?;
+        if self.end - self.start < RECORD_HEADER_LEN + caplen {
             return Err(PcapError::Truncated { offset });
         }
-        let nanos = if self.nanos {
-            frac.min(999_999_999)
-        } else {
-            frac.min(999_999) * 1000
+        let data_start = self.start + RECORD_HEADER_LEN;
+        self.start = data_start + caplen;
+        Ok(Some((ts, len, &self.buf[data_start..data_start + caplen])))
+    }
+}
+
+/// Walks the records of a file handed over in consecutive blocks of any size (the file after
+/// its header, cut anywhere): records inside a block are visited where they lie, a record cut
+/// by a block's end is carried over to the next block.
+pub(crate) struct BlockWalker {
+    format: RecordFormat,
+    carry: Vec<u8>,
+    /// File offset of the next record.
+    offset: u64,
+    /// Records visited.
+    pub(crate) records: u64,
+}
+
+impl BlockWalker {
+    pub(crate) fn new(format: RecordFormat) -> Self {
+        BlockWalker {
+            format,
+            carry: Vec::new(),
+            offset: FILE_HEADER_LEN,
+            records: 0,
+        }
+    }
+
+    /// Takes from `b` what the carried record still needs; the record when it is complete.
+    fn complete_carry(&mut self, b: &mut &[u8]) -> Result<Option<usize>, PcapError> {
+        let mut take = |need: usize, carry: &mut Vec<u8>| {
+            let n = need.saturating_sub(carry.len()).min(b.len());
+            carry.extend_from_slice(&b[..n]);
+            *b = &b[n..];
+            carry.len() >= need
         };
-        let data_start = self.start + 16;
-        self.start = data_start + caplen as usize;
-        Ok(Some((
-            Duration::new(sec as u64, nanos),
-            len,
-            &self.buf[data_start..data_start + caplen as usize],
-        )))
+        if !take(RECORD_HEADER_LEN, &mut self.carry) {
+            return Ok(None);
+        }
+        let (_, _, caplen) = self.format.header(&self.carry, self.offset)?;
+        if !take(RECORD_HEADER_LEN + caplen, &mut self.carry) {
+            return Ok(None);
+        }
+        Ok(Some(caplen))
+    }
+
+    /// Visits every record that ends in `block`.
+    pub(crate) fn feed(
+        &mut self,
+        block: &[u8],
+        visit: &mut impl FnMut(Duration, u32, &[u8]),
+    ) -> Result<(), PcapError> {
+        let mut b = block;
+        if !self.carry.is_empty() {
+            let Some(caplen) = self.complete_carry(&mut b)? else {
+                return Ok(());
+            };
+            let (ts, len, _) = self.format.header(&self.carry, self.offset)?;
+            visit(ts, len, &self.carry[RECORD_HEADER_LEN..]);
+            self.records += 1;
+            self.offset += (RECORD_HEADER_LEN + caplen) as u64;
+            self.carry.clear();
+        }
+        while b.len() >= RECORD_HEADER_LEN {
+            let (ts, len, caplen) = self.format.header(b, self.offset)?;
+            let Some(data) = b.get(RECORD_HEADER_LEN..RECORD_HEADER_LEN + caplen) else {
+                break;
+            };
+            visit(ts, len, data);
+            self.records += 1;
+            self.offset += (RECORD_HEADER_LEN + caplen) as u64;
+            b = &b[RECORD_HEADER_LEN + caplen..];
+        }
+        self.carry.extend_from_slice(b);
+        Ok(())
+    }
+
+    /// After the last block: an error if it ended inside a record.
+    pub(crate) fn finish(&self) -> Result<(), PcapError> {
+        if self.carry.is_empty() {
+            Ok(())
+        } else {
+            Err(PcapError::Truncated {
+                offset: self.offset,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every way of cutting a real capture into blocks gives the records the reader gives.
+    #[test]
+    fn blocks_cut_anywhere_give_the_reader_s_records() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../captures/openssl.pcap");
+        let mut r = PcapReader::open(path).unwrap().unwrap();
+        let mut want = Vec::new();
+        while let Some((ts, len, d)) = r.next().unwrap() {
+            want.push((ts, len, d.to_vec()));
+        }
+        let bytes = std::fs::read(path).unwrap();
+        let body = &bytes[FILE_HEADER_LEN as usize..];
+        for size in [1, 2, 7, 15, 16, 17, 100, 1499, 4096, body.len()] {
+            let mut w = BlockWalker::new(r.format);
+            let mut got = Vec::new();
+            for block in body.chunks(size) {
+                w.feed(block, &mut |ts, len, d| got.push((ts, len, d.to_vec())))
+                    .unwrap();
+            }
+            w.finish().unwrap();
+            assert_eq!(got, want, "blocks of {size}");
+            assert_eq!(w.records as usize, want.len());
+        }
+        // Cut inside the last record: truncated, at that record's offset.
+        let mut w = BlockWalker::new(r.format);
+        w.feed(&body[..body.len() - 3], &mut |_, _, _| {}).unwrap();
+        assert!(matches!(w.finish(), Err(PcapError::Truncated { .. })));
     }
 }

@@ -100,7 +100,7 @@ pub struct CaptureStats {
     pub dropped_by_interface: u32,
 }
 
-enum Inner {
+pub(crate) enum Inner {
     /// A classic pcap file read by [`crate::pcapfile`].
     Pcap(crate::pcapfile::PcapReader),
     File(Capture<Offline>),
@@ -120,7 +120,7 @@ pub struct Packet<'a> {
 
 /// A capture file or a live interface.
 pub struct PacketSource {
-    inner: Inner,
+    pub(crate) inner: Inner,
     name: String,
     link: LinkType,
     packets: u64,
@@ -302,6 +302,41 @@ impl PacketSource {
                 message: e.to_string(),
             }),
         }
+    }
+
+    /// Analyses a classic pcap file on `threads` workers that share both the reading and the
+    /// flows (see [`crate::sharded`]); `None` for other sources (pcapng, standard input, a
+    /// filtered or live source), which are read by one thread.
+    ///
+    /// Each record becomes a `T` with `prepare` on its worker, and `emit` receives the `T`s on
+    /// the calling thread, in no set order across workers. `progress` is told how many bytes
+    /// were walked. Returns the merged counters, and the error that stopped the reading early
+    /// (a truncated or damaged file; everything before it was analysed).
+    pub fn analyze_sharded<T: Send>(
+        &self,
+        threads: usize,
+        cfg: &crate::FlowConfig,
+        prepare: &(dyn Fn(crate::FlowRecord) -> T + Sync),
+        emit: &mut dyn FnMut(T),
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Option<(crate::Stats, Option<SourceError>)> {
+        let Inner::Pcap(r) = &self.inner else {
+            return None;
+        };
+        let f = crate::sharded::BlockFile {
+            path: self.name.clone(),
+            format: r.format,
+            link: self.link,
+        };
+        Some(crate::sharded::analyze_blocks(
+            &f,
+            threads,
+            crate::sharded::BLOCK,
+            cfg,
+            prepare,
+            emit,
+            progress,
+        ))
     }
 
     /// True for a live interface.
