@@ -133,7 +133,7 @@ impl PcapReader {
         let linktype = (rd([h[20], h[21], h[22], h[23]]) & 0x0fff_ffff) as i32;
         Ok(Some(PcapReader {
             file,
-            buf: vec![0; 1 << 22],
+            buf: vec![0; 256 << 10],
             start: 0,
             end: 0,
             eof: false,
