@@ -40,31 +40,45 @@ impl fmt::Display for Ja3 {
     }
 }
 
-/// Appends `v` in decimal. By hand: `write!` costs more than the hash of the whole string.
+/// Appends `v` in decimal, then `sep`. By hand: `write!` costs more than the hash of the
+/// whole string, and copying a slice of variable length calls `memmove` for every value. Here
+/// the digits are laid out in one 8-byte word, appended whole, and the excess cut off.
 #[inline]
-fn push_dec(s: &mut Vec<u8>, v: u16) {
-    let mut buf = [0u8; 5];
-    let mut i = buf.len();
-    let mut v = v;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+fn push_dec_then(s: &mut Vec<u8>, v: u16, sep: u8) {
+    let n = match v {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1000..=9999 => 4,
+        _ => 5,
+    };
+    let mut word = [0u8; 8];
+    let mut x = v;
+    for d in word[..n].iter_mut().rev() {
+        *d = b'0' + (x % 10) as u8;
+        x /= 10;
     }
-    s.extend_from_slice(&buf[i..]);
+    word[n] = sep;
+    let len = s.len();
+    s.extend_from_slice(&word);
+    s.truncate(len + n + 1);
 }
 
+/// Appends `v` in decimal.
+fn push_dec(s: &mut Vec<u8>, v: u16) {
+    push_dec_then(s, v, b',');
+    s.pop();
+}
+
+/// Appends values in decimal joined by `-`.
 fn push_dec_list(s: &mut Vec<u8>, values: impl Iterator<Item = u16>) {
-    let mut first = true;
+    let len = s.len();
     for v in values {
-        if !first {
-            s.push(b'-');
-        }
-        first = false;
-        push_dec(s, v);
+        push_dec_then(s, v, b'-');
+    }
+    // Each value was followed by a dash; the list's last one is not.
+    if s.len() > len {
+        s.pop();
     }
 }
 
@@ -82,30 +96,33 @@ fn push_dec_list(s: &mut Vec<u8>, values: impl Iterator<Item = u16>) {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn ja3(hello: &ClientHello<'_>) -> Ja3 {
-    let mut s = Vec::with_capacity(256);
-    push_dec(&mut s, hello.legacy_version.to_wire());
+    let suites = hello.cipher_suites();
+    // Room for every value at its longest: no growth on the way.
+    let mut s = Vec::with_capacity(32 + 6 * (suites.len() + 48));
+    push_dec_then(&mut s, hello.legacy_version.to_wire(), b',');
+    push_dec_list(&mut s, suites.filter(|c| !c.is_grease()).map(|c| c.0));
     s.push(b',');
-    push_dec_list(
-        &mut s,
-        hello
-            .cipher_suites()
-            .filter(|c| !c.is_grease())
-            .map(|c| c.0),
-    );
+    // One walk: the extension types, and the two lists JA3 reads after them.
+    let (mut groups, mut formats) = (None, None);
+    let start = s.len();
+    for e in hello.extensions() {
+        match e.ext_type {
+            ExtensionType::SUPPORTED_GROUPS => groups = groups.or(Some(e.data)),
+            ExtensionType::EC_POINT_FORMATS => formats = formats.or(Some(e.data)),
+            t if t.is_grease() => continue,
+            _ => {}
+        }
+        push_dec_then(&mut s, e.ext_type.0, b'-');
+    }
+    if s.len() > start {
+        s.pop();
+    }
     s.push(b',');
-    push_dec_list(
-        &mut s,
-        hello
-            .extensions()
-            .filter(|e| !e.ext_type.is_grease())
-            .map(|e| e.ext_type.0),
-    );
-    s.push(b',');
-    if let Some(groups) = hello.supported_groups() {
+    if let Some(Ok(groups)) = groups.map(crate::extensions::parse_supported_groups) {
         push_dec_list(&mut s, groups.filter(|g| !g.is_grease()).map(|g| g.0));
     }
     s.push(b',');
-    if let Some(formats) = hello.ec_point_formats() {
+    if let Some(Ok(formats)) = formats.map(crate::extensions::parse_ec_point_formats) {
         push_dec_list(&mut s, formats.iter().map(|&f| f as u16));
     }
     Ja3::from_bytes(s)

@@ -82,6 +82,7 @@ pub(crate) fn alpn_chars(first: Option<&[u8]>) -> [u8; 2] {
 /// The version is the numerically highest non-GREASE supported_versions value when the
 /// extension exists, else `legacy_version`. TLS 1.3 drafts (0x7fNN) are higher than 0x0304
 /// numerically, so a draft-offering client gets `00`, as FoxIO's published values do.
+#[inline(always)]
 fn parts(hello: &ClientHello<'_>, transport: Transport) -> Parts {
     let ciphers: List = hello
         .cipher_suites()
