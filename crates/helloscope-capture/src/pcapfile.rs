@@ -193,6 +193,7 @@ impl PcapReader {
 /// Walks the records of a file handed over in consecutive blocks of any size (the file after
 /// its header, cut anywhere): records inside a block are visited where they lie, a record cut
 /// by a block's end is carried over to the next block.
+#[derive(Clone)]
 pub(crate) struct BlockWalker {
     format: RecordFormat,
     carry: Vec<u8>,
