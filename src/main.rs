@@ -152,47 +152,50 @@ struct Formatter {
     source: String,
 }
 
-/// A record after the worker-side work.
-enum Prepared {
-    /// A jsonl or csv line, whether its verdict is a problem, and what the report needs.
-    Line {
-        line: Vec<u8>,
-        problem: bool,
-        report: Option<(
-            FlowRecord,
-            Option<(policy::Evaluation, helloscope_tls::TlsVersion)>,
-        )>,
-    },
+/// Records after the worker-side work, a batch at a time.
+#[derive(Default)]
+struct Prepared {
+    /// jsonl or csv lines.
+    lines: Vec<u8>,
+    /// Some verdict among them is a problem (breaks, failing).
+    problem: bool,
+    /// What the report needs, when one is asked for.
+    report: Vec<(
+        FlowRecord,
+        Option<(policy::Evaluation, helloscope_tls::TlsVersion)>,
+    )>,
     /// Tables are laid out at the end, on the main thread.
-    Record(FlowRecord),
+    records: Vec<FlowRecord>,
 }
 
 impl Formatter {
-    fn prepare(&self, r: FlowRecord) -> Prepared {
+    fn prepare(&self, r: FlowRecord, out: &mut Prepared) {
         if self.format == Format::Table {
-            return Prepared::Record(r);
+            out.records.push(r);
+            return;
         }
         let eval = self
             .policies
             .iter()
             .find_map(|p| p.evaluate(&r).map(|e| (e, p.min_version)));
-        let problem = eval
+        out.problem |= eval
             .as_ref()
             .is_some_and(|(e, _)| matches!(e.verdict, Verdict::Breaks | Verdict::Failing));
-        let mut line = Vec::with_capacity(1024);
         match self.format {
             Format::Csv => {
                 let j = FlowJson::new(&r, &self.source, eval.as_ref().map(|e| &e.0));
-                line.extend_from_slice(csv_row(&j).as_bytes());
+                out.lines.extend_from_slice(csv_row(&j).as_bytes());
             }
-            _ => jsonl::write_line(&mut line, &r, &self.source, eval.as_ref().map(|e| &e.0)),
+            _ => jsonl::write_line(
+                &mut out.lines,
+                &r,
+                &self.source,
+                eval.as_ref().map(|e| &e.0),
+            ),
         }
-        line.push(b'\n');
-        let report = self.report.then_some((r, eval));
-        Prepared::Line {
-            line,
-            problem,
-            report,
+        out.lines.push(b'\n');
+        if self.report {
+            out.report.push((r, eval));
         }
     }
 }
@@ -223,25 +226,24 @@ impl Sink {
 
     /// Writes what a worker prepared.
     fn accept(&mut self, p: Prepared, source: &str) -> io::Result<()> {
-        match p {
-            Prepared::Record(r) => self.record(&r, source),
-            Prepared::Line {
-                line,
-                problem,
-                report,
-            } => {
-                if self.format == Format::Csv && !self.wrote_header {
-                    writeln!(self.out, "{}", CSV_HEADER.join(","))?;
-                    self.wrote_header = true;
-                }
-                self.out.write_all(&line)?;
-                self.problems |= problem;
-                if let (Some(rep), Some((r, eval))) = (&mut self.report, report) {
-                    rep.add(&r, eval.as_ref().map(|e| &e.0), eval.as_ref().map(|e| e.1));
-                }
-                Ok(())
+        for r in &p.records {
+            self.record(r, source)?;
+        }
+        if p.lines.is_empty() {
+            return Ok(());
+        }
+        if self.format == Format::Csv && !self.wrote_header {
+            writeln!(self.out, "{}", CSV_HEADER.join(","))?;
+            self.wrote_header = true;
+        }
+        self.out.write_all(&p.lines)?;
+        self.problems |= p.problem;
+        if let Some(rep) = &mut self.report {
+            for (r, eval) in &p.report {
+                rep.add(r, eval.as_ref().map(|e| &e.0), eval.as_ref().map(|e| e.1));
             }
         }
+        Ok(())
     }
 
     fn record(&mut self, r: &FlowRecord, source: &str) -> io::Result<()> {
@@ -493,7 +495,7 @@ fn analyze(
         let mut read_error = None;
         let stats = if c.threads > 1 {
             let formatter = sink.formatter(path);
-            let prepare = |r: FlowRecord| formatter.prepare(r);
+            let prepare = |r: FlowRecord, out: &mut Prepared| formatter.prepare(r, out);
             let mut accept = |p: Prepared| {
                 if io_err.is_none() {
                     if let Err(e) = sink.accept(p, path) {
@@ -592,7 +594,7 @@ fn parallel_file(
     r: &mut Reading<'_>,
     c: &Common,
     link: helloscope_capture::LinkType,
-    prepare: &(dyn Fn(FlowRecord) -> Prepared + Sync),
+    prepare: &(dyn Fn(FlowRecord, &mut Prepared) + Sync),
     emit: &mut dyn FnMut(Prepared),
 ) -> Stats {
     let mut read = |visit: &mut dyn FnMut(Duration, &[u8])| -> bool {

@@ -7,7 +7,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use helloscope_capture::sharded::{per_worker_config, shard_of};
+use helloscope_capture::sharded::{per_worker_config, shard_of, Batcher};
 use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, LinkType, Stats};
 
 /// Packets sent to a worker in one message: one allocation per batch, not per packet.
@@ -34,21 +34,21 @@ impl Batch {
 pub type Reader<'a> = dyn FnMut(&mut dyn FnMut(Duration, &[u8])) -> bool + 'a;
 
 /// Reads packets with `read` (which hands the next packet to its argument and returns false
-/// at the end), analyses them on `threads` workers, turns each record into a `T` with
-/// `prepare` on the worker (formatting is as costly as the analysis, so it is spread too),
-/// and hands every `T` to `emit` on the calling thread. Returns the merged counters.
-pub fn run<T: Send>(
+/// at the end), analyses them on `threads` workers, prepares each record into a batch `B`
+/// with `prepare` on the worker (formatting is as costly as the analysis, so it is spread
+/// too), and hands the batches to `emit` on the calling thread. Returns the merged counters.
+pub fn run<B: Default + Send>(
     threads: usize,
     cfg: &FlowConfig,
     link: LinkType,
     read: &mut Reader<'_>,
-    prepare: &(dyn Fn(FlowRecord) -> T + Sync),
-    emit: &mut dyn FnMut(T),
+    prepare: &(dyn Fn(FlowRecord, &mut B) + Sync),
+    emit: &mut dyn FnMut(B),
 ) -> Stats {
     let threads = threads.max(1);
     let per_worker = per_worker_config(cfg, threads);
     std::thread::scope(|scope| {
-        let (rec_tx, rec_rx) = mpsc::channel::<T>();
+        let (rec_tx, rec_rx) = mpsc::channel::<B>();
         let mut senders = Vec::new();
         let mut handles = Vec::new();
         for _ in 0..threads {
@@ -59,9 +59,8 @@ pub fn run<T: Send>(
             let cfg = per_worker.clone();
             handles.push(scope.spawn(move || {
                 let mut a = Analyzer::new(cfg);
-                let mut send = |r: FlowRecord| {
-                    let _ = rec_tx.send(prepare(r));
-                };
+                let mut batcher = Batcher::new(prepare, rec_tx);
+                let mut send = |r: FlowRecord| batcher.push(r);
                 for b in rx {
                     for &(ts, start, len) in &b.index {
                         let f = &b.data[start as usize..(start + len) as usize];
@@ -69,6 +68,7 @@ pub fn run<T: Send>(
                     }
                 }
                 a.finish(&mut send);
+                batcher.flush();
                 a.stats().clone()
             }));
         }

@@ -89,8 +89,48 @@ pub(crate) const BLOCK: u64 = 512 << 10;
 /// An indexed block, shared by the workers.
 type Shared = Arc<Index>;
 
-/// Records sent to the calling thread at once.
-const RECORD_BATCH: usize = 256;
+/// Records prepared into one batch for the calling thread: one wake-up per record costs more
+/// than preparing it.
+pub const RECORD_BATCH: usize = 256;
+
+/// The worker's end of the way to the calling thread: records are prepared into a batch `B`
+/// (lines of output, say) and each full batch is sent.
+pub struct Batcher<'a, B> {
+    batch: B,
+    count: usize,
+    prepare: &'a (dyn Fn(FlowRecord, &mut B) + Sync),
+    tx: mpsc::Sender<B>,
+}
+
+impl<'a, B: Default> Batcher<'a, B> {
+    /// A batcher that prepares with `prepare` and sends on `tx`.
+    pub fn new(prepare: &'a (dyn Fn(FlowRecord, &mut B) + Sync), tx: mpsc::Sender<B>) -> Self {
+        Batcher {
+            batch: B::default(),
+            count: 0,
+            prepare,
+            tx,
+        }
+    }
+
+    /// Prepares `r` into the batch, and sends the batch when it is full.
+    pub fn push(&mut self, r: FlowRecord) {
+        (self.prepare)(r, &mut self.batch);
+        self.count += 1;
+        if self.count == RECORD_BATCH {
+            self.flush();
+        }
+    }
+
+    /// Sends what the batch holds.
+    pub fn flush(&mut self) {
+        if self.count > 0 {
+            // The calling thread gone means nobody wants the records any more.
+            let _ = self.tx.send(std::mem::take(&mut self.batch));
+            self.count = 0;
+        }
+    }
+}
 
 /// Blocks a worker may read ahead of the slowest of its peers.
 const AHEAD: usize = 2;
@@ -162,13 +202,13 @@ fn index_block(
 /// them on the calling thread, in no particular order across workers. `progress` is told the
 /// bytes walked so far. Returns the merged counters, and the error that stopped the reading
 /// early (a truncated or damaged file: everything before it was analysed).
-pub(crate) fn analyze_blocks<T: Send>(
+pub(crate) fn analyze_blocks<B: Default + Send>(
     f: &BlockFile,
     threads: usize,
     block_size: u64,
     cfg: &FlowConfig,
-    prepare: &(dyn Fn(FlowRecord) -> T + Sync),
-    emit: &mut dyn FnMut(T),
+    prepare: &(dyn Fn(FlowRecord, &mut B) + Sync),
+    emit: &mut dyn FnMut(B),
     progress: &(dyn Fn(u64) + Sync),
 ) -> (Stats, Option<SourceError>) {
     let n = threads.max(1);
@@ -189,7 +229,7 @@ pub(crate) fn analyze_blocks<T: Send>(
     let cfg = per_worker_config(cfg, n);
     let io_error: Mutex<Option<String>> = Mutex::new(None);
     std::thread::scope(|scope| {
-        let (rec_tx, rec_rx) = mpsc::channel::<Vec<T>>();
+        let (rec_tx, rec_rx) = mpsc::channel::<B>();
         // inboxes[to][from]: the blocks `from` indexed, for `to`.
         let mut inboxes: Vec<Vec<Option<mpsc::Receiver<Shared>>>> =
             (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
@@ -209,18 +249,8 @@ pub(crate) fn analyze_blocks<T: Send>(
             let (cfg, file, io_error) = (cfg.clone(), &file, &io_error);
             handles.push(scope.spawn(move || {
                 let mut a = Analyzer::new(cfg);
-                // Records go to the calling thread in batches: one wake-up per record costs
-                // more than preparing it.
-                let mut batch = Vec::with_capacity(RECORD_BATCH);
-                let mut send = |r: FlowRecord| {
-                    batch.push(prepare(r));
-                    if batch.len() == RECORD_BATCH {
-                        let _ = rec_tx.send(std::mem::replace(
-                            &mut batch,
-                            Vec::with_capacity(RECORD_BATCH),
-                        ));
-                    }
-                };
+                let mut batcher = Batcher::new(prepare, rec_tx);
+                let mut send = |r: FlowRecord| batcher.push(r);
                 let mut process = |idx: &Index, a: &mut Analyzer| {
                     if let Some((ts, frame, shard)) = &idx.carried {
                         if *shard == w {
@@ -299,15 +329,13 @@ pub(crate) fn analyze_blocks<T: Send>(
                     process(&idx, &mut a);
                 }
                 a.finish(&mut send);
-                let _ = rec_tx.send(batch);
+                batcher.flush();
                 (a.stats().clone(), outcome)
             }));
         }
         drop(rec_tx);
         for batch in rec_rx {
-            for r in batch {
-                emit(r);
-            }
+            emit(batch);
         }
         let mut total = Stats::default();
         let mut first_error = None;
@@ -398,8 +426,8 @@ mod tests {
             threads,
             block,
             &FlowConfig::default(),
-            &|r| r,
-            &mut |r| out.push(r),
+            &|r, b: &mut Vec<FlowRecord>| b.push(r),
+            &mut |b| out.extend(b),
             &|_| {},
         );
         out.sort_by_key(key);

@@ -308,16 +308,17 @@ impl PacketSource {
     /// flows (see [`crate::sharded`]); `None` for other sources (pcapng, standard input, a
     /// filtered or live source), which are read by one thread.
     ///
-    /// Each record becomes a `T` with `prepare` on its worker, and `emit` receives the `T`s on
-    /// the calling thread, in no set order across workers. `progress` is told how many bytes
-    /// were walked. Returns the merged counters, and the error that stopped the reading early
-    /// (a truncated or damaged file; everything before it was analysed).
-    pub fn analyze_sharded<T: Send>(
+    /// Each record is prepared into a batch `B` by `prepare` on its worker (formatting is as
+    /// costly as the analysis, so it is spread too), and `emit` receives the batches on the
+    /// calling thread, in no set order across workers. `progress` is told how many bytes were
+    /// walked. Returns the merged counters, and the error that stopped the reading early (a
+    /// truncated or damaged file; everything before it was analysed).
+    pub fn analyze_sharded<B: Default + Send>(
         &self,
         threads: usize,
         cfg: &crate::FlowConfig,
-        prepare: &(dyn Fn(crate::FlowRecord) -> T + Sync),
-        emit: &mut dyn FnMut(T),
+        prepare: &(dyn Fn(crate::FlowRecord, &mut B) + Sync),
+        emit: &mut dyn FnMut(B),
         progress: &(dyn Fn(u64) + Sync),
     ) -> Option<(crate::Stats, Option<SourceError>)> {
         let Inner::Pcap(r) = &self.inner else {
