@@ -273,7 +273,11 @@ pub fn write_line(out: &mut Vec<u8>, r: &FlowRecord, source: &str, eval: Option<
     );
     l.version("version_offered_max", ch.map(|c| c.version_offered_max));
     l.version("version", sh.map(|s| s.version));
-    l.display("cipher", sh.map(|s| s.cipher));
+    match sh.map(|s| (s.cipher, s.cipher.name())) {
+        // Registry names are ASCII identifiers.
+        Some((_, Some(name))) => l.clean_str("cipher", Some(name)),
+        other => l.display("cipher", other.map(|(c, _)| c)),
+    }
     l.bool("hello_retry", sh.is_some_and(|s| s.hello_retry));
     l.bool("fallback_scsv", ch.is_some_and(|c| c.fallback_scsv));
     l.clean_str("ja3", ch.and_then(|c| c.ja3.as_deref()));

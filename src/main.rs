@@ -200,6 +200,12 @@ impl Formatter {
     }
 }
 
+/// Size of the output buffer wrapped around files and standard output.
+const OUT_BUFFER: usize = 1 << 16;
+
+/// Bytes of jsonl lines gathered before they go out (at least `OUT_BUFFER`).
+const LINES_BUFFER: usize = OUT_BUFFER;
+
 /// Where records go, in the chosen format.
 struct Sink {
     format: Format,
@@ -210,8 +216,9 @@ struct Sink {
     problems: bool,
     streaming_table: bool,
     wrote_header: bool,
-    /// The jsonl line being written, kept to reuse its allocation.
-    line: Vec<u8>,
+    /// jsonl lines not yet handed to `out`: written here directly, and handed over in blocks
+    /// larger than `out`'s own buffer, which then passes them through without a copy.
+    lines: Vec<u8>,
 }
 
 impl Sink {
@@ -262,10 +269,11 @@ impl Sink {
         let eval = eval.as_ref().map(|e| &e.0);
         match self.format {
             Format::Jsonl => {
-                self.line.clear();
-                jsonl::write_line(&mut self.line, r, source, eval);
-                self.line.push(b'\n');
-                self.out.write_all(&self.line)?;
+                jsonl::write_line(&mut self.lines, r, source, eval);
+                self.lines.push(b'\n');
+                if self.streaming_table || self.lines.len() >= LINES_BUFFER {
+                    self.write_lines()?;
+                }
             }
             Format::Csv => {
                 let j = FlowJson::new(r, source, eval);
@@ -300,7 +308,14 @@ impl Sink {
         Ok(())
     }
 
+    fn write_lines(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.lines)?;
+        self.lines.clear();
+        Ok(())
+    }
+
     fn finish(&mut self, stats: &Stats) -> io::Result<()> {
+        self.write_lines()?;
         if self.format == Format::Table && !self.streaming_table {
             self.table.write(&mut self.out)?;
         }
@@ -420,10 +435,10 @@ fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
     });
     let out: Box<dyn Write> = match &c.output {
         Some(p) => Box::new(BufWriter::with_capacity(
-            1 << 16,
+            OUT_BUFFER,
             File::create(p).map_err(|e| Failure(format!("{}: {e}", p.display())))?,
         )),
-        None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())),
+        None => Box::new(BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock())),
     };
     Ok(Sink {
         format,
@@ -434,7 +449,7 @@ fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
         problems: false,
         streaming_table: streaming,
         wrote_header: false,
-        line: Vec::with_capacity(1024),
+        lines: Vec::with_capacity(LINES_BUFFER + 4096),
     })
 }
 
