@@ -166,14 +166,33 @@ impl PcapReader {
     }
 
     /// The next record, or `None` at a clean end of file.
+    #[inline]
     pub(crate) fn next(&mut self) -> Result<Option<RawRecord<'_>>, PcapError> {
-        self.fill(16)?;
+        // The usual case: the whole record is in the buffer.
+        let avail = self.end - self.start;
+        if avail >= RECORD_HEADER_LEN {
+            let offset = self.base + self.start as u64;
+            let h = &self.buf[self.start..self.start + RECORD_HEADER_LEN];
+            let (ts, len, caplen) = self.format.header(h, offset)?;
+            if avail >= RECORD_HEADER_LEN + caplen {
+                let data_start = self.start + RECORD_HEADER_LEN;
+                self.start = data_start + caplen;
+                return Ok(Some((ts, len, &self.buf[data_start..data_start + caplen])));
+            }
+        }
+        self.next_refilled()
+    }
+
+    /// [`PcapReader::next`] when the buffer must be refilled first.
+    #[cold]
+    fn next_refilled(&mut self) -> Result<Option<RawRecord<'_>>, PcapError> {
+        self.fill(RECORD_HEADER_LEN)?;
         let avail = self.end - self.start;
         if avail == 0 {
             return Ok(None);
         }
         let offset = self.base + self.start as u64;
-        if avail < 16 {
+        if avail < RECORD_HEADER_LEN {
             return Err(PcapError::Truncated { offset });
         }
         let (ts, len, caplen) = self.format.header(
