@@ -522,6 +522,46 @@ impl FlowTable {
             self.sweep(stats, emit);
         }
         let key = FlowKey::of(seg);
+        // Followed flows first: that table is small and in cache, while the finished ones
+        // can number millions, and a packet of a followed flow never needs to look there.
+        if let Some(flow) = self.active.get_mut(&key) {
+            let cfg = &self.cfg;
+            let before = flow.buffered();
+            if !flow.tls && !seg.payload.is_empty() {
+                match flow.probe(seg, cfg) {
+                    Probe::Tls => stats.flows_tls += 1,
+                    Probe::NotYet => {}
+                    Probe::NotTls => {
+                        stats.flows_not_tls += 1;
+                        self.active.remove(&key);
+                        self.buffered -= before;
+                        self.mark_done(self.hasher.hash_one(key), ts, stats);
+                        return;
+                    }
+                }
+            }
+            let decided = flow.on_segment(seg, ts, cfg, &mut self.fingerprints);
+            stats.fingerprints_reused = self.fingerprints.hits;
+            if let Some(outcome) = decided {
+                if flow.tls {
+                    stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
+                } else {
+                    stats.flows_without_payload += 1;
+                }
+                self.active.remove(&key);
+                self.buffered -= before;
+                self.mark_done(self.hasher.hash_one(key), ts, stats);
+                return;
+            }
+            account(
+                &mut self.buffered,
+                cfg.max_buffer_total,
+                before,
+                flow,
+                stats,
+            );
+            return;
+        }
         let h = self.hasher.hash_one(key);
         if let Some(d) = self.done.get_mut(&h) {
             // A new connection on the same addresses and ports starts a new flow.
@@ -532,46 +572,8 @@ impl FlowTable {
                 return;
             }
             self.done.remove(&h);
-            return self.on_new(key, h, seg, ts, stats, emit);
         }
-        let cfg = &self.cfg;
-        let Some(flow) = self.active.get_mut(&key) else {
-            return self.on_new(key, h, seg, ts, stats, emit);
-        };
-        let before = flow.buffered();
-        if !flow.tls && !seg.payload.is_empty() {
-            match flow.probe(seg, cfg) {
-                Probe::Tls => stats.flows_tls += 1,
-                Probe::NotYet => {}
-                Probe::NotTls => {
-                    stats.flows_not_tls += 1;
-                    self.active.remove(&key);
-                    self.buffered -= before;
-                    self.mark_done(h, ts, stats);
-                    return;
-                }
-            }
-        }
-        let decided = flow.on_segment(seg, ts, cfg, &mut self.fingerprints);
-        stats.fingerprints_reused = self.fingerprints.hits;
-        if let Some(outcome) = decided {
-            if flow.tls {
-                stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
-            } else {
-                stats.flows_without_payload += 1;
-            }
-            self.active.remove(&key);
-            self.buffered -= before;
-            self.mark_done(h, ts, stats);
-            return;
-        }
-        account(
-            &mut self.buffered,
-            cfg.max_buffer_total,
-            before,
-            flow,
-            stats,
-        );
+        self.on_new(key, h, seg, ts, stats, emit)
     }
 
     fn mark_done(&mut self, h: u64, ts: Duration, stats: &mut Stats) {
