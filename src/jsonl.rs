@@ -269,16 +269,36 @@ pub fn rfc3339_micros(out: &mut Vec<u8>, since_epoch: Duration) {
     out.push(b'Z');
 }
 
+/// Each byte value in decimal followed by a dot, and the length of that (2 to 4).
+const OCTETS: [([u8; 4], u8); 256] = {
+    let mut t = [([0u8; 4], 0u8); 256];
+    let mut v = 0;
+    while v < 256 {
+        let (h, d, u) = ((v / 100) as u8, (v / 10 % 10) as u8, (v % 10) as u8);
+        t[v] = if v >= 100 {
+            ([b'0' + h, b'0' + d, b'0' + u, b'.'], 4)
+        } else if v >= 10 {
+            ([b'0' + d, b'0' + u, b'.', 0], 3)
+        } else {
+            ([b'0' + u, b'.', 0, 0], 2)
+        };
+        v += 1;
+    }
+    t
+};
+
 fn ip(out: &mut Vec<u8>, a: IpAddr) {
     out.push(b'"');
     match a {
         IpAddr::V4(v4) => {
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                decimal(out, o.into());
+            // Four table entries, each copied whole and cut to its length; the last dot off.
+            for o in v4.octets() {
+                let (text, n) = OCTETS[o as usize];
+                let len = out.len();
+                out.extend_from_slice(&text);
+                out.truncate(len + n as usize);
             }
+            out.pop();
         }
         IpAddr::V6(v6) => {
             let _ = write!(Escaping(out), "{v6}");
@@ -461,6 +481,22 @@ mod tests {
         }
         // Bytes just outside the escaped set, and non-ASCII, are clean.
         assert!(is_clean("  !#[]^~\u{7f}éé😀😀 !#[]^~".as_bytes()));
+    }
+
+    #[test]
+    fn ipv4_addresses_as_std_writes_them() {
+        for a in [[0, 0, 0, 0], [255, 255, 255, 255], [10, 0, 9, 100], [192, 168, 1, 23]] {
+            let a = IpAddr::from(a);
+            let mut out = Vec::new();
+            ip(&mut out, a);
+            assert_eq!(out, format!("\"{a}\"").into_bytes());
+        }
+        for v in 0..=255u8 {
+            let a = IpAddr::from([v, v / 3, 255 - v, v / 10]);
+            let mut out = Vec::new();
+            ip(&mut out, a);
+            assert_eq!(out, format!("\"{a}\"").into_bytes());
+        }
     }
 
     #[test]
