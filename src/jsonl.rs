@@ -323,13 +323,15 @@ pub fn write_line(out: &mut Vec<u8>, r: &FlowRecord, source: &str, eval: Option<
     ip(l.key("server_ip"), r.server.ip());
     l.uint("server_port", r.server.port().into());
     l.opt_str("sni", ch.and_then(|c| c.sni.as_deref()));
-    l.list("alpn_offered", ch.map_or(&[][..], |c| &c.alpn), |o, p| {
-        string(o, p)
-    });
+    l.list(
+        "alpn_offered",
+        ch.map_or(&[][..], |c| &c.alpn[..]),
+        |o, p| string(o, p),
+    );
     l.opt_str("alpn", sh.and_then(|s| s.alpn.as_deref()));
     l.list(
         "versions_offered",
-        ch.map_or(&[][..], |c| &c.versions_offered),
+        ch.map_or(&[][..], |c| &c.versions_offered[..]),
         |o, v| match v.name() {
             Some(n) => string(o, n),
             None => display(o, v),
@@ -450,7 +452,7 @@ mod tests {
         let ch = r.client_hello.as_mut().unwrap();
         let nasty = "a\"b\\c\u{0}\u{1f}\u{8}\t\n\u{c}\r\u{7f}é\u{2028}😀";
         ch.sni = Some(nasty.into());
-        ch.alpn = vec![nasty.into(), String::new()];
+        ch.alpn = vec![nasty.into(), String::new()].into();
         r.outcome = Outcome::Alert {
             level: AlertLevel::Unknown(9),
             description: AlertDescription(250),
@@ -485,7 +487,12 @@ mod tests {
 
     #[test]
     fn ipv4_addresses_as_std_writes_them() {
-        for a in [[0, 0, 0, 0], [255, 255, 255, 255], [10, 0, 9, 100], [192, 168, 1, 23]] {
+        for a in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [10, 0, 9, 100],
+            [192, 168, 1, 23],
+        ] {
             let a = IpAddr::from(a);
             let mut out = Vec::new();
             ip(&mut out, a);

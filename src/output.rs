@@ -101,7 +101,7 @@ impl FlowJson {
             server_ip: r.server.ip().to_string(),
             server_port: r.server.port(),
             sni: ch.and_then(|c| c.sni.clone()),
-            alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
+            alpn_offered: ch.map(|c| c.alpn.to_vec()).unwrap_or_default(),
             alpn: sh.and_then(|s| s.alpn.clone()),
             versions_offered: ch
                 .map(|c| c.versions_offered.iter().map(|v| v.to_string()).collect())

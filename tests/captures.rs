@@ -78,7 +78,7 @@ fn every_recorded_flow_matches_its_scenario() {
             "{who} cipher"
         );
         let alpn: Vec<String> = serde_json::from_value(e["alpn_offered"].clone()).unwrap();
-        assert_eq!(ch.alpn, alpn, "{who} alpn offered");
+        assert_eq!(&ch.alpn[..], &alpn[..], "{who} alpn offered");
         assert_eq!(
             sh.and_then(|s| s.alpn.as_deref()),
             e["alpn"].as_str(),

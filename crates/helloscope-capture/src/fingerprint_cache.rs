@@ -14,26 +14,47 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use helloscope_tls::{ClientHello, ExtensionType, ServerHello};
+use helloscope_tls::{ClientHello, ExtensionType, ServerHello, TlsVersion};
 
-/// What a ClientHello's fingerprints are, shared by every flow whose hello gives the same key.
+/// What a ClientHello's key determines: its fingerprints, and the summary values read from
+/// the same fields. Shared by every flow whose hello gives the same key.
 #[derive(Clone, Debug)]
 pub(crate) struct ClientFingerprints {
     pub(crate) ja3: Arc<str>,
     pub(crate) ja3_string: Arc<str>,
     pub(crate) ja4: Arc<str>,
     pub(crate) ja4_r: Arc<str>,
+    /// ALPN names offered (the first ALPN extension's body is in the key).
+    pub(crate) alpn: Arc<[String]>,
+    /// Versions offered, highest first (legacy_version and supported_versions are in the key;
+    /// GREASE is left out, so which value was drawn does not matter).
+    pub(crate) versions_offered: Arc<[TlsVersion]>,
+    /// Cipher suites, the fallback SCSV among them, GREASE anywhere in suites or extension
+    /// types: all from fields in the key (GREASE values are still GREASE once made equal).
+    pub(crate) cipher_count: usize,
+    pub(crate) fallback_scsv: bool,
+    pub(crate) grease: bool,
 }
 
 impl ClientFingerprints {
     pub(crate) fn compute(h: &ClientHello<'_>) -> Self {
         let ja3 = helloscope_tls::ja3(h);
         let (ja4, ja4_r) = helloscope_tls::ja4_with_raw(h, helloscope_tls::Transport::Tcp);
+        let alpn: Vec<String> = h
+            .alpn()
+            .map(|n| n.map(|p| String::from_utf8_lossy(p).into_owned()).collect())
+            .unwrap_or_default();
         ClientFingerprints {
             ja3: ja3.hash().into(),
             ja3_string: ja3.string.into(),
             ja4: ja4.as_str().into(),
             ja4_r: ja4_r.into(),
+            alpn: alpn.into(),
+            versions_offered: h.offered_versions().into(),
+            cipher_count: h.cipher_suites().len(),
+            fallback_scsv: h.has_fallback_scsv(),
+            grease: h.cipher_suites().any(|c| c.is_grease())
+                || h.extensions().any(|e| e.ext_type.is_grease()),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use helloscope_tls::extensions::{parse_alpn, parse_server_name, parse_supported_versions_client};
+use helloscope_tls::extensions::parse_server_name;
 use helloscope_tls::{
     AlertDescription, AlertLevel, CipherSuite, ClientHello, DowngradeSentinel, ExtensionType,
     ServerHello, Sslv2ClientHello, TlsVersion,
@@ -110,10 +110,11 @@ impl EndReason {
 pub struct ClientHelloSummary {
     /// server_name, when present.
     pub sni: Option<String>,
-    /// ALPN names offered, in order (lossy UTF-8).
-    pub alpn: Vec<String>,
+    /// ALPN names offered, in order (lossy UTF-8). Shared by the flows of one client build.
+    pub alpn: Arc<[String]>,
     /// Versions offered, highest first (legacy_version alone without supported_versions).
-    pub versions_offered: Vec<TlsVersion>,
+    /// Shared by the flows of one client build.
+    pub versions_offered: Arc<[TlsVersion]>,
     /// The highest version offered.
     pub version_offered_max: TlsVersion,
     /// `legacy_version`.
@@ -146,45 +147,29 @@ impl ClientHelloSummary {
 
     /// Summarises a parsed ClientHello whose fingerprints are known.
     pub(crate) fn with_fingerprints(h: &ClientHello<'_>, fp: ClientFingerprints) -> Self {
-        // One walk over the extensions finds what the accessors would each search for.
+        // What is not in the fingerprint key: the server name, and the extension types with
+        // the GREASE values this connection drew.
         let mut extensions = Vec::with_capacity(24);
-        let mut grease = false;
-        let (mut sni, mut alpn, mut versions) = (None, None, None);
+        let mut sni = None;
         for e in h.extensions() {
             extensions.push(e.ext_type.0);
-            grease |= e.ext_type.is_grease();
-            match e.ext_type {
-                ExtensionType::SERVER_NAME => sni = sni.or(Some(e.data)),
-                ExtensionType::ALPN => alpn = alpn.or(Some(e.data)),
-                ExtensionType::SUPPORTED_VERSIONS => versions = versions.or(Some(e.data)),
-                _ => {}
+            if e.ext_type == ExtensionType::SERVER_NAME && sni.is_none() {
+                sni = Some(e.data);
             }
         }
-        let mut versions_offered: Vec<TlsVersion> = versions
-            .and_then(|d| parse_supported_versions_client(d).ok())
-            .map(|l| l.filter(|v| !v.is_grease()).collect())
-            .unwrap_or_default();
-        versions_offered.sort_unstable_by(|a, b| b.cmp(a));
-        versions_offered.dedup();
-        if versions_offered.is_empty() {
-            versions_offered.push(h.legacy_version);
-        }
-        let suites = h.cipher_suites();
         ClientHelloSummary {
             sni: sni
                 .and_then(|d| parse_server_name(d).ok().flatten())
                 .map(|s| String::from_utf8_lossy(s).into_owned()),
-            alpn: alpn
-                .and_then(|d| parse_alpn(d).ok())
-                .map(|n| n.map(|p| String::from_utf8_lossy(p).into_owned()).collect())
-                .unwrap_or_default(),
-            version_offered_max: versions_offered[0],
-            versions_offered,
+            alpn: fp.alpn,
+            // `offered_versions` is never empty: legacy_version when nothing else.
+            version_offered_max: fp.versions_offered[0],
+            versions_offered: fp.versions_offered,
             legacy_version: h.legacy_version,
-            cipher_count: suites.len(),
-            fallback_scsv: h.has_fallback_scsv(),
+            cipher_count: fp.cipher_count,
+            fallback_scsv: fp.fallback_scsv,
             sslv2_format: false,
-            grease: grease || suites.clone().any(|c| c.is_grease()),
+            grease: fp.grease,
             extensions,
             ja3: Some(fp.ja3),
             ja3_string: Some(fp.ja3_string),
@@ -197,8 +182,8 @@ impl ClientHelloSummary {
     pub fn from_sslv2(h: &Sslv2ClientHello<'_>) -> Self {
         ClientHelloSummary {
             sni: None,
-            alpn: Vec::new(),
-            versions_offered: vec![h.version],
+            alpn: Arc::new([]),
+            versions_offered: Arc::new([h.version]),
             version_offered_max: h.version,
             legacy_version: h.version,
             cipher_count: h.cipher_specs().count(),
@@ -330,8 +315,8 @@ mod tests {
                 .alpn()
                 .map(|n| n.map(|p| String::from_utf8_lossy(p).into_owned()).collect())
                 .unwrap_or_default();
-            assert_eq!(s.alpn, alpn);
-            assert_eq!(s.versions_offered, h.offered_versions());
+            assert_eq!(&s.alpn[..], &alpn[..]);
+            assert_eq!(&s.versions_offered[..], &h.offered_versions()[..]);
             assert_eq!(s.version_offered_max, h.highest_version());
             let types: Vec<u16> = h.extensions().map(|e| e.ext_type.0).collect();
             assert_eq!(s.extensions, types);
