@@ -198,16 +198,10 @@ impl FingerprintCache {
             return ClientFingerprints::compute(h);
         }
         Self::client_key(&mut self.key, h);
-        if let Some(f) = self.client.get(self.key.as_slice()) {
-            self.hits += 1;
-            return f.clone();
-        }
-        let f = ClientFingerprints::compute(h);
-        if self.client.len() >= self.capacity {
-            self.client.clear();
-        }
-        self.client.insert(self.key.as_slice().into(), f.clone());
-        f
+        let (map, key, hits) = (&mut self.client, &self.key, &mut self.hits);
+        get_or_compute(map, key, self.capacity, hits, || {
+            ClientFingerprints::compute(h)
+        })
     }
 
     /// The fingerprints of a ServerHello.
@@ -216,17 +210,31 @@ impl FingerprintCache {
             return ServerFingerprints::compute(h);
         }
         Self::server_key(&mut self.key, h);
-        if let Some(f) = self.server.get(self.key.as_slice()) {
-            self.hits += 1;
-            return f.clone();
-        }
-        let f = ServerFingerprints::compute(h);
-        if self.server.len() >= self.capacity {
-            self.server.clear();
-        }
-        self.server.insert(self.key.as_slice().into(), f.clone());
-        f
+        let (map, key, hits) = (&mut self.server, &self.key, &mut self.hits);
+        get_or_compute(map, key, self.capacity, hits, || {
+            ServerFingerprints::compute(h)
+        })
     }
+}
+
+/// The value of `key` in `map`, computed and kept when missing; a full map is emptied first.
+fn get_or_compute<V: Clone>(
+    map: &mut HashMap<Box<[u8]>, V, ahash::RandomState>,
+    key: &[u8],
+    capacity: usize,
+    hits: &mut u64,
+    compute: impl FnOnce() -> V,
+) -> V {
+    if let Some(v) = map.get(key) {
+        *hits += 1;
+        return v.clone();
+    }
+    let v = compute();
+    if map.len() >= capacity {
+        map.clear();
+    }
+    map.insert(key.into(), v.clone());
+    v
 }
 
 #[cfg(test)]
