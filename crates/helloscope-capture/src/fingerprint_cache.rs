@@ -86,11 +86,12 @@ impl ServerFingerprints {
     }
 }
 
-/// The bounded table of fingerprints by key. When full it is emptied: traffic made of ever new
-/// hellos then costs what it would cost without the table, and memory stays bounded.
+/// The bounded table of fingerprints by key. When full (in entries, or in bytes: a hostile hello
+/// can list thousands of suites) it is emptied: traffic made of ever new hellos then costs what
+/// it would cost without the table, and memory stays bounded.
 pub(crate) struct FingerprintCache {
-    client: HashMap<Box<[u8]>, ClientFingerprints, ahash::RandomState>,
-    server: HashMap<Box<[u8]>, ServerFingerprints, ahash::RandomState>,
+    client: Side<ClientFingerprints>,
+    server: Side<ServerFingerprints>,
     /// The key being built, kept to reuse its allocation.
     key: Vec<u8>,
     capacity: usize,
@@ -146,8 +147,8 @@ impl FingerprintCache {
     /// A table of at most `capacity` entries per side; 0 computes every fingerprint afresh.
     pub(crate) fn new(capacity: usize) -> Self {
         FingerprintCache {
-            client: HashMap::default(),
-            server: HashMap::default(),
+            client: Side::default(),
+            server: Side::default(),
             key: Vec::new(),
             capacity,
             hits: 0,
@@ -198,8 +199,8 @@ impl FingerprintCache {
             return ClientFingerprints::compute(h);
         }
         Self::client_key(&mut self.key, h);
-        let (map, key, hits) = (&mut self.client, &self.key, &mut self.hits);
-        get_or_compute(map, key, self.capacity, hits, || {
+        let (side, key, hits) = (&mut self.client, &self.key, &mut self.hits);
+        get_or_compute(side, key, self.capacity, hits, || {
             ClientFingerprints::compute(h)
         })
     }
@@ -210,30 +211,80 @@ impl FingerprintCache {
             return ServerFingerprints::compute(h);
         }
         Self::server_key(&mut self.key, h);
-        let (map, key, hits) = (&mut self.server, &self.key, &mut self.hits);
-        get_or_compute(map, key, self.capacity, hits, || {
+        let (side, key, hits) = (&mut self.server, &self.key, &mut self.hits);
+        get_or_compute(side, key, self.capacity, hits, || {
             ServerFingerprints::compute(h)
         })
     }
 }
 
-/// The value of `key` in `map`, computed and kept when missing; a full map is emptied first.
-fn get_or_compute<V: Clone>(
-    map: &mut HashMap<Box<[u8]>, V, ahash::RandomState>,
+/// Most bytes of keys and values kept per side.
+const MAX_BYTES: usize = 4 << 20;
+
+/// Largest entry kept (key and values); real hellos give 0.5 to 2 KiB.
+const MAX_ENTRY: usize = 16 << 10;
+
+/// Bytes an entry holds beyond its fixed size.
+trait Cost {
+    fn cost(&self) -> usize;
+}
+
+impl Cost for ClientFingerprints {
+    fn cost(&self) -> usize {
+        self.ja3.len()
+            + self.ja3_string.len()
+            + self.ja4.len()
+            + self.ja4_r.len()
+            + self.alpn.iter().map(|a| a.len() + 24).sum::<usize>()
+            + self.versions_offered.len() * 4
+            + 128
+    }
+}
+
+impl Cost for ServerFingerprints {
+    fn cost(&self) -> usize {
+        self.ja3s.len() + self.ja3s_string.len() + self.ja4s.as_ref().map_or(0, |j| j.len()) + 64
+    }
+}
+
+/// One side's table and the bytes it holds.
+struct Side<V> {
+    map: HashMap<Box<[u8]>, V, ahash::RandomState>,
+    bytes: usize,
+}
+
+impl<V> Default for Side<V> {
+    fn default() -> Self {
+        Side {
+            map: HashMap::default(),
+            bytes: 0,
+        }
+    }
+}
+
+/// The value of `key`, computed and kept when missing; a full table is emptied first.
+fn get_or_compute<V: Clone + Cost>(
+    side: &mut Side<V>,
     key: &[u8],
     capacity: usize,
     hits: &mut u64,
     compute: impl FnOnce() -> V,
 ) -> V {
-    if let Some(v) = map.get(key) {
+    if let Some(v) = side.map.get(key) {
         *hits += 1;
         return v.clone();
     }
     let v = compute();
-    if map.len() >= capacity {
-        map.clear();
+    let cost = key.len() + v.cost();
+    if cost > MAX_ENTRY {
+        return v;
     }
-    map.insert(key.into(), v.clone());
+    if side.map.len() >= capacity || side.bytes + cost > MAX_BYTES {
+        side.map.clear();
+        side.bytes = 0;
+    }
+    side.map.insert(key.into(), v.clone());
+    side.bytes += cost;
     v
 }
 
@@ -337,7 +388,29 @@ mod tests {
         let mut cache = FingerprintCache::new(2);
         for r in [CHROMIUM, CURL, GNUTLS, CHROMIUM, CURL, GNUTLS] {
             check_same(&mut cache, r);
-            assert!(cache.client.len() <= 2);
+            assert!(cache.client.map.len() <= 2);
         }
+    }
+
+    /// Hellos made to be large and all different (thousands of suites each) cannot make the
+    /// table hold more than its byte bound; ones too large are not kept at all.
+    #[test]
+    fn hostile_hellos_stay_within_the_byte_bound() {
+        let mut cache = FingerprintCache::new(1 << 20);
+        for (i, suites) in (0..3000u32).map(|i| (i, 40 + (i % 7) as usize * 700)) {
+            let mut body = vec![0x03, 0x03];
+            body.extend([0u8; 32]);
+            body.push(0);
+            body.extend(((suites * 2) as u16).to_be_bytes());
+            for k in 0..suites as u32 {
+                body.extend((((i * 7919 + k) % 0xfff0) as u16).to_be_bytes());
+            }
+            body.extend([1, 0]);
+            let h = ClientHello::parse(&body).unwrap();
+            let got = cache.client(&h);
+            assert_eq!(got.ja3, ClientFingerprints::compute(&h).ja3);
+            assert!(cache.client.bytes <= MAX_BYTES, "{}", cache.client.bytes);
+        }
+        assert!(cache.client.map.len() > 10, "small hellos are kept");
     }
 }

@@ -32,7 +32,8 @@ pub struct FlowConfig {
     pub max_buffer_total: usize,
     /// Distinct ClientHellos (and ServerHellos) whose fingerprints are kept, so that the
     /// next connection of the same client build finds them instead of hashing again; 0
-    /// computes every one. About 1 KB each.
+    /// computes every one. About 1 KB each, and never more than 4 MiB per side whatever the
+    /// traffic (the table is emptied when full).
     pub fingerprint_cache: usize,
 }
 
