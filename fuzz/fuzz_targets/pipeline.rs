@@ -1,5 +1,5 @@
 //! The whole packet-to-flow pipeline: the input is a sequence of frames (2-byte length
-//! prefixes), fed to one analyzer with a small table so that eviction is exercised too.
+//! prefixes), fed to one analyzer with small tables so that eviction is exercised too.
 #![no_main]
 use std::time::Duration;
 
@@ -12,6 +12,8 @@ fuzz_target!(|data: &[u8]| {
         idle_timeout: Duration::from_secs(2),
         max_buffer_per_direction: 4096,
         max_buffer_total: 1 << 14,
+        // Small, so that emptying a full table of fingerprints is fuzzed too.
+        fingerprint_cache: 2,
     };
     let mut a = Analyzer::new(cfg);
     let mut rest = data;
