@@ -4,51 +4,19 @@
 //! [`FlowJson`](crate::output::FlowJson) and serializing it cost a third of the run on
 //! handshake-heavy traffic. The bytes are the same as `serde_json::to_vec(&FlowJson)`; a test
 //! holds the two together.
+//!
+//! The line is written into a slice sized beforehand for the longest line this record could
+//! give, through a cursor: appending to a `Vec` byte by byte reloads and checks its length
+//! and capacity at every byte, which cost more than everything else the line needs.
 
-use std::fmt::{self, Display, Write as _};
+use std::fmt::{Display, Write as _};
 use std::net::IpAddr;
 use std::time::Duration;
 
 use helloscope_capture::{FlowRecord, Outcome};
-use helloscope_tls::TlsVersion;
+use helloscope_tls::{CipherSuite, TlsVersion};
 
 use crate::policy::Evaluation;
-
-/// Appends `s` as a JSON string body, escaped as serde_json escapes it: `"`, `\`, and control
-/// characters (`\b \t \n \f \r` by name, the rest as `\u00XX`).
-pub fn escape_into(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let b = s.as_bytes();
-    if is_clean(b) {
-        out.extend_from_slice(b);
-        return;
-    }
-    let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            0x08 => b"\\b",
-            0x09 => b"\\t",
-            0x0a => b"\\n",
-            0x0c => b"\\f",
-            0x0d => b"\\r",
-            0x00..=0x1f => &[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(c >> 4) as usize],
-                HEX[(c & 0xf) as usize],
-            ],
-            _ => continue,
-        };
-        out.extend_from_slice(&b[start..i]);
-        out.extend_from_slice(esc);
-        start = i + 1;
-    }
-    out.extend_from_slice(&b[start..]);
-}
 
 /// True when no byte of `b` needs escaping: eight bytes at a time, as a word (almost every
 /// string is clean, and a byte loop cost more than copying the line).
@@ -73,200 +41,198 @@ fn is_clean(b: &[u8]) -> bool {
         .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
-/// `fmt::Write` that escapes what is written into it.
-struct Escaping<'a>(&'a mut Vec<u8>);
+/// Longest escape of one byte (`\u00XX`).
+const MAX_ESCAPE: usize = 6;
 
-impl fmt::Write for Escaping<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        escape_into(self.0, s);
-        Ok(())
-    }
+/// Room for everything of a line that is not a string from the record: keys, punctuation,
+/// numbers, addresses (45 bytes for IPv6), the timestamp, names of versions, the cipher
+/// (registry names are under 64 bytes), the alert, the flags. About 700 bytes are used; the
+/// rest is margin.
+const FIXED_ROOM: usize = 2048;
+
+/// A write position in a slice sized beforehand.
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
 }
 
-/// The line being written: `"key":value` pairs separated by commas.
-struct Line<'a> {
-    out: &'a mut Vec<u8>,
-    first: bool,
-}
-
-impl<'a> Line<'a> {
-    fn open(out: &'a mut Vec<u8>) -> Self {
-        out.push(b'{');
-        Line { out, first: true }
+impl Cursor<'_> {
+    #[inline(always)]
+    fn put(&mut self, b: u8) {
+        self.buf[self.pos] = b;
+        self.pos += 1;
     }
 
-    /// Keys are this module's own ASCII literals: no escaping needed.
     #[inline(always)]
-    fn key(&mut self, k: &str) -> &mut Vec<u8> {
-        if !self.first {
-            self.out.push(b',');
+    fn put_slice(&mut self, s: &[u8]) {
+        self.buf[self.pos..self.pos + s.len()].copy_from_slice(s);
+        self.pos += s.len();
+    }
+
+    /// The first `n` bytes of `word`. All eight are copied (a copy of fixed size is a
+    /// register store; one of variable size is a call to `memmove`) and the rest written over
+    /// later: the line's room has a margin for them.
+    #[inline(always)]
+    fn put_word<const N: usize>(&mut self, (word, n): ([u8; N], u8)) {
+        self.buf[self.pos..self.pos + N].copy_from_slice(&word);
+        self.pos += n as usize;
+    }
+
+    /// `,"key":` (no comma for the first key of an object: pass `first`).
+    #[inline(always)]
+    fn key(&mut self, k: &str, first: bool) {
+        if !first {
+            self.put(b',');
         }
-        self.first = false;
-        self.out.push(b'"');
-        self.out.extend_from_slice(k.as_bytes());
-        self.out.extend_from_slice(b"\":");
-        self.out
+        self.put(b'"');
+        self.put_slice(k.as_bytes());
+        self.put_slice(b"\":");
     }
 
+    /// A string this crate builds from ASCII letters, digits, spaces and `,-_.` only
+    /// (fingerprints, names): nothing to escape.
     #[inline(always)]
-    fn str(&mut self, k: &str, v: &str) {
-        let o = self.key(k);
-        string(o, v);
+    fn clean(&mut self, s: &str) {
+        debug_assert!(is_clean(s.as_bytes()));
+        self.put(b'"');
+        self.put_slice(s.as_bytes());
+        self.put(b'"');
     }
 
-    #[inline(always)]
-    fn opt_str(&mut self, k: &str, v: Option<&str>) {
-        match v {
-            Some(v) => self.str(k, v),
-            None => self.key(k).extend_from_slice(b"null"),
-        }
-    }
-
-    fn display(&mut self, k: &str, v: Option<impl Display>) {
-        let o = self.key(k);
-        match v {
-            Some(v) => display(o, v),
-            None => o.extend_from_slice(b"null"),
-        }
-    }
-
-    /// A string this crate builds from ASCII letters, digits and `,-_` only (fingerprints):
-    /// nothing to escape, and these are the longest strings of the line.
-    #[inline(always)]
-    fn clean_str(&mut self, k: &str, v: Option<&str>) {
-        let o = self.key(k);
-        match v {
-            Some(v) => {
-                debug_assert!(!v.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\'));
-                o.push(b'"');
-                o.extend_from_slice(v.as_bytes());
-                o.push(b'"');
+    /// A string from the capture, escaped as serde_json escapes it: `"`, `\`, and control
+    /// characters (`\b \t \n \f \r` by name, the rest as `\u00XX`).
+    fn string(&mut self, s: &str) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        self.put(b'"');
+        let b = s.as_bytes();
+        if is_clean(b) {
+            self.put_slice(b);
+        } else {
+            for &c in b {
+                match c {
+                    b'"' => self.put_slice(b"\\\""),
+                    b'\\' => self.put_slice(b"\\\\"),
+                    0x08 => self.put_slice(b"\\b"),
+                    0x09 => self.put_slice(b"\\t"),
+                    0x0a => self.put_slice(b"\\n"),
+                    0x0c => self.put_slice(b"\\f"),
+                    0x0d => self.put_slice(b"\\r"),
+                    0x00..=0x1f => self.put_slice(&[
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX[(c >> 4) as usize],
+                        HEX[(c & 0xf) as usize],
+                    ]),
+                    _ => self.put(c),
+                }
             }
-            None => o.extend_from_slice(b"null"),
+        }
+        self.put(b'"');
+    }
+
+    fn opt_string(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.string(s),
+            None => self.put_slice(b"null"),
         }
     }
 
-    fn version(&mut self, k: &str, v: Option<TlsVersion>) {
-        match v.map(|v| (v, v.name())) {
-            Some((_, Some(name))) => self.clean_str(k, Some(name)),
-            Some((v, None)) => self.display(k, Some(v)),
-            None => self.clean_str(k, None),
+    fn opt_clean(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.clean(s),
+            None => self.put_slice(b"null"),
         }
     }
 
-    #[inline(always)]
-    fn bool(&mut self, k: &str, v: bool) {
-        let o = self.key(k);
-        o.extend_from_slice(if v { b"true" } else { b"false" });
+    /// The text of a value without a static name (IPv6 addresses, unnamed versions and
+    /// ciphers, alerts): bounded in length, rare, and escaped all the same.
+    fn display(&mut self, v: impl Display) {
+        let mut s = String::new();
+        let _ = write!(s, "{v}");
+        self.string(&s);
     }
 
-    #[inline(always)]
-    fn uint(&mut self, k: &str, v: u64) {
-        let o = self.key(k);
-        decimal(o, v);
+    fn bool(&mut self, v: bool) {
+        self.put_slice(if v { b"true" } else { b"false" });
     }
 
-    fn list<T>(&mut self, k: &str, items: &[T], mut each: impl FnMut(&mut Vec<u8>, &T)) {
-        let o = self.key(k);
-        o.push(b'[');
-        for (i, it) in items.iter().enumerate() {
-            if i > 0 {
-                o.push(b',');
+    fn decimal(&mut self, v: u64) {
+        // Ports, octets and packet counts: at most five digits, all computed, then the
+        // leading zeros skipped. No branch on the value: digit counts of neighbouring fields
+        // differ, and mispredicted branches cost more than the arithmetic.
+        if v < 100_000 {
+            let v = v as u32;
+            let n = 1
+                + usize::from(v >= 10)
+                + usize::from(v >= 100)
+                + usize::from(v >= 1000)
+                + usize::from(v >= 10_000);
+            let digits = u64::from_le_bytes([
+                b'0' + (v / 10_000) as u8,
+                b'0' + (v / 1000 % 10) as u8,
+                b'0' + (v / 100 % 10) as u8,
+                b'0' + (v / 10 % 10) as u8,
+                b'0' + (v % 10) as u8,
+                0,
+                0,
+                0,
+            ]);
+            // The last `n` digits, moved to the front of the word.
+            let word = (digits >> (8 * (5 - n))).to_le_bytes();
+            self.put_word((word, n as u8));
+            return;
+        }
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let mut v = v;
+        while v > 0 {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        self.put_slice(&buf[i..]);
+    }
+
+    /// `digits` decimal digits of `v`, zero-padded.
+    fn padded(&mut self, v: u64, digits: usize) {
+        let mut buf = [b'0'; 20];
+        let mut v = v;
+        for d in buf[..digits].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        self.put_slice(&buf[..digits]);
+    }
+
+    fn ip(&mut self, a: IpAddr) {
+        match a {
+            IpAddr::V4(v4) => {
+                self.put(b'"');
+                // Four table entries, each a number and a dot; the last dot taken back.
+                for o in v4.octets() {
+                    self.put_word(OCTETS[o as usize]);
+                }
+                self.buf[self.pos - 1] = b'"';
             }
-            each(o, it);
+            IpAddr::V6(v6) => self.display(v6),
         }
-        o.push(b']');
     }
 
-    fn close(self) {
-        self.out.push(b'}');
+    fn version(&mut self, v: TlsVersion) {
+        match v.name() {
+            Some(n) => self.clean(n),
+            None => self.display(v),
+        }
     }
-}
 
-fn string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    escape_into(out, s);
-    out.push(b'"');
-}
-
-fn display(out: &mut Vec<u8>, v: impl Display) {
-    out.push(b'"');
-    let _ = write!(Escaping(out), "{v}");
-    out.push(b'"');
-}
-
-fn decimal(out: &mut Vec<u8>, v: u64) {
-    // Ports, octets and packet counts: at most five digits, all computed, then the leading
-    // zeros skipped by where the copy starts. No branch on the value: the digit counts of
-    // neighbouring fields differ, and mispredicted branches cost more than the arithmetic.
-    if v < 100_000 {
-        let v = v as u32;
-        let n = 1
-            + usize::from(v >= 10)
-            + usize::from(v >= 100)
-            + usize::from(v >= 1000)
-            + usize::from(v >= 10_000);
-        let mut digits = [0u8; 16];
-        digits[0] = b'0' + (v / 10_000) as u8;
-        digits[1] = b'0' + (v / 1000 % 10) as u8;
-        digits[2] = b'0' + (v / 100 % 10) as u8;
-        digits[3] = b'0' + (v / 10 % 10) as u8;
-        digits[4] = b'0' + (v % 10) as u8;
-        let len = out.len();
-        out.extend_from_slice(&digits[5 - n..13 - n]);
-        out.truncate(len + n);
-        return;
+    fn opt_version(&mut self, v: Option<TlsVersion>) {
+        match v {
+            Some(v) => self.version(v),
+            None => self.put_slice(b"null"),
+        }
     }
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v = v;
-    while v > 0 {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
-/// `digits` decimal digits of `v`, zero-padded.
-fn padded(out: &mut Vec<u8>, v: u64, digits: usize) {
-    let mut buf = [b'0'; 20];
-    let mut v = v;
-    for d in buf[..digits].iter_mut().rev() {
-        *d = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    out.extend_from_slice(&buf[..digits]);
-}
-
-/// RFC 3339 UTC with microseconds, `2023-11-14T22:13:20.000007Z`, as humantime writes it.
-pub fn rfc3339_micros(out: &mut Vec<u8>, since_epoch: Duration) {
-    let secs = since_epoch.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Days to civil date: Howard Hinnant, "chrono-Compatible Low-Level Date Algorithms".
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    padded(out, year as u64, 4);
-    out.push(b'-');
-    padded(out, month as u64, 2);
-    out.push(b'-');
-    padded(out, day as u64, 2);
-    out.push(b'T');
-    padded(out, rem / 3600, 2);
-    out.push(b':');
-    padded(out, rem / 60 % 60, 2);
-    out.push(b':');
-    padded(out, rem % 60, 2);
-    out.push(b'.');
-    padded(out, u64::from(since_epoch.subsec_micros()), 6);
-    out.push(b'Z');
 }
 
 /// Each byte value in decimal followed by a dot, and the length of that (2 to 4).
@@ -287,114 +253,295 @@ const OCTETS: [([u8; 4], u8); 256] = {
     t
 };
 
-fn ip(out: &mut Vec<u8>, a: IpAddr) {
-    out.push(b'"');
-    match a {
-        IpAddr::V4(v4) => {
-            // Four table entries, each copied whole and cut to its length; the last dot off.
-            for o in v4.octets() {
-                let (text, n) = OCTETS[o as usize];
-                let len = out.len();
-                out.extend_from_slice(&text);
-                out.truncate(len + n as usize);
-            }
-            out.pop();
-        }
-        IpAddr::V6(v6) => {
-            let _ = write!(Escaping(out), "{v6}");
-        }
-    }
-    out.push(b'"');
+/// RFC 3339 UTC date of day `days` since the epoch, `2023-11-14`: Howard Hinnant's
+/// "chrono-Compatible Low-Level Date Algorithms".
+fn civil_date(days: u64) -> [u8; 10] {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = [0u8; 10];
+    let mut c = Cursor {
+        buf: &mut out,
+        pos: 0,
+    };
+    c.padded(year as u64, 4);
+    c.put(b'-');
+    c.padded(month as u64, 2);
+    c.put(b'-');
+    c.padded(day as u64, 2);
+    out
 }
 
-/// Appends the jsonl line of `r` (without the newline): the documented schema (README,
-/// "Output"), keys in the documented order.
-pub fn write_line(out: &mut Vec<u8>, r: &FlowRecord, source: &str, eval: Option<&Evaluation>) {
-    let ch = r.client_hello.as_ref();
-    let sh = r.server_hello.as_ref();
-    let mut l = Line::open(out);
-    let o = l.key("ts");
-    o.push(b'"');
-    rfc3339_micros(o, r.first_seen);
-    o.push(b'"');
-    l.str("source", source);
-    ip(l.key("client_ip"), r.client.ip());
-    l.uint("client_port", r.client.port().into());
-    ip(l.key("server_ip"), r.server.ip());
-    l.uint("server_port", r.server.port().into());
-    l.opt_str("sni", ch.and_then(|c| c.sni.as_deref()));
-    l.list(
-        "alpn_offered",
-        ch.map_or(&[][..], |c| &c.alpn[..]),
-        |o, p| string(o, p),
-    );
-    l.opt_str("alpn", sh.and_then(|s| s.alpn.as_deref()));
-    l.list(
-        "versions_offered",
-        ch.map_or(&[][..], |c| &c.versions_offered[..]),
-        |o, v| match v.name() {
-            Some(n) => string(o, n),
-            None => display(o, v),
-        },
-    );
-    l.version("version_offered_max", ch.map(|c| c.version_offered_max));
-    l.version("version", sh.map(|s| s.version));
-    match sh.map(|s| (s.cipher, s.cipher.name())) {
-        // Registry names are ASCII identifiers.
-        Some((_, Some(name))) => l.clean_str("cipher", Some(name)),
-        other => l.display("cipher", other.map(|(c, _)| c)),
-    }
-    l.bool("hello_retry", sh.is_some_and(|s| s.hello_retry));
-    l.bool("fallback_scsv", ch.is_some_and(|c| c.fallback_scsv));
-    l.clean_str("ja3", ch.and_then(|c| c.ja3.as_deref()));
-    l.clean_str("ja3s", sh.map(|s| &*s.ja3s));
-    l.clean_str("ja4", ch.and_then(|c| c.ja4.as_deref()));
-    l.clean_str("ja4s", sh.and_then(|s| s.ja4s.as_deref()));
-    l.str("outcome", r.outcome.name());
-    match r.outcome {
-        Outcome::Alert {
-            level,
-            description,
-            from,
-        } => {
-            let o = l.key("alert");
-            let mut a = Line::open(o);
-            a.display("level", Some(level));
-            a.display("description", Some(description));
-            a.str("from", from.as_str());
-            a.close();
+/// Writes jsonl lines, keeping what repeats from one line to the next: the source's escaped
+/// name, the date of the last timestamp, the last cipher's name.
+pub struct LineWriter {
+    source: String,
+    source_json: Vec<u8>,
+    day: Option<(u64, [u8; 10])>,
+    cipher: Option<(CipherSuite, Option<&'static str>)>,
+    /// Where lines are written before they are appended whole: sized once, so that no line
+    /// costs zeroing its room first.
+    scratch: Vec<u8>,
+}
+
+impl Default for LineWriter {
+    fn default() -> Self {
+        LineWriter {
+            source: String::new(),
+            source_json: b"\"\"".to_vec(),
+            day: None,
+            cipher: None,
+            scratch: Vec::new(),
         }
-        _ => l.key("alert").extend_from_slice(b"null"),
+    }
+}
+
+/// The longest line `r` could give: the fixed room, plus every string from the record or the
+/// policy at its longest escape.
+fn line_bound(r: &FlowRecord, source_json: &[u8], eval: Option<&Evaluation>) -> usize {
+    let esc = |s: &str| s.len() * MAX_ESCAPE + 2;
+    let opt = |s: Option<&str>| s.map_or(4, |s| s.len() + 2);
+    let mut n = FIXED_ROOM + source_json.len();
+    if let Some(c) = &r.client_hello {
+        n += c.sni.as_deref().map_or(4, esc);
+        n += c.alpn.iter().map(|a| esc(a) + 1).sum::<usize>();
+        n += opt(c.ja3.as_deref())
+            + opt(c.ja3_string.as_deref())
+            + opt(c.ja4.as_deref())
+            + opt(c.ja4_r.as_deref());
+        n += c.versions_offered.len() * 24;
+    }
+    if let Some(s) = &r.server_hello {
+        n += s.alpn.as_deref().map_or(4, esc) + s.ja3s.len() + opt(s.ja4s.as_deref());
     }
     if let Some(e) = eval {
-        let o = l.key("policy");
-        let mut p = Line::open(o);
-        p.str("profile", &e.profile);
-        p.str("verdict", e.verdict.as_str());
-        p.list("findings", &e.findings, |o, f| {
-            let mut fl = Line::open(o);
-            fl.str("code", f.code);
-            fl.str("message", &f.message);
-            fl.close();
-        });
-        p.close();
+        n += esc(&e.profile) + 64;
+        n += e
+            .findings
+            .iter()
+            .map(|f| esc(f.code) + esc(&f.message) + 32)
+            .sum::<usize>();
     }
-    l.clean_str("ja3_string", ch.and_then(|c| c.ja3_string.as_deref()));
-    l.clean_str("ja4_r", ch.and_then(|c| c.ja4_r.as_deref()));
-    l.bool("sslv2_hello", ch.is_some_and(|c| c.sslv2_format));
-    l.opt_str(
-        "reset_by",
+    n
+}
+
+impl LineWriter {
+    /// Appends the jsonl line of `r` (without the newline): the documented schema (README,
+    /// "Output"), keys in the documented order.
+    pub fn write_line(
+        &mut self,
+        out: &mut Vec<u8>,
+        r: &FlowRecord,
+        source: &str,
+        eval: Option<&Evaluation>,
+    ) {
+        if self.source != source {
+            let mut buf = vec![0; esc_len(source)];
+            let mut c = Cursor {
+                buf: &mut buf,
+                pos: 0,
+            };
+            c.string(source);
+            let n = c.pos;
+            buf.truncate(n);
+            self.source = source.to_owned();
+            self.source_json = buf;
+        }
+        let ch = r.client_hello.as_ref();
+        let sh = r.server_hello.as_ref();
+        let bound = line_bound(r, &self.source_json, eval);
+        // Taken out while written into, so that the other kept things stay usable.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        if scratch.len() < bound {
+            scratch.resize(bound, 0);
+        }
+        let mut c = Cursor {
+            buf: &mut scratch,
+            pos: 0,
+        };
+        c.put(b'{');
+        c.key("ts", true);
+        self.timestamp(&mut c, r.first_seen);
+        c.key("source", false);
+        c.put_slice(&self.source_json);
+        c.key("client_ip", false);
+        c.ip(r.client.ip());
+        c.key("client_port", false);
+        c.decimal(r.client.port().into());
+        c.key("server_ip", false);
+        c.ip(r.server.ip());
+        c.key("server_port", false);
+        c.decimal(r.server.port().into());
+        c.key("sni", false);
+        c.opt_string(ch.and_then(|c| c.sni.as_deref()));
+        c.key("alpn_offered", false);
+        c.put(b'[');
+        for (i, p) in ch.map_or(&[][..], |c| &c.alpn[..]).iter().enumerate() {
+            if i > 0 {
+                c.put(b',');
+            }
+            c.string(p);
+        }
+        c.put(b']');
+        c.key("alpn", false);
+        c.opt_string(sh.and_then(|s| s.alpn.as_deref()));
+        c.key("versions_offered", false);
+        c.put(b'[');
+        for (i, v) in ch
+            .map_or(&[][..], |c| &c.versions_offered[..])
+            .iter()
+            .enumerate()
+        {
+            if i > 0 {
+                c.put(b',');
+            }
+            c.version(*v);
+        }
+        c.put(b']');
+        c.key("version_offered_max", false);
+        c.opt_version(ch.map(|c| c.version_offered_max));
+        c.key("version", false);
+        c.opt_version(sh.map(|s| s.version));
+        c.key("cipher", false);
+        match sh.map(|s| s.cipher) {
+            None => c.put_slice(b"null"),
+            Some(suite) => {
+                let name = match self.cipher {
+                    Some((last, name)) if last == suite => name,
+                    _ => {
+                        let name = suite.name();
+                        self.cipher = Some((suite, name));
+                        name
+                    }
+                };
+                match name {
+                    // Registry names are ASCII identifiers.
+                    Some(n) => c.clean(n),
+                    None => c.display(suite),
+                }
+            }
+        }
+        c.key("hello_retry", false);
+        c.bool(sh.is_some_and(|s| s.hello_retry));
+        c.key("fallback_scsv", false);
+        c.bool(ch.is_some_and(|c| c.fallback_scsv));
+        c.key("ja3", false);
+        c.opt_clean(ch.and_then(|c| c.ja3.as_deref()));
+        c.key("ja3s", false);
+        c.opt_clean(sh.map(|s| &*s.ja3s));
+        c.key("ja4", false);
+        c.opt_clean(ch.and_then(|c| c.ja4.as_deref()));
+        c.key("ja4s", false);
+        c.opt_clean(sh.and_then(|s| s.ja4s.as_deref()));
+        c.key("outcome", false);
+        c.clean(r.outcome.name());
+        c.key("alert", false);
         match r.outcome {
+            Outcome::Alert {
+                level,
+                description,
+                from,
+            } => {
+                c.put(b'{');
+                c.key("level", true);
+                c.display(level);
+                c.key("description", false);
+                c.display(description);
+                c.key("from", false);
+                c.clean(from.as_str());
+                c.put(b'}');
+            }
+            _ => c.put_slice(b"null"),
+        }
+        if let Some(e) = eval {
+            c.key("policy", false);
+            c.put(b'{');
+            c.key("profile", true);
+            c.string(&e.profile);
+            c.key("verdict", false);
+            c.clean(e.verdict.as_str());
+            c.key("findings", false);
+            c.put(b'[');
+            for (i, f) in e.findings.iter().enumerate() {
+                if i > 0 {
+                    c.put(b',');
+                }
+                c.put(b'{');
+                c.key("code", true);
+                c.string(f.code);
+                c.key("message", false);
+                c.string(&f.message);
+                c.put(b'}');
+            }
+            c.put_slice(b"]}");
+        }
+        c.key("ja3_string", false);
+        c.opt_clean(ch.and_then(|c| c.ja3_string.as_deref()));
+        c.key("ja4_r", false);
+        c.opt_clean(ch.and_then(|c| c.ja4_r.as_deref()));
+        c.key("sslv2_hello", false);
+        c.bool(ch.is_some_and(|c| c.sslv2_format));
+        c.key("reset_by", false);
+        c.opt_clean(match r.outcome {
             Outcome::Reset { from } => Some(from.as_str()),
             _ => None,
-        },
-    );
-    l.str("end", r.end.name());
-    l.list("flags", &crate::output::flag_names(&r.flags), |o, f| {
-        string(o, f)
-    });
-    l.uint("packets", r.packets);
-    l.close();
+        });
+        c.key("end", false);
+        c.clean(r.end.name());
+        c.key("flags", false);
+        c.put(b'[');
+        for (i, f) in crate::output::flag_names(&r.flags).iter().enumerate() {
+            if i > 0 {
+                c.put(b',');
+            }
+            c.clean(f);
+        }
+        c.put(b']');
+        c.key("packets", false);
+        c.decimal(r.packets);
+        c.put(b'}');
+        let written = c.pos;
+        out.extend_from_slice(&scratch[..written]);
+        self.scratch = scratch;
+    }
+}
+
+impl LineWriter {
+    /// `"2023-11-14T22:13:20.000007Z"`: RFC 3339 UTC with microseconds, as humantime writes
+    /// it. Consecutive records mostly share their day, whose date is kept.
+    fn timestamp(&mut self, c: &mut Cursor<'_>, ts: Duration) {
+        let (days, rem) = (ts.as_secs() / 86_400, ts.as_secs() % 86_400);
+        let date = match self.day {
+            Some((d, date)) if d == days => date,
+            _ => {
+                let date = civil_date(days);
+                self.day = Some((days, date));
+                date
+            }
+        };
+        c.put(b'"');
+        c.put_slice(&date);
+        c.put(b'T');
+        c.padded(rem / 3600, 2);
+        c.put(b':');
+        c.padded(rem / 60 % 60, 2);
+        c.put(b':');
+        c.padded(rem % 60, 2);
+        c.put(b'.');
+        c.padded(u64::from(ts.subsec_micros()), 6);
+        c.put_slice(b"Z\"");
+    }
+}
+
+/// Room for `s` as an escaped JSON string.
+fn esc_len(s: &str) -> usize {
+    s.len() * MAX_ESCAPE + 2
 }
 
 #[cfg(test)]
@@ -405,6 +552,19 @@ mod tests {
     use helloscope_tls::{AlertDescription, AlertLevel};
 
     use super::*;
+
+    /// What `f` writes through a cursor.
+    fn written(f: impl FnOnce(&mut Cursor<'_>)) -> Vec<u8> {
+        let mut buf = vec![0; 4096];
+        let mut c = Cursor {
+            buf: &mut buf,
+            pos: 0,
+        };
+        f(&mut c);
+        let n = c.pos;
+        buf.truncate(n);
+        buf
+    }
     use crate::output::FlowJson;
     use crate::policy::Policy;
 
@@ -425,7 +585,7 @@ mod tests {
 
     fn same_as_serde(r: &FlowRecord, source: &str, eval: Option<&Evaluation>) {
         let mut ours = Vec::new();
-        write_line(&mut ours, r, source, eval);
+        LineWriter::default().write_line(&mut ours, r, source, eval);
         let serde = serde_json::to_vec(&FlowJson::new(r, source, eval)).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&ours),
@@ -494,15 +654,11 @@ mod tests {
             [192, 168, 1, 23],
         ] {
             let a = IpAddr::from(a);
-            let mut out = Vec::new();
-            ip(&mut out, a);
-            assert_eq!(out, format!("\"{a}\"").into_bytes());
+            assert_eq!(written(|c| c.ip(a)), format!("\"{a}\"").into_bytes());
         }
         for v in 0..=255u8 {
             let a = IpAddr::from([v, v / 3, 255 - v, v / 10]);
-            let mut out = Vec::new();
-            ip(&mut out, a);
-            assert_eq!(out, format!("\"{a}\"").into_bytes());
+            assert_eq!(written(|c| c.ip(a)), format!("\"{a}\"").into_bytes());
         }
     }
 
@@ -521,22 +677,25 @@ mod tests {
             100_000,
             u64::MAX,
         ] {
-            let mut out = b"x".to_vec();
-            decimal(&mut out, v);
-            assert_eq!(out, format!("x{v}").into_bytes());
+            assert_eq!(written(|c| c.decimal(v)), v.to_string().into_bytes());
         }
     }
 
     #[test]
     fn timestamps_are_what_humantime_writes() {
+        // One writer throughout: the kept date must follow the day.
+        let mut w = LineWriter::default();
         let mut secs = 0u64;
         while secs < u64::from(u32::MAX) {
             for micros in [0u32, 7, 999_999] {
                 let d = Duration::new(secs, micros * 1000);
-                let mut ours = Vec::new();
-                rfc3339_micros(&mut ours, d);
+                let ours = written(|c| w.timestamp(c, d));
                 let want = humantime::format_rfc3339_micros(UNIX_EPOCH + d).to_string();
-                assert_eq!(String::from_utf8(ours).unwrap(), want, "{secs}");
+                assert_eq!(
+                    String::from_utf8(ours).unwrap(),
+                    format!("\"{want}\""),
+                    "{secs}"
+                );
             }
             // Steps that land on every month end, leap day and century rule across the range.
             secs += 86_399 * 7 + 3_607;

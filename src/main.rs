@@ -166,6 +166,8 @@ struct Prepared {
     )>,
     /// Tables are laid out at the end, on the main thread.
     records: Vec<FlowRecord>,
+    /// What the batch's lines were written with (it keeps what repeats between lines).
+    writer: jsonl::LineWriter,
 }
 
 impl Formatter {
@@ -186,7 +188,7 @@ impl Formatter {
                 let j = FlowJson::new(&r, &self.source, eval.as_ref().map(|e| &e.0));
                 out.lines.extend_from_slice(csv_row(&j).as_bytes());
             }
-            _ => jsonl::write_line(
+            _ => out.writer.write_line(
                 &mut out.lines,
                 &r,
                 &self.source,
@@ -219,6 +221,7 @@ struct Sink {
     /// jsonl lines not yet handed to `out`: written here directly, and handed over in blocks
     /// larger than `out`'s own buffer, which then passes them through without a copy.
     lines: Vec<u8>,
+    writer: jsonl::LineWriter,
 }
 
 impl Sink {
@@ -269,7 +272,7 @@ impl Sink {
         let eval = eval.as_ref().map(|e| &e.0);
         match self.format {
             Format::Jsonl => {
-                jsonl::write_line(&mut self.lines, r, source, eval);
+                self.writer.write_line(&mut self.lines, r, source, eval);
                 self.lines.push(b'\n');
                 if self.streaming_table || self.lines.len() >= LINES_BUFFER {
                     self.write_lines()?;
@@ -450,6 +453,7 @@ fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
         streaming_table: streaming,
         wrote_header: false,
         lines: Vec::with_capacity(LINES_BUFFER + 4096),
+        writer: jsonl::LineWriter::default(),
     })
 }
 
