@@ -40,45 +40,70 @@ impl fmt::Display for Ja3 {
     }
 }
 
-/// Appends `v` in decimal, then `sep`. By hand: `write!` costs more than the hash of the
-/// whole string, and copying a slice of variable length calls `memmove` for every value. Here
-/// the digits are laid out in one 8-byte word, appended whole, and the excess cut off.
-#[inline]
-fn push_dec_then(s: &mut Vec<u8>, v: u16, sep: u8) {
-    let n = match v {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        1000..=9999 => 4,
-        _ => 5,
-    };
-    let mut word = [0u8; 8];
-    let mut x = v;
-    for d in word[..n].iter_mut().rev() {
-        *d = b'0' + (x % 10) as u8;
-        x /= 10;
-    }
-    word[n] = sep;
-    let len = s.len();
-    s.extend_from_slice(&word);
-    s.truncate(len + n + 1);
+/// The JA3 text being written: decimal values, `-` between the values of a list, `,` between
+/// fields. Written at a cursor into a buffer sized beforehand for the longest text the values
+/// could give: a `Vec` checked and grown byte by byte, or a copy of variable length per value
+/// (a call to `memmove`), cost more than the MD5 of the whole text.
+struct Text {
+    buf: Vec<u8>,
+    pos: usize,
 }
 
-/// Appends `v` in decimal.
-fn push_dec(s: &mut Vec<u8>, v: u16) {
-    push_dec_then(s, v, b',');
-    s.pop();
-}
-
-/// Appends values in decimal joined by `-`.
-fn push_dec_list(s: &mut Vec<u8>, values: impl Iterator<Item = u16>) {
-    let len = s.len();
-    for v in values {
-        push_dec_then(s, v, b'-');
+impl Text {
+    /// Room for `values` values of up to five digits, each with its separator, and the
+    /// eight-byte writes of the last one.
+    fn with_room(values: usize) -> Self {
+        Text {
+            buf: vec![0; 6 * values + 16],
+            pos: 0,
+        }
     }
-    // Each value was followed by a dash; the list's last one is not.
-    if s.len() > len {
-        s.pop();
+
+    /// `v` in decimal, then `sep`: all five digits computed without a branch on the value,
+    /// the leading zeros shifted out, and eight bytes stored at once.
+    #[inline(always)]
+    fn value(&mut self, v: u16, sep: u8) {
+        let v = u32::from(v);
+        let n = 1
+            + usize::from(v >= 10)
+            + usize::from(v >= 100)
+            + usize::from(v >= 1000)
+            + usize::from(v >= 10_000);
+        let digits = u64::from_le_bytes([
+            b'0' + (v / 10_000) as u8,
+            b'0' + (v / 1000 % 10) as u8,
+            b'0' + (v / 100 % 10) as u8,
+            b'0' + (v / 10 % 10) as u8,
+            b'0' + (v % 10) as u8,
+            0,
+            0,
+            0,
+        ]);
+        let word = (digits >> (8 * (5 - n))) | (u64::from(sep) << (8 * n));
+        self.buf[self.pos..self.pos + 8].copy_from_slice(&word.to_le_bytes());
+        self.pos += n + 1;
+    }
+
+    /// A list of values joined by `-`, then `end` (none for the last field).
+    #[inline]
+    fn list(&mut self, values: impl Iterator<Item = u16>, end: Option<u8>) {
+        let start = self.pos;
+        for v in values {
+            self.value(v, b'-');
+        }
+        // Each value was followed by a dash; the list's last one is not.
+        if self.pos > start {
+            self.pos -= 1;
+        }
+        if let Some(end) = end {
+            self.buf[self.pos] = end;
+            self.pos += 1;
+        }
+    }
+
+    fn into_bytes(mut self) -> Vec<u8> {
+        self.buf.truncate(self.pos);
+        self.buf
     }
 }
 
@@ -97,35 +122,44 @@ fn push_dec_list(s: &mut Vec<u8>, values: impl Iterator<Item = u16>) {
 /// ```
 pub fn ja3(hello: &ClientHello<'_>) -> Ja3 {
     let suites = hello.cipher_suites();
-    // Room for every value at its longest: no growth on the way.
-    let mut s = Vec::with_capacity(32 + 6 * (suites.len() + 48));
-    push_dec_then(&mut s, hello.legacy_version.to_wire(), b',');
-    push_dec_list(&mut s, suites.filter(|c| !c.is_grease()).map(|c| c.0));
-    s.push(b',');
-    // One walk: the extension types, and the two lists JA3 reads after them.
-    let (mut groups, mut formats) = (None, None);
-    let start = s.len();
+    // One walk for the room needed and the two lists JA3 reads after the extension types.
+    let (mut groups, mut formats, mut n_ext) = (None, None, 0);
     for e in hello.extensions() {
+        n_ext += 1;
         match e.ext_type {
             ExtensionType::SUPPORTED_GROUPS => groups = groups.or(Some(e.data)),
             ExtensionType::EC_POINT_FORMATS => formats = formats.or(Some(e.data)),
-            t if t.is_grease() => continue,
             _ => {}
         }
-        push_dec_then(&mut s, e.ext_type.0, b'-');
     }
-    if s.len() > start {
-        s.pop();
-    }
-    s.push(b',');
-    if let Some(Ok(groups)) = groups.map(crate::extensions::parse_supported_groups) {
-        push_dec_list(&mut s, groups.filter(|g| !g.is_grease()).map(|g| g.0));
-    }
-    s.push(b',');
-    if let Some(Ok(formats)) = formats.map(crate::extensions::parse_ec_point_formats) {
-        push_dec_list(&mut s, formats.iter().map(|&f| f as u16));
-    }
-    Ja3::from_bytes(s)
+    let groups = groups.and_then(|d| crate::extensions::parse_supported_groups(d).ok());
+    let formats = formats.and_then(|d| crate::extensions::parse_ec_point_formats(d).ok());
+    let room = 1
+        + suites.len()
+        + n_ext
+        + groups.as_ref().map_or(0, |g| g.len())
+        + formats.map_or(0, |f| f.len());
+    let mut s = Text::with_room(room);
+    s.value(hello.legacy_version.to_wire(), b',');
+    s.list(suites.filter(|c| !c.is_grease()).map(|c| c.0), Some(b','));
+    s.list(
+        hello
+            .extensions()
+            .map(|e| e.ext_type)
+            .filter(|t| !t.is_grease())
+            .map(|t| t.0),
+        Some(b','),
+    );
+    s.list(
+        groups
+            .into_iter()
+            .flatten()
+            .filter(|g| !g.is_grease())
+            .map(|g| g.0),
+        Some(b','),
+    );
+    s.list(formats.into_iter().flatten().map(|&f| u16::from(f)), None);
+    Ja3::from_bytes(s.into_bytes())
 }
 
 /// JA3S of a ServerHello: `SSLVersion,Cipher,Extensions`.
@@ -141,20 +175,18 @@ pub fn ja3(hello: &ClientHello<'_>) -> Ja3 {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn ja3s(hello: &ServerHello<'_>) -> Ja3 {
-    let mut s = Vec::with_capacity(64);
-    push_dec(&mut s, hello.legacy_version.to_wire());
-    s.push(b',');
-    push_dec(&mut s, hello.cipher_suite.0);
-    s.push(b',');
-    push_dec_list(
-        &mut s,
+    let mut s = Text::with_room(2 + hello.extensions().count());
+    s.value(hello.legacy_version.to_wire(), b',');
+    s.value(hello.cipher_suite.0, b',');
+    s.list(
         hello
             .extensions()
             .map(|e| e.ext_type)
             .filter(|t: &ExtensionType| !t.is_grease())
             .map(|t| t.0),
+        None,
     );
-    Ja3::from_bytes(s)
+    Ja3::from_bytes(s.into_bytes())
 }
 
 #[cfg(test)]
@@ -163,10 +195,13 @@ mod tests {
 
     #[test]
     fn decimal() {
-        for v in [0u16, 7, 10, 99, 100, 771, 4865, 65535] {
-            let mut s = Vec::new();
-            push_dec(&mut s, v);
-            assert_eq!(s, v.to_string().as_bytes());
+        for v in [
+            0u16, 7, 9, 10, 99, 100, 771, 999, 1000, 4865, 9999, 10_000, 65535,
+        ] {
+            let mut s = Text::with_room(2);
+            s.value(v, b',');
+            s.list([v, 1].into_iter(), None);
+            assert_eq!(s.into_bytes(), format!("{v},{v}-1").as_bytes());
         }
     }
 }
