@@ -91,12 +91,17 @@ impl ServerFingerprints {
 /// it would cost without the table, and memory stays bounded.
 pub(crate) struct FingerprintCache {
     client: Side<ClientFingerprints>,
+    /// The same entries by [`FingerprintCache::client_key_unordered`].
+    client_unordered: Side<ClientFingerprints>,
     server: Side<ServerFingerprints>,
-    /// The key being built, kept to reuse its allocation.
+    /// The keys being built, kept to reuse their allocations.
     key: Vec<u8>,
+    unordered_key: Vec<u8>,
     capacity: usize,
     /// Hellos whose fingerprints were found in the table.
     pub(crate) hits: u64,
+    /// ClientHellos found with their extensions in another order (all but JA3 reused).
+    pub(crate) hits_unordered: u64,
 }
 
 /// `0x0a0a` for a GREASE value (RFC 8701: `0x?A?A`, both bytes equal), else `v`; no branch.
@@ -134,6 +139,18 @@ fn push_normalised(key: &mut Vec<u8>, bytes: &[u8], list_at: usize) {
     }
 }
 
+/// The body of a ClientHello extension that goes into the key, with where its list of u16
+/// values starts: the extensions JA3 and JA4 read.
+fn client_key_body(t: ExtensionType, data: &[u8]) -> Option<(&[u8], usize)> {
+    let list_at = match t {
+        ExtensionType::SUPPORTED_GROUPS | ExtensionType::SIGNATURE_ALGORITHMS => 2,
+        ExtensionType::SUPPORTED_VERSIONS => 1,
+        ExtensionType::EC_POINT_FORMATS | ExtensionType::ALPN => data.len(),
+        _ => return None,
+    };
+    Some((data, list_at))
+}
+
 /// Appends an extension's type and, when `list_at` is given, its body (with its length).
 fn push_extension(key: &mut Vec<u8>, ext_type: u16, body: Option<(&[u8], usize)>) {
     key.extend_from_slice(&normalised(ext_type).to_be_bytes());
@@ -148,10 +165,13 @@ impl FingerprintCache {
     pub(crate) fn new(capacity: usize) -> Self {
         FingerprintCache {
             client: Side::default(),
+            client_unordered: Side::default(),
             server: Side::default(),
             key: Vec::new(),
+            unordered_key: Vec::new(),
             capacity,
             hits: 0,
+            hits_unordered: 0,
         }
     }
 
@@ -164,16 +184,27 @@ impl FingerprintCache {
         key.extend_from_slice(&(suites.len() as u16).to_be_bytes());
         push_normalised(key, suites, 0);
         for e in h.extensions() {
-            let list_at = match e.ext_type {
-                ExtensionType::SUPPORTED_GROUPS | ExtensionType::SIGNATURE_ALGORITHMS => 2,
-                ExtensionType::SUPPORTED_VERSIONS => 1,
-                ExtensionType::EC_POINT_FORMATS | ExtensionType::ALPN => e.data.len(),
-                _ => {
-                    push_extension(key, e.ext_type.0, None);
-                    continue;
-                }
-            };
-            push_extension(key, e.ext_type.0, Some((e.data, list_at)));
+            push_extension(key, e.ext_type.0, client_key_body(e.ext_type, e.data));
+        }
+    }
+
+    /// [`Self::client_key`] with the extensions in order of type (of their first occurrence
+    /// for repeated types): everything JA4 and the shared summary values read, and nothing of
+    /// the order, which only JA3 reads.
+    fn client_key_unordered(key: &mut Vec<u8>, h: &ClientHello<'_>) {
+        let mut exts: Vec<(u16, &[u8])> = h
+            .extensions()
+            .map(|e| (normalised(e.ext_type.0), e.data))
+            .collect();
+        // Stable: repeated types keep their order, and the first of them is the one read.
+        exts.sort_by_key(|e| e.0);
+        key.clear();
+        key.extend_from_slice(&h.legacy_version.to_wire().to_be_bytes());
+        let suites = h.cipher_suites().as_bytes();
+        key.extend_from_slice(&(suites.len() as u16).to_be_bytes());
+        push_normalised(key, suites, 0);
+        for (t, data) in exts {
+            push_extension(key, t, client_key_body(ExtensionType(t), data));
         }
     }
 
@@ -199,10 +230,32 @@ impl FingerprintCache {
             return ClientFingerprints::compute(h);
         }
         Self::client_key(&mut self.key, h);
-        let (side, key, hits) = (&mut self.client, &self.key, &mut self.hits);
-        get_or_compute(side, key, self.capacity, hits, || {
-            ClientFingerprints::compute(h)
-        })
+        if let Some(f) = self.client.map.get(self.key.as_slice()) {
+            self.hits += 1;
+            return f.clone();
+        }
+        // Not this order: perhaps the same hello with its extensions shuffled, as Chromium
+        // sends them. Everything but JA3 is then known; only JA3 (which keeps the order) is
+        // computed. The order is not kept: each connection draws a new one.
+        Self::client_key_unordered(&mut self.unordered_key, h);
+        if let Some(f) = self.client_unordered.map.get(self.unordered_key.as_slice()) {
+            self.hits_unordered += 1;
+            let ja3 = helloscope_tls::ja3(h);
+            return ClientFingerprints {
+                ja3: ja3.hash().into(),
+                ja3_string: ja3.string.into(),
+                ..f.clone()
+            };
+        }
+        let f = ClientFingerprints::compute(h);
+        let mut none = 0;
+        for (side, key) in [
+            (&mut self.client, &self.key),
+            (&mut self.client_unordered, &self.unordered_key),
+        ] {
+            get_or_compute(side, key, self.capacity, &mut none, || f.clone());
+        }
+        f
     }
 
     /// The fingerprints of a ServerHello.
@@ -363,6 +416,56 @@ mod tests {
             assert_eq!(again.ja4, first.ja4);
         }
         assert_eq!(cache.hits, 16);
+    }
+
+    /// The record with the hello's extensions reordered by `order` (indexes into the wire
+    /// order), as Chromium does from one connection to the next.
+    fn reordered(record: &[u8], order: &[usize]) -> Vec<u8> {
+        let h = helloscope_tls::parse_client_hello_record(record).unwrap();
+        let at = 5 + 4 + 2 + 32 + 1 + h.session_id.len();
+        let at = at + 2 + h.cipher_suites().as_bytes().len();
+        let at = at + 1 + h.compression_methods.len() + 2;
+        let exts: Vec<&[u8]> = {
+            let mut v = Vec::new();
+            let mut rest = &record[at..];
+            for e in h.extensions() {
+                let n = 4 + e.data.len();
+                v.push(&rest[..n]);
+                rest = &rest[n..];
+            }
+            v
+        };
+        assert_eq!(order.len(), exts.len());
+        let mut out = record[..at].to_vec();
+        for &i in order {
+            out.extend_from_slice(exts[i]);
+        }
+        out.extend_from_slice(&record[at + exts.iter().map(|e| e.len()).sum::<usize>()..]);
+        out
+    }
+
+    #[test]
+    fn shuffled_extensions_reuse_all_but_ja3() {
+        let mut cache = FingerprintCache::new(16);
+        let first = check_same(&mut cache, CHROMIUM);
+        let n = helloscope_tls::parse_client_hello_record(CHROMIUM)
+            .unwrap()
+            .extensions()
+            .count();
+        // Keep GREASE first and last (and pre_shared_key, if any, last), as Chromium does;
+        // rotate the rest.
+        for k in 1..6 {
+            let mut order: Vec<usize> = (1..n - 1).collect();
+            order.rotate_left(k);
+            order.insert(0, 0);
+            order.push(n - 1);
+            let b = reordered(CHROMIUM, &order);
+            let again = check_same(&mut cache, &b);
+            assert_eq!(again.ja4, first.ja4, "JA4 does not see the order");
+            assert_ne!(again.ja3, first.ja3, "JA3 does");
+        }
+        assert_eq!(cache.hits, 0);
+        assert_eq!(cache.hits_unordered, 5);
     }
 
     #[test]

@@ -32,8 +32,8 @@ pub struct FlowConfig {
     pub max_buffer_total: usize,
     /// Distinct ClientHellos (and ServerHellos) whose fingerprints are kept, so that the
     /// next connection of the same client build finds them instead of hashing again; 0
-    /// computes every one. About 1 KB each, and never more than 4 MiB per side whatever the
-    /// traffic (the table is emptied when full).
+    /// computes every one. About 1 KB each, and never more than 12 MiB in all whatever the
+    /// traffic (three tables of at most 4 MiB, each emptied when full).
     pub fingerprint_cache: usize,
 }
 
@@ -543,6 +543,7 @@ impl FlowTable {
             }
             let decided = flow.on_segment(seg, ts, cfg, &mut self.fingerprints);
             stats.fingerprints_reused = self.fingerprints.hits;
+            stats.fingerprints_reused_but_ja3 = self.fingerprints.hits_unordered;
             if let Some(outcome) = decided {
                 if flow.tls {
                     stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
@@ -629,6 +630,7 @@ impl FlowTable {
         }
         let decided = flow.on_segment(seg, ts, &self.cfg, &mut self.fingerprints);
         stats.fingerprints_reused = self.fingerprints.hits;
+        stats.fingerprints_reused_but_ja3 = self.fingerprints.hits_unordered;
         match decided {
             Some(outcome) => {
                 if tls {

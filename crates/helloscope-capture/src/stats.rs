@@ -48,6 +48,9 @@ pub struct Stats {
     pub buffers_shed: u64,
     /// Hellos whose fingerprints were found among those already computed.
     pub fingerprints_reused: u64,
+    /// ClientHellos found with their extensions in another order (Chromium shuffles them on
+    /// every connection): everything was reused but JA3, which was computed.
+    pub fingerprints_reused_but_ja3: u64,
 }
 
 impl Stats {
@@ -87,5 +90,7 @@ impl Stats {
         self.flows_overlap_conflict += o.flows_overlap_conflict;
         self.flows_malformed += o.flows_malformed;
         self.buffers_shed += o.buffers_shed;
+        self.fingerprints_reused += o.fingerprints_reused;
+        self.fingerprints_reused_but_ja3 += o.fingerprints_reused_but_ja3;
     }
 }
