@@ -158,7 +158,7 @@ pub fn decode_tcp(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, Decode
 
 /// IPv4 without options problems, not fragmented, carrying TCP; `None` sends the packet to
 /// the general decoder (which also reports what was wrong).
-#[inline]
+#[inline(always)]
 fn fast_ipv4(ip: &[u8]) -> Option<TcpSegment<'_>> {
     let ihl = ((*ip.first()? & 0x0f) as usize) * 4;
     if ip[0] >> 4 != 4 || ihl < 20 || ip.len() < ihl + 20 || ip[9] != 6 {
@@ -181,7 +181,7 @@ fn fast_ipv4(ip: &[u8]) -> Option<TcpSegment<'_>> {
 }
 
 /// IPv6 whose next header is TCP (no extension headers).
-#[inline]
+#[inline(always)]
 fn fast_ipv6(ip: &[u8]) -> Option<TcpSegment<'_>> {
     if ip.len() < 40 + 20 || ip[0] >> 4 != 6 || ip[6] != 6 {
         return None;
@@ -202,7 +202,7 @@ fn fast_ipv6(ip: &[u8]) -> Option<TcpSegment<'_>> {
     )
 }
 
-#[inline]
+#[inline(always)]
 fn fast_tcp(src: IpAddr, dst: IpAddr, tcp: &[u8], truncated: bool) -> Option<TcpSegment<'_>> {
     let doff = ((tcp.get(12)? >> 4) as usize) * 4;
     if doff < 20 || doff > tcp.len() {
