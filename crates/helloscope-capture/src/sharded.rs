@@ -1,12 +1,15 @@
 //! Several analyzers over one capture, each following its share of the flows.
 //!
 //! A flow belongs to the shard given by a symmetric hash of its two endpoints, so both
-//! directions meet in the same analyzer. For a classic pcap file ([`analyze_file`]) the workers
-//! also share the reading: the file is cut into blocks, worker `k % n` reads block `k` and
-//! hands it to the others, and every worker walks every block in file order, keeping only its
-//! own packets. Copying a file out of the page cache costs as much as analysing bulk traffic,
-//! so a single reading thread would bound the speed-up; split this way, no thread reads more
-//! than its share and no packet is copied again.
+//! directions meet in the same analyzer. For a classic pcap file
+//! ([`PacketSource::analyze_sharded`](crate::PacketSource::analyze_sharded)) the workers also
+//! share the reading: the file is cut into blocks, worker `k % n` reads block `k`, walks its
+//! records while they are in its cache and lists each worker's packets in it, and hands the
+//! block and the lists to the others; every worker then analyses its own packets of every
+//! block, in file order. Copying a file out of the page cache costs as much as analysing bulk
+//! traffic, so a single reading thread would bound the speed-up; split this way no thread
+//! reads more than its share, no packet is copied again, and no thread walks a block another
+//! core read (a cache miss per record, measured costlier than the analysis itself).
 
 use std::fs::File;
 use std::net::IpAddr;
@@ -45,16 +48,21 @@ pub fn shard_of(link: LinkType, frame: &[u8], n: usize) -> usize {
 /// The shard of a decoded frame (see [`shard_of`]).
 fn segment_shard(seg: Option<&TcpSegment<'_>>, n: usize) -> usize {
     match seg {
-        Some(s) => {
-            let h = endpoint_hash(s.src, s.src_port) ^ endpoint_hash(s.dst, s.dst_port);
-            ((h.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 32) as usize) % n
-        }
+        Some(s) => pick(
+            endpoint_hash(s.src, s.src_port) ^ endpoint_hash(s.dst, s.dst_port),
+            n,
+        ),
         None => 0,
     }
 }
 
+/// One of `n` shards for a connection hash: its well-mixed high half, reduced.
+fn pick(h: u64, n: usize) -> usize {
+    ((h.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 32) as usize) % n
+}
+
 /// The shard of an Ethernet frame holding IPv4 without options and TCP, read at fixed offsets
-/// without decoding: every worker looks at every packet to find its own, and most gateway
+/// without decoding: a block's reader finds the shard of every packet in it, and most gateway
 /// traffic is this. The addresses and ports read are the ones the decoder reads, so the shard
 /// is [`shard_of`]'s. `None` for anything else.
 #[inline]
@@ -67,8 +75,10 @@ fn quick_shard(link: LinkType, frame: &[u8], n: usize) -> Option<usize> {
     }
     let v4 = |i: usize| IpAddr::from([frame[i], frame[i + 1], frame[i + 2], frame[i + 3]]);
     let port = |i: usize| u16::from_be_bytes([frame[i], frame[i + 1]]);
-    let h = endpoint_hash(v4(26), port(34)) ^ endpoint_hash(v4(30), port(36));
-    Some(((h.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 32) as usize) % n)
+    Some(pick(
+        endpoint_hash(v4(26), port(34)) ^ endpoint_hash(v4(30), port(36)),
+        n,
+    ))
 }
 
 /// Each worker's share of the table and buffer bounds, so the totals stay as configured.
