@@ -176,6 +176,12 @@ impl Formatter {
             out.records.push(r);
             return;
         }
+        if out.lines.capacity() == 0 {
+            // Room for the batch's lines at once: growing by doubling copied each batch's
+            // lines twice over. Under the allocator's threshold for mapping fresh pages.
+            out.lines
+                .reserve(helloscope_capture::sharded::RECORD_BATCH * LINE_ROOM);
+        }
         let eval = self
             .policies
             .iter()
@@ -201,6 +207,9 @@ impl Formatter {
         }
     }
 }
+
+/// Bytes reserved per jsonl line in a batch (lines are ~1.2 KB; a longer one grows the batch).
+const LINE_ROOM: usize = 1536;
 
 /// Size of the output buffer wrapped around files and standard output.
 const OUT_BUFFER: usize = 1 << 16;
