@@ -627,6 +627,60 @@ mod tests {
         same_as_serde(&r, "-", None);
     }
 
+    /// The room sized for a line holds the worst each field can be: every string made of
+    /// bytes that escape to six, many ALPN names, IPv6 addresses, unnamed versions, ciphers and
+    /// alerts, every flag, a policy with long findings. Written past the room, the cursor
+    /// would panic.
+    #[test]
+    fn the_longest_lines_fit_their_room() {
+        let (mut r, _) = records_of_bundled_captures().remove(0);
+        let worst = "\u{1}".repeat(5000);
+        let ch = r.client_hello.as_mut().unwrap();
+        ch.sni = Some(worst.clone());
+        ch.alpn = vec![worst.clone(); 40].into();
+        ch.versions_offered = (0..300u16)
+            .map(|i| TlsVersion::from_wire(0x7f00 + (i % 256)))
+            .collect::<Vec<_>>()
+            .into();
+        ch.version_offered_max = TlsVersion::from_wire(0x1a1a);
+        let sh = r.server_hello.as_mut().unwrap();
+        sh.alpn = Some(worst.clone());
+        sh.version = TlsVersion::from_wire(0xfefe);
+        sh.cipher = helloscope_tls::CipherSuite(0xeeee);
+        r.client = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
+            .parse()
+            .unwrap();
+        r.server = "[1111:2222:3333:4444:5555:6666:7777:8888]:1"
+            .parse()
+            .unwrap();
+        r.outcome = Outcome::Alert {
+            level: AlertLevel::Unknown(255),
+            description: AlertDescription(255),
+            from: Side::Client,
+        };
+        r.flags = helloscope_capture::FlowFlags {
+            midstream: true,
+            gap: true,
+            buffer_limit: true,
+            overlap_conflict: true,
+            malformed: true,
+            snaplen_cut: true,
+        };
+        r.packets = u64::MAX;
+        r.first_seen = Duration::new(u64::from(u32::MAX), 999_999_999);
+        let eval = Evaluation {
+            profile: worst.clone(),
+            verdict: crate::policy::Verdict::Breaks,
+            findings: (0..20)
+                .map(|_| crate::policy::Finding {
+                    code: "below_minimum",
+                    message: worst.clone(),
+                })
+                .collect(),
+        };
+        same_as_serde(&r, &worst, Some(&eval));
+    }
+
     #[test]
     fn clean_strings_are_told_from_the_rest_at_every_position() {
         for len in 0..20 {
