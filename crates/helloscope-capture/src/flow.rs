@@ -565,15 +565,17 @@ impl FlowTable {
             return;
         }
         let h = self.hasher.hash_one(key);
-        if let Some(d) = self.done.get_mut(&h) {
-            // A new connection on the same addresses and ports starts a new flow.
-            if !seg.syn || seg.ack {
+        // A SYN starts a new connection whatever a finished entry of the same addresses and
+        // ports says, so it need not look there (a cache miss per flow in a large table): that
+        // entry is shadowed while the new flow is followed, and overwritten when it ends (or
+        // swept with it, being older).
+        if !(seg.syn && !seg.ack) {
+            if let Some(d) = self.done.get_mut(&h) {
                 // The fast path: a decided flow costs this lookup and nothing else.
                 stats.packets_fast_path += 1;
                 d.last_seen = secs(ts);
                 return;
             }
-            self.done.remove(&h);
         }
         self.on_new(key, h, seg, ts, stats, emit)
     }
