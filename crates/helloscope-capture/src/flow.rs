@@ -569,7 +569,7 @@ impl FlowTable {
         // ports says, so it need not look there (a cache miss per flow in a large table): that
         // entry is shadowed while the new flow is followed, and overwritten when it ends (or
         // swept with it, being older).
-        if !(seg.syn && !seg.ack) {
+        if !seg.syn || seg.ack {
             if let Some(d) = self.done.get_mut(&h) {
                 // The fast path: a decided flow costs this lookup and nothing else.
                 stats.packets_fast_path += 1;
