@@ -409,4 +409,21 @@ fn threads_give_the_same_records() {
         one.3
     );
     assert_eq!(run("2"), one);
+    // Tables are laid out on the calling thread from the workers' records.
+    let table = |threads: &str| {
+        let o = helloscope(&[
+            "analyze",
+            "--format",
+            "table",
+            "--threads",
+            threads,
+            "captures/openssl.pcap",
+        ]);
+        let mut rows: Vec<String> = stdout(&o).lines().map(str::to_owned).collect();
+        rows.sort();
+        (o.status.code(), rows)
+    };
+    let one = table("1");
+    assert!(one.1.len() > 10, "{:?}", one.1);
+    assert_eq!(table("2"), one);
 }
