@@ -8,8 +8,9 @@
 //! GREASE values (RFC 8701) are written into the key as one value, `0x0a0a`: every fingerprint
 //! leaves GREASE out and nothing it reads depends on which GREASE value a client drew, so a
 //! Chromium build that draws new ones on each connection still finds its entry. Extension order
-//! stays in the key because JA3 (and JA4's `_o` forms) depend on it; a client that shuffles its
-//! extensions (Chromium since 110) gets an entry per order it sends, and the table is bounded.
+//! stays in the key because JA3 depends on it. A client that shuffles its extensions (Chromium
+//! since 110, on every connection) misses there and is looked up again in a second table keyed
+//! without the order: everything but JA3 is found, and only JA3 is computed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
