@@ -159,29 +159,12 @@ impl Cursor<'_> {
     }
 
     fn decimal(&mut self, v: u64) {
-        // Ports, octets and packet counts: at most five digits, all computed, then the
-        // leading zeros skipped. No branch on the value: digit counts of neighbouring fields
-        // differ, and mispredicted branches cost more than the arithmetic.
+        // Ports and packet counts: at most five digits, without a branch on the value (digit
+        // counts of neighbouring fields differ; mispredicted branches cost more than the
+        // arithmetic).
         if v < 100_000 {
-            let v = v as u32;
-            let n = 1
-                + usize::from(v >= 10)
-                + usize::from(v >= 100)
-                + usize::from(v >= 1000)
-                + usize::from(v >= 10_000);
-            let digits = u64::from_le_bytes([
-                b'0' + (v / 10_000) as u8,
-                b'0' + (v / 1000 % 10) as u8,
-                b'0' + (v / 100 % 10) as u8,
-                b'0' + (v / 10 % 10) as u8,
-                b'0' + (v % 10) as u8,
-                0,
-                0,
-                0,
-            ]);
-            // The last `n` digits, moved to the front of the word.
-            let word = (digits >> (8 * (5 - n))).to_le_bytes();
-            self.put_word((word, n as u8));
+            let (word, n) = helloscope_tls::fingerprint::decimal_word(v as u32);
+            self.put_word((word.to_le_bytes(), n as u8));
             return;
         }
         let mut buf = [0u8; 20];

@@ -69,22 +69,9 @@ impl Analyzer {
         frame: &[u8],
         emit: &mut impl FnMut(FlowRecord),
     ) {
-        self.process_decoded(ts, frame.len(), decode_tcp(link, frame), emit);
-    }
-
-    /// [`Analyzer::process`] for a frame already decoded (of `frame_len` bytes), for callers
-    /// that looked at the segment first (to pick a shard, say).
-    #[inline]
-    pub fn process_decoded(
-        &mut self,
-        ts: Duration,
-        frame_len: usize,
-        decoded: Result<TcpSegment<'_>, DecodeSkip>,
-        emit: &mut impl FnMut(FlowRecord),
-    ) {
         self.stats.packets += 1;
-        self.stats.bytes += frame_len as u64;
-        match decoded {
+        self.stats.bytes += frame.len() as u64;
+        match decode_tcp(link, frame) {
             Ok(seg) => {
                 self.stats.tcp_segments += 1;
                 self.table.on_segment(&seg, ts, &mut self.stats, emit);

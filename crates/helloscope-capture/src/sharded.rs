@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::decode::{decode_tcp, LinkType, TcpSegment};
+use crate::decode::{decode_tcp, LinkType};
 use crate::pcapfile::{BlockWalker, RecordFormat, FILE_HEADER_LEN};
 use crate::{Analyzer, FlowConfig, FlowRecord, SourceError, Stats};
 
@@ -42,17 +42,12 @@ fn endpoint_hash(ip: IpAddr, port: u16) -> u64 {
 /// assert_eq!(shard_of(LinkType::Ethernet, &frame, 4), 0);
 /// ```
 pub fn shard_of(link: LinkType, frame: &[u8], n: usize) -> usize {
-    segment_shard(decode_tcp(link, frame).as_ref().ok(), n)
-}
-
-/// The shard of a decoded frame (see [`shard_of`]).
-fn segment_shard(seg: Option<&TcpSegment<'_>>, n: usize) -> usize {
-    match seg {
-        Some(s) => pick(
+    match decode_tcp(link, frame) {
+        Ok(s) => pick(
             endpoint_hash(s.src, s.src_port) ^ endpoint_hash(s.dst, s.dst_port),
             n,
         ),
-        None => 0,
+        Err(_) => 0,
     }
 }
 

@@ -313,6 +313,23 @@ impl PacketSource {
     /// calling thread, in no set order across workers. `progress` is told how many bytes were
     /// walked. Returns the merged counters, and the error that stopped the reading early (a
     /// truncated or damaged file; everything before it was analysed).
+    ///
+    /// ```no_run
+    /// use helloscope_capture::{FlowConfig, FlowRecord, PacketSource};
+    /// let source = PacketSource::open_file("capture.pcap")?;
+    /// // Each worker gathers the server names of its flows; the calling thread counts them.
+    /// let prepare = |r: FlowRecord, batch: &mut Vec<String>| {
+    ///     batch.extend(r.client_hello.and_then(|c| c.sni));
+    /// };
+    /// let mut names = 0;
+    /// let mut emit = |batch: Vec<String>| names += batch.len();
+    /// if let Some((stats, error)) =
+    ///     source.analyze_sharded(2, &FlowConfig::default(), &prepare, &mut emit, &|_| {})
+    /// {
+    ///     println!("{names} names in {} packets; {error:?}", stats.packets);
+    /// }
+    /// # Ok::<(), helloscope_capture::SourceError>(())
+    /// ```
     pub fn analyze_sharded<B: Default + Send>(
         &self,
         threads: usize,

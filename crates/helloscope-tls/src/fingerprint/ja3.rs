@@ -59,27 +59,11 @@ impl Text {
         }
     }
 
-    /// `v` in decimal, then `sep`: all five digits computed without a branch on the value,
-    /// the leading zeros shifted out, and eight bytes stored at once.
+    /// `v` in decimal, then `sep`, as one eight-byte store (see [`super::decimal_word`]).
     #[inline(always)]
     fn value(&mut self, v: u16, sep: u8) {
-        let v = u32::from(v);
-        let n = 1
-            + usize::from(v >= 10)
-            + usize::from(v >= 100)
-            + usize::from(v >= 1000)
-            + usize::from(v >= 10_000);
-        let digits = u64::from_le_bytes([
-            b'0' + (v / 10_000) as u8,
-            b'0' + (v / 1000 % 10) as u8,
-            b'0' + (v / 100 % 10) as u8,
-            b'0' + (v / 10 % 10) as u8,
-            b'0' + (v % 10) as u8,
-            0,
-            0,
-            0,
-        ]);
-        let word = (digits >> (8 * (5 - n))) | (u64::from(sep) << (8 * n));
+        let (digits, n) = super::decimal_word(u32::from(v));
+        let word = digits | (u64::from(sep) << (8 * n));
         self.buf[self.pos..self.pos + 8].copy_from_slice(&word.to_le_bytes());
         self.pos += n + 1;
     }

@@ -67,6 +67,38 @@ pub(crate) fn hex_lower(bytes: &[u8], out: &mut [u8]) {
     }
 }
 
+/// The decimal digits of `v` (below 100 000) at the start of a little-endian word, and how
+/// many there are: all five computed without a branch on the value, the leading zeros shifted
+/// out. A writer stores the whole word and moves on by the count; JA3's values (all u16) are
+/// written this way, and the CLI's small numbers too.
+///
+/// ```
+/// use helloscope_tls::fingerprint::decimal_word;
+/// let (word, n) = decimal_word(4865);
+/// assert_eq!(&word.to_le_bytes()[..n], b"4865");
+/// assert_eq!(decimal_word(0), (u64::from(b'0'), 1));
+/// ```
+#[inline(always)]
+pub fn decimal_word(v: u32) -> (u64, usize) {
+    debug_assert!(v < 100_000);
+    let n = 1
+        + usize::from(v >= 10)
+        + usize::from(v >= 100)
+        + usize::from(v >= 1000)
+        + usize::from(v >= 10_000);
+    let digits = u64::from_le_bytes([
+        b'0' + (v / 10_000 % 10) as u8,
+        b'0' + (v / 1000 % 10) as u8,
+        b'0' + (v / 100 % 10) as u8,
+        b'0' + (v / 10 % 10) as u8,
+        b'0' + (v % 10) as u8,
+        0,
+        0,
+        0,
+    ]);
+    (digits >> (8 * (5 - n)), n)
+}
+
 /// Two decimal digits, capped at 99 as JA4 requires.
 #[inline]
 pub(crate) fn two_digits(n: usize) -> [u8; 2] {
