@@ -33,7 +33,7 @@ fn mix(name: &str) -> Vec<(Duration, Vec<u8>)> {
     let mut w = gen::PcapWriter::new(Vec::new());
     match name {
         "bulk" => gen::bulk(&mut w, &all, &mut rng, 64 << 20, 500),
-        _ => gen::handshakes(&mut w, &all, &mut rng, 20_000),
+        _ => gen::handshakes(&mut w, &all, &mut rng, 20_000, false),
     }
     frames(&w.w)
 }

@@ -3,13 +3,15 @@
 //!
 //! ```text
 //! cargo run --release --example loadgen -- bulk bulk.pcap [--size-mb 1024] [--flows 4000] [--seed 1]
-//! cargo run --release --example loadgen -- handshakes hs.pcap [--flows 1000000] [--seed 1]
+//! cargo run --release --example loadgen -- handshakes hs.pcap [--flows 1000000] [--seed 1] [--shuffle-chromium]
 //! ```
 //!
 //! `bulk`: a few thousand established TLS flows, their handshakes followed by application data
 //! in both directions (full-size data segments, ACKs and requests, about 950 bytes a packet on
 //! average), interleaved across flows as on a gateway. `handshakes`: many short flows, each a
-//! SYN, SYN-ACK, the client's hello, the server's first flight and a FIN.
+//! SYN, SYN-ACK, the client's hello, the server's first flight and a FIN; with
+//! `--shuffle-chromium`, Chromium's hellos get a new extension order on every connection, as
+//! Chromium does (replayed byte for byte, every connection of a client build looks the same).
 //! The output is pcap with Ethernet/IPv4 framing; the same seed gives the same bytes.
 
 #[path = "../benches/gen/mod.rs"]
@@ -29,7 +31,10 @@ fn main() {
             .unwrap_or(d)
     };
     let (Some(mix), Some(out)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: loadgen bulk|handshakes OUT.pcap [--size-mb N] [--flows N] [--seed N]");
+        eprintln!(
+            "usage: loadgen bulk|handshakes OUT.pcap [--size-mb N] [--flows N] [--seed N] \
+             [--shuffle-chromium]"
+        );
         std::process::exit(2);
     };
     let mut rng = gen::Rng(get("--seed", 1).max(1));
@@ -44,7 +49,13 @@ fn main() {
             get("--size-mb", 1024) << 20,
             get("--flows", 4000),
         ),
-        "handshakes" => gen::handshakes(&mut w, &all, &mut rng, get("--flows", 1_000_000)),
+        "handshakes" => gen::handshakes(
+            &mut w,
+            &all,
+            &mut rng,
+            get("--flows", 1_000_000),
+            args.iter().any(|a| a == "--shuffle-chromium"),
+        ),
         m => {
             eprintln!("loadgen: unknown mix {m:?} (bulk or handshakes)");
             std::process::exit(2);

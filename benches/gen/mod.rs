@@ -322,14 +322,63 @@ pub fn bulk<W: Write>(
     }
 }
 
+/// `payloads` (consecutive segments of a client's first flight) with the ClientHello's
+/// extensions in a new order, as Chromium sends them on every connection: its GREASE
+/// extensions stay first and last and pre_shared_key last, the others are shuffled. Cut again
+/// at the same segment lengths. `None` for a hello that does not start with a GREASE
+/// extension (clients that keep their order) or does not parse.
+fn chromium_shuffled(payloads: &[&[u8]], rng: &mut Rng) -> Option<Vec<Vec<u8>>> {
+    let flight: Vec<u8> = payloads.concat();
+    let h = helloscope_tls::parse_client_hello_record(&flight).ok()?;
+    let types: Vec<u16> = h.extensions().map(|e| e.ext_type.0).collect();
+    if !helloscope_tls::is_grease_u16(*types.first()?) || types.len() < 4 {
+        return None;
+    }
+    // Record header, handshake header, version, random, session id, suites, compression,
+    // extensions length: then the extensions, each 4 bytes and its body.
+    let mut at = 5 + 4 + 2 + 32 + 1 + h.session_id.len();
+    at += 2 + h.cipher_suites().as_bytes().len() + 1 + h.compression_methods.len() + 2;
+    let mut spans = Vec::new();
+    for e in h.extensions() {
+        spans.push((at, at + 4 + e.data.len()));
+        at += 4 + e.data.len();
+    }
+    let last = types.len() - 1 - usize::from(types[types.len() - 1] == 41);
+    let mut order: Vec<usize> = (0..types.len()).collect();
+    for i in (2..last).rev() {
+        let j = 1 + (rng.next() % i as u64) as usize;
+        order.swap(i, j);
+    }
+    let mut out = flight[..spans[0].0].to_vec();
+    for &i in &order {
+        out.extend_from_slice(&flight[spans[i].0..spans[i].1]);
+    }
+    out.extend_from_slice(&flight[at..]);
+    let mut cut = Vec::new();
+    let mut rest = &out[..];
+    for p in payloads {
+        cut.push(rest[..p.len()].to_vec());
+        rest = &rest[p.len()..];
+    }
+    Some(cut)
+}
+
 /// The `handshakes` mix: `nflows` short flows, each a SYN, SYN-ACK, the client's first flight,
-/// the server's first payload segment and the client's FIN.
-pub fn handshakes<W: Write>(w: &mut PcapWriter<W>, all: &[Template], rng: &mut Rng, nflows: u64) {
+/// the server's first payload segment and the client's FIN. With `shuffle`, Chromium's hellos
+/// get a new extension order on every connection, as Chromium does.
+pub fn handshakes<W: Write>(
+    w: &mut PcapWriter<W>,
+    all: &[Template],
+    rng: &mut Rng,
+    nflows: u64,
+    shuffle: bool,
+) {
     for n in 0..nflows {
         let t = &all[(rng.next() % all.len() as u64) as usize];
         let e = endpoint(rng, n);
         // SYN, SYN-ACK, the client's first flight, the server's first payload segment,
         // and the client's FIN: the part of a flow that decides its outcome.
+        let mut kept: Vec<TPacket> = Vec::new();
         let mut client_data = false;
         let mut server_data = false;
         for p in &t.packets {
@@ -347,8 +396,22 @@ pub fn handshakes<W: Write>(w: &mut PcapWriter<W>, all: &[Template], rng: &mut R
                 false
             };
             if keep {
-                w.replay(&e, p);
+                kept.push(p.clone());
             }
+        }
+        if shuffle {
+            let flight: Vec<usize> = (0..kept.len())
+                .filter(|&i| kept[i].from_client && !kept[i].payload.is_empty())
+                .collect();
+            let payloads: Vec<&[u8]> = flight.iter().map(|&i| &kept[i].payload[..]).collect();
+            if let Some(cut) = chromium_shuffled(&payloads, rng) {
+                for (&i, p) in flight.iter().zip(cut) {
+                    kept[i].payload = p;
+                }
+            }
+        }
+        for p in &kept {
+            w.replay(&e, p);
         }
         let fin_seq = end_seq(t, true);
         w.tcp(
