@@ -176,16 +176,21 @@ impl FingerprintCache {
         }
     }
 
-    /// The key of a ClientHello: `legacy_version`, cipher suites, and each extension's type in
-    /// wire order with, for the extensions JA3 and JA4 read, its body.
-    fn client_key(key: &mut Vec<u8>, h: &ClientHello<'_>) {
+    /// The key of a ClientHello: `legacy_version`, cipher suites, and each of `extensions`
+    /// (type and body, in the order given: wire order for the exact key) as its type with, for
+    /// the extensions JA3 and JA4 read, its body.
+    fn client_key<'h>(
+        key: &mut Vec<u8>,
+        h: &ClientHello<'h>,
+        extensions: impl Iterator<Item = (u16, &'h [u8])>,
+    ) {
         key.clear();
         key.extend_from_slice(&h.legacy_version.to_wire().to_be_bytes());
         let suites = h.cipher_suites().as_bytes();
         key.extend_from_slice(&(suites.len() as u16).to_be_bytes());
         push_normalised(key, suites, 0);
-        for e in h.extensions() {
-            push_extension(key, e.ext_type.0, client_key_body(e.ext_type, e.data));
+        for (t, data) in extensions {
+            push_extension(key, t, client_key_body(ExtensionType(t), data));
         }
     }
 
@@ -199,14 +204,7 @@ impl FingerprintCache {
             .collect();
         // Stable: repeated types keep their order, and the first of them is the one read.
         exts.sort_by_key(|e| e.0);
-        key.clear();
-        key.extend_from_slice(&h.legacy_version.to_wire().to_be_bytes());
-        let suites = h.cipher_suites().as_bytes();
-        key.extend_from_slice(&(suites.len() as u16).to_be_bytes());
-        push_normalised(key, suites, 0);
-        for (t, data) in exts {
-            push_extension(key, t, client_key_body(ExtensionType(t), data));
-        }
+        Self::client_key(key, h, exts.into_iter());
     }
 
     /// The key of a ServerHello: `legacy_version`, cipher suite, extension types in wire order,
@@ -230,7 +228,11 @@ impl FingerprintCache {
         if self.capacity == 0 {
             return ClientFingerprints::compute(h);
         }
-        Self::client_key(&mut self.key, h);
+        Self::client_key(
+            &mut self.key,
+            h,
+            h.extensions().map(|e| (e.ext_type.0, e.data)),
+        );
         if let Some(f) = self.client.map.get(self.key.as_slice()) {
             self.hits += 1;
             return f.clone();
