@@ -504,6 +504,11 @@ impl FlowTable {
         }
     }
 
+    /// Hellos whose fingerprints were reused: all of them, and all but JA3.
+    pub(crate) fn fingerprints_reused(&self) -> (u64, u64) {
+        (self.fingerprints.hits, self.fingerprints.hits_unordered)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.active.len() + self.done.len()
     }
@@ -542,8 +547,6 @@ impl FlowTable {
                 }
             }
             let decided = flow.on_segment(seg, ts, cfg, &mut self.fingerprints);
-            stats.fingerprints_reused = self.fingerprints.hits;
-            stats.fingerprints_reused_but_ja3 = self.fingerprints.hits_unordered;
             if let Some(outcome) = decided {
                 if flow.tls {
                     stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
@@ -631,8 +634,6 @@ impl FlowTable {
             stats.flows_tls += 1;
         }
         let decided = flow.on_segment(seg, ts, &self.cfg, &mut self.fingerprints);
-        stats.fingerprints_reused = self.fingerprints.hits;
-        stats.fingerprints_reused_but_ja3 = self.fingerprints.hits_unordered;
         match decided {
             Some(outcome) => {
                 if tls {

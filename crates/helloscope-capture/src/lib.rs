@@ -75,6 +75,11 @@ impl Analyzer {
             Ok(seg) => {
                 self.stats.tcp_segments += 1;
                 self.table.on_segment(&seg, ts, &mut self.stats, emit);
+                // Kept by the table, which looks hellos up where no counters are at hand.
+                (
+                    self.stats.fingerprints_reused,
+                    self.stats.fingerprints_reused_but_ja3,
+                ) = self.table.fingerprints_reused();
             }
             Err(skip) => self.stats.skip(skip.name()),
         }
