@@ -295,7 +295,9 @@ pub(crate) fn analyze_blocks<B: Default + Send>(
                     let idx = if owner == w {
                         let Some(block) = own.pop_front() else { break };
                         let last = k + 1 == blocks || (block.len() as u64) < block_size;
-                        let idx = Arc::new(index_block(block, walker, last, f.link, n));
+                        // Where the previous block's walk stopped (taken from its index).
+                        let from = std::mem::replace(&mut walker, BlockWalker::new(f.format));
+                        let idx = Arc::new(index_block(block, from, last, f.link, n));
                         for tx in &outbox {
                             // A peer that stopped has dropped its inbox: nothing to do.
                             let _ = tx.send(Arc::clone(&idx));
@@ -310,16 +312,18 @@ pub(crate) fn analyze_blocks<B: Default + Send>(
                             _ => break,
                         }
                     };
-                    walker = idx.walker.clone();
+                    // The next block is this worker's to index: do that first, so its peers
+                    // wait as little as possible, and analyse these after.
+                    let indexes_next = (k + 1) % n as u64 == w as u64;
+                    if indexes_next {
+                        walker = idx.walker.clone();
+                    }
                     let stop = idx.last;
                     if stop {
                         outcome = (idx.failed.clone(), idx.walker.records);
                     }
                     pending.push_back(idx);
-                    // The next block is this worker's to index: do that first, so its peers
-                    // wait as little as possible, and analyse these after.
-                    let indexes_next = n > 1 && (k + 1) % n as u64 == w as u64;
-                    if stop || !indexes_next {
+                    if stop || n == 1 || !indexes_next {
                         for idx in pending.drain(..) {
                             process(&idx, &mut a);
                         }
