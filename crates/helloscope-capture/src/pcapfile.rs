@@ -168,44 +168,48 @@ impl PcapReader {
     /// The next record, or `None` at a clean end of file.
     #[inline]
     pub(crate) fn next(&mut self) -> Result<Option<RawRecord<'_>>, PcapError> {
-        // The usual case: the whole record is in the buffer.
-        let avail = self.end - self.start;
-        if avail >= RECORD_HEADER_LEN {
-            let offset = self.base + self.start as u64;
-            let h = &self.buf[self.start..self.start + RECORD_HEADER_LEN];
-            let (ts, len, caplen) = self.format.header(h, offset)?;
-            if avail >= RECORD_HEADER_LEN + caplen {
-                let data_start = self.start + RECORD_HEADER_LEN;
-                self.start = data_start + caplen;
-                return Ok(Some((ts, len, &self.buf[data_start..data_start + caplen])));
-            }
-        }
-        self.next_refilled()
+        // The usual case: the whole record is in the buffer; otherwise refill first.
+        let (ts, len, caplen) = match self.buffered_header()? {
+            Some(h) if self.end - self.start >= RECORD_HEADER_LEN + h.2 => h,
+            _ => match self.refill()? {
+                Some(h) => h,
+                None => return Ok(None),
+            },
+        };
+        let data_start = self.start + RECORD_HEADER_LEN;
+        self.start = data_start + caplen;
+        Ok(Some((ts, len, &self.buf[data_start..data_start + caplen])))
     }
 
-    /// [`PcapReader::next`] when the buffer must be refilled first.
+    /// The header of the next record, when it is in the buffer.
+    #[inline]
+    fn buffered_header(&self) -> Result<Option<(Duration, u32, usize)>, PcapError> {
+        if self.end - self.start < RECORD_HEADER_LEN {
+            return Ok(None);
+        }
+        let offset = self.base + self.start as u64;
+        let h = &self.buf[self.start..self.start + RECORD_HEADER_LEN];
+        self.format.header(h, offset).map(Some)
+    }
+
+    /// Reads until the next record is wholly in the buffer, and gives its header; `None` at
+    /// a clean end of file, an error when the file ends inside the record.
     #[cold]
-    fn next_refilled(&mut self) -> Result<Option<RawRecord<'_>>, PcapError> {
+    fn refill(&mut self) -> Result<Option<(Duration, u32, usize)>, PcapError> {
         self.fill(RECORD_HEADER_LEN)?;
+        let offset = self.base + self.start as u64;
         let avail = self.end - self.start;
         if avail == 0 {
             return Ok(None);
         }
-        let offset = self.base + self.start as u64;
-        if avail < RECORD_HEADER_LEN {
+        let Some(h) = self.buffered_header()? else {
+            return Err(PcapError::Truncated { offset });
+        };
+        self.fill(RECORD_HEADER_LEN + h.2)?;
+        if self.end - self.start < RECORD_HEADER_LEN + h.2 {
             return Err(PcapError::Truncated { offset });
         }
-        let (ts, len, caplen) = self.format.header(
-            &self.buf[self.start..self.start + RECORD_HEADER_LEN],
-            offset,
-        )?;
-        self.fill(RECORD_HEADER_LEN + caplen)?;
-        if self.end - self.start < RECORD_HEADER_LEN + caplen {
-            return Err(PcapError::Truncated { offset });
-        }
-        let data_start = self.start + RECORD_HEADER_LEN;
-        self.start = data_start + caplen;
-        Ok(Some((ts, len, &self.buf[data_start..data_start + caplen])))
+        Ok(Some(h))
     }
 }
 
