@@ -288,12 +288,11 @@ impl Default for LineWriter {
 /// The longest line `r` could give: the fixed room, plus every string from the record or the
 /// policy at its longest escape.
 fn line_bound(r: &FlowRecord, source_json: &[u8], eval: Option<&Evaluation>) -> usize {
-    let esc = |s: &str| s.len() * MAX_ESCAPE + 2;
     let opt = |s: Option<&str>| s.map_or(4, |s| s.len() + 2);
     let mut n = FIXED_ROOM + source_json.len();
     if let Some(c) = &r.client_hello {
-        n += c.sni.as_deref().map_or(4, esc);
-        n += c.alpn.iter().map(|a| esc(a) + 1).sum::<usize>();
+        n += c.sni.as_deref().map_or(4, esc_len);
+        n += c.alpn.iter().map(|a| esc_len(a) + 1).sum::<usize>();
         n += opt(c.ja3.as_deref())
             + opt(c.ja3_string.as_deref())
             + opt(c.ja4.as_deref())
@@ -301,14 +300,14 @@ fn line_bound(r: &FlowRecord, source_json: &[u8], eval: Option<&Evaluation>) -> 
         n += c.versions_offered.len() * 24;
     }
     if let Some(s) = &r.server_hello {
-        n += s.alpn.as_deref().map_or(4, esc) + s.ja3s.len() + opt(s.ja4s.as_deref());
+        n += s.alpn.as_deref().map_or(4, esc_len) + s.ja3s.len() + opt(s.ja4s.as_deref());
     }
     if let Some(e) = eval {
-        n += esc(&e.profile) + 64;
+        n += esc_len(&e.profile) + 64;
         n += e
             .findings
             .iter()
-            .map(|f| esc(f.code) + esc(&f.message) + 32)
+            .map(|f| esc_len(f.code) + esc_len(&f.message) + 32)
             .sum::<usize>();
     }
     n
