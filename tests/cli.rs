@@ -24,6 +24,16 @@ fn jsonl(o: &Output) -> Vec<Value> {
         .collect()
 }
 
+/// The codes of a record's policy findings.
+fn finding_codes(r: &Value) -> Vec<&str> {
+    r["policy"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect()
+}
+
 const KEYS: &[&str] = &[
     "ts",
     "source",
@@ -113,12 +123,7 @@ fn procore_policy_flags_old_clients_and_exits_1() {
         };
         assert_eq!(verdict, expected, "{r}");
         assert_eq!(r["policy"]["profile"], "procore");
-        let codes: Vec<&str> = r["policy"]["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["code"].as_str().unwrap())
-            .collect();
+        let codes = finding_codes(&r);
         // openssl (a library client) on app.procore.com is told to move; Chromium is not.
         let legacy = r["sni"] == "app.procore.com" && r["server_port"] == 4441;
         assert_eq!(codes.contains(&"legacy_host"), legacy, "{r}");
@@ -322,12 +327,7 @@ message = "use sso.vendor.example"
         let by_ip = r["server_ip"] == "::1";
         assert_eq!(r.get("policy").is_some(), by_name || by_ip, "{r}");
         if by_name {
-            let codes: Vec<&str> = r["policy"]["findings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| f["code"].as_str().unwrap())
-                .collect();
+            let codes = finding_codes(r);
             assert!(codes.contains(&"legacy_host"), "{r}");
         }
         if by_ip {

@@ -6,13 +6,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use etherparse::PacketBuilder;
+#[path = "../benches/gen/mod.rs"]
+mod gen;
 
-/// A pcap file (Ethernet) written packet by packet.
+/// A pcap file (Ethernet), written packet by packet with the benchmarks' writer.
 struct Pcap {
     path: PathBuf,
-    out: std::io::BufWriter<std::fs::File>,
-    t: u64,
+    w: gen::PcapWriter<std::io::BufWriter<std::fs::File>>,
 }
 
 impl Pcap {
@@ -20,21 +20,14 @@ impl Pcap {
         let dir = std::env::temp_dir().join(format!("helloscope-hostile-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(name);
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        out.write_all(&0xa1b2c3d4u32.to_le_bytes()).unwrap();
-        out.write_all(&2u16.to_le_bytes()).unwrap();
-        out.write_all(&4u16.to_le_bytes()).unwrap();
-        out.write_all(&[0; 8]).unwrap();
-        out.write_all(&65535u32.to_le_bytes()).unwrap();
-        out.write_all(&1u32.to_le_bytes()).unwrap();
+        let out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
         Pcap {
             path,
-            out,
-            t: 1_700_000_000_000_000,
+            w: gen::PcapWriter::new(out),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A segment with SYN and ACK as asked (acknowledging byte 1), PSH when it carries data.
     fn tcp(
         &mut self,
         src: ([u8; 4], u16),
@@ -44,31 +37,23 @@ impl Pcap {
         ack: bool,
         payload: &[u8],
     ) {
-        let b = PacketBuilder::ethernet2([2; 6], [4; 6]).ipv4(src.0, dst.0, 64);
-        let b = b.tcp(src.1, dst.1, seq, 65535);
-        let b = match (syn, ack) {
-            (true, false) => b.syn(),
-            (true, true) => b.syn().ack(1),
-            (false, true) => b.ack(1),
-            (false, false) => b,
-        };
-        let mut frame = Vec::with_capacity(64 + payload.len());
-        b.write(&mut frame, payload).unwrap();
-        self.t += 10;
-        let o = &mut self.out;
-        o.write_all(&((self.t / 1_000_000) as u32).to_le_bytes())
-            .unwrap();
-        o.write_all(&((self.t % 1_000_000) as u32).to_le_bytes())
-            .unwrap();
-        o.write_all(&(frame.len() as u32).to_le_bytes()).unwrap();
-        o.write_all(&(frame.len() as u32).to_le_bytes()).unwrap();
-        o.write_all(&frame).unwrap();
+        let flags = u8::from(syn) << 1 | u8::from(!payload.is_empty()) << 3 | u8::from(ack) << 4;
+        self.w.tcp(src, dst, seq, u32::from(ack), flags, payload);
     }
 
     fn done(mut self) -> PathBuf {
-        self.out.flush().unwrap();
+        self.w.w.flush().unwrap();
         self.path
     }
+}
+
+/// The record's `flags` include `name`.
+fn has_flag(record: &serde_json::Value, name: &str) -> bool {
+    record["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x == name)
 }
 
 struct Run {
@@ -189,14 +174,7 @@ fn lying_lengths() {
         .iter()
         .find(|f| f["client_port"] == client(2).1)
         .unwrap();
-    assert!(
-        flagged["flags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x == "buffer_limit"),
-        "{flagged}"
-    );
+    assert!(has_flag(flagged, "buffer_limit"), "{flagged}");
     assert!(r.peak_mib < 32, "peak {} MiB", r.peak_mib);
 }
 
@@ -252,14 +230,7 @@ fn conflicting_overlaps() {
     let r = run(&p.done(), &[]);
     assert_eq!(r.records.len(), 1);
     let f = &r.records[0];
-    assert!(
-        f["flags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x == "overlap_conflict"),
-        "{f}"
-    );
+    assert!(has_flag(f, "overlap_conflict"), "{f}");
     assert_eq!(f["sni"], "api.procore.com", "the in-order copy won");
     assert!(r.stderr.contains("conflicting overlapping segments"));
 }
