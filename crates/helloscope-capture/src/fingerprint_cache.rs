@@ -116,27 +116,61 @@ fn normalised(v: u16) -> u16 {
     }
 }
 
-/// Appends `bytes`, the u16 words from `list_at` on with every GREASE value made `0x0a0a`:
-/// one copy, then a pass over the words that the compiler vectorises.
-fn push_normalised(key: &mut Vec<u8>, bytes: &[u8], list_at: usize) {
-    let start = key.len() + list_at.min(bytes.len());
-    key.extend_from_slice(bytes);
-    let mut blocks = key[start..].chunks_exact_mut(16);
-    for b in &mut blocks {
-        let mut words = [0u16; 8];
-        for (w, c) in words.iter_mut().zip(b.chunks_exact(2)) {
-            *w = u16::from_be_bytes([c[0], c[1]]);
-        }
+/// [`normalised`] on the four u16 of `x` at once (read from the wire in either byte order:
+/// a GREASE value's two bytes are equal). A lane is GREASE when its low nibbles are both `a`
+/// and its high nibbles equal, i.e. when `t` below is zero in it; it is made `0x0a0a` by
+/// clearing its high nibbles.
+#[inline(always)]
+fn normalised4(x: u64) -> u64 {
+    const LANES: u64 = 0x0001_0001_0001_0001;
+    let t = ((x & 0x0f0f_0f0f_0f0f_0f0f) ^ 0x0a0a_0a0a_0a0a_0a0a)
+        | (((x >> 8) ^ x) & 0x00f0_00f0_00f0_00f0);
+    // t uses 12 bits per lane, so adding 0xfff carries into bit 12 exactly when it is not 0.
+    let grease = !(t + 0x0fff * LANES) & (0x1000 * LANES);
+    x & !((grease >> 12) * 0xf0f0)
+}
+
+/// A key being written, at a cursor into a buffer kept at least as long as the longest key
+/// the hello could give (one bound computed per hello instead of a capacity check per
+/// append).
+struct KeyWriter<'k> {
+    buf: &'k mut [u8],
+    pos: usize,
+}
+
+impl KeyWriter<'_> {
+    #[inline(always)]
+    fn u16(&mut self, v: u16) {
+        self.buf[self.pos..self.pos + 2].copy_from_slice(&v.to_be_bytes());
+        self.pos += 2;
+    }
+
+    /// `bytes`, then every u16 from `list_at` on made [`normalised`]: four at a time, the
+    /// last one to three alone.
+    #[inline]
+    fn normalised_list(&mut self, bytes: &[u8], list_at: usize) {
+        let out = &mut self.buf[self.pos..self.pos + bytes.len()];
+        out.copy_from_slice(bytes);
+        self.pos += bytes.len();
+        let mut words = out[list_at.min(bytes.len())..].chunks_exact_mut(8);
         for w in &mut words {
-            *w = normalised(*w);
+            let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            w.copy_from_slice(&normalised4(x).to_le_bytes());
         }
-        for (w, c) in words.iter().zip(b.chunks_exact_mut(2)) {
-            c.copy_from_slice(&w.to_be_bytes());
+        for c in words.into_remainder().chunks_exact_mut(2) {
+            let v = normalised(u16::from_be_bytes([c[0], c[1]]));
+            c.copy_from_slice(&v.to_be_bytes());
         }
     }
-    for c in blocks.into_remainder().chunks_exact_mut(2) {
-        let w = normalised(u16::from_be_bytes([c[0], c[1]]));
-        c.copy_from_slice(&w.to_be_bytes());
+
+    /// An extension's type and, when `body` is given, its body with its length.
+    #[inline(always)]
+    fn extension(&mut self, ext_type: u16, body: Option<(&[u8], usize)>) {
+        self.u16(normalised(ext_type));
+        if let Some((body, list_at)) = body {
+            self.u16(body.len() as u16);
+            self.normalised_list(body, list_at);
+        }
     }
 }
 
@@ -152,13 +186,12 @@ fn client_key_body(t: ExtensionType, data: &[u8]) -> Option<(&[u8], usize)> {
     Some((data, list_at))
 }
 
-/// Appends an extension's type and, when `list_at` is given, its body (with its length).
-fn push_extension(key: &mut Vec<u8>, ext_type: u16, body: Option<(&[u8], usize)>) {
-    key.extend_from_slice(&normalised(ext_type).to_be_bytes());
-    if let Some((body, list_at)) = body {
-        key.extend_from_slice(&(body.len() as u16).to_be_bytes());
-        push_normalised(key, body, list_at);
+/// `key` made at least `room` long, and a writer at its start; the key is `key[..pos]`.
+fn key_writer(key: &mut Vec<u8>, room: usize) -> KeyWriter<'_> {
+    if key.len() < room {
+        key.resize(room, 0);
     }
+    KeyWriter { buf: key, pos: 0 }
 }
 
 impl FingerprintCache {
@@ -178,49 +211,52 @@ impl FingerprintCache {
 
     /// The key of a ClientHello: `legacy_version`, cipher suites, and each of `extensions`
     /// (type and body, in the order given: wire order for the exact key) as its type with, for
-    /// the extensions JA3 and JA4 read, its body.
+    /// the extensions JA3 and JA4 read, its body. Returns its length in `key`.
     fn client_key<'h>(
         key: &mut Vec<u8>,
         h: &ClientHello<'h>,
         extensions: impl Iterator<Item = (u16, &'h [u8])>,
-    ) {
-        key.clear();
-        key.extend_from_slice(&h.legacy_version.to_wire().to_be_bytes());
+    ) -> usize {
         let suites = h.cipher_suites().as_bytes();
-        key.extend_from_slice(&(suites.len() as u16).to_be_bytes());
-        push_normalised(key, suites, 0);
+        // Each extension gives at most its wire bytes (a type, a length and a body).
+        let mut w = key_writer(key, 4 + suites.len() + h.extensions().as_bytes().len());
+        w.u16(h.legacy_version.to_wire());
+        w.u16(suites.len() as u16);
+        w.normalised_list(suites, 0);
         for (t, data) in extensions {
-            push_extension(key, t, client_key_body(ExtensionType(t), data));
+            w.extension(t, client_key_body(ExtensionType(t), data));
         }
+        w.pos
     }
 
     /// [`Self::client_key`] with the extensions in order of type (of their first occurrence
     /// for repeated types): everything JA4 and the shared summary values read, and nothing of
     /// the order, which only JA3 reads.
-    fn client_key_unordered(key: &mut Vec<u8>, h: &ClientHello<'_>) {
+    fn client_key_unordered(key: &mut Vec<u8>, h: &ClientHello<'_>) -> usize {
         let mut exts: Vec<(u16, &[u8])> = h
             .extensions()
             .map(|e| (normalised(e.ext_type.0), e.data))
             .collect();
         // Stable: repeated types keep their order, and the first of them is the one read.
         exts.sort_by_key(|e| e.0);
-        Self::client_key(key, h, exts.into_iter());
+        Self::client_key(key, h, exts.into_iter())
     }
 
     /// The key of a ServerHello: `legacy_version`, cipher suite, extension types in wire order,
-    /// and the bodies of supported_versions and ALPN.
-    fn server_key(key: &mut Vec<u8>, h: &ServerHello<'_>) {
-        key.clear();
-        key.extend_from_slice(&h.legacy_version.to_wire().to_be_bytes());
-        key.extend_from_slice(&h.cipher_suite.0.to_be_bytes());
+    /// and the bodies of supported_versions and ALPN. Returns its length in `key`.
+    fn server_key(key: &mut Vec<u8>, h: &ServerHello<'_>) -> usize {
+        let mut w = key_writer(key, 4 + h.extensions().as_bytes().len());
+        w.u16(h.legacy_version.to_wire());
+        w.u16(h.cipher_suite.0);
         for e in h.extensions() {
             let body = matches!(
                 e.ext_type,
                 ExtensionType::SUPPORTED_VERSIONS | ExtensionType::ALPN
             )
             .then_some((e.data, e.data.len()));
-            push_extension(key, e.ext_type.0, body);
+            w.extension(e.ext_type.0, body);
         }
+        w.pos
     }
 
     /// The fingerprints of a ClientHello.
@@ -228,20 +264,22 @@ impl FingerprintCache {
         if self.capacity == 0 {
             return ClientFingerprints::compute(h);
         }
-        Self::client_key(
+        let n = Self::client_key(
             &mut self.key,
             h,
             h.extensions().map(|e| (e.ext_type.0, e.data)),
         );
-        if let Some(f) = self.client.map.get(self.key.as_slice()) {
+        let key = &self.key[..n];
+        if let Some(f) = self.client.map.get(key) {
             self.hits += 1;
             return f.clone();
         }
         // Not this order: perhaps the same hello with its extensions shuffled, as Chromium
         // sends them. Everything but JA3 is then known; only JA3 (which keeps the order) is
         // computed. The order is not kept: each connection draws a new one.
-        Self::client_key_unordered(&mut self.unordered_key, h);
-        if let Some(f) = self.client_unordered.map.get(self.unordered_key.as_slice()) {
+        let n_unordered = Self::client_key_unordered(&mut self.unordered_key, h);
+        let unordered_key = &self.unordered_key[..n_unordered];
+        if let Some(f) = self.client_unordered.map.get(unordered_key) {
             self.hits_unordered += 1;
             let ja3 = helloscope_tls::ja3(h);
             return ClientFingerprints {
@@ -253,8 +291,8 @@ impl FingerprintCache {
         let f = ClientFingerprints::compute(h);
         let mut none = 0;
         for (side, key) in [
-            (&mut self.client, &self.key),
-            (&mut self.client_unordered, &self.unordered_key),
+            (&mut self.client, key),
+            (&mut self.client_unordered, unordered_key),
         ] {
             get_or_compute(side, key, self.capacity, &mut none, || f.clone());
         }
@@ -266,8 +304,8 @@ impl FingerprintCache {
         if self.capacity == 0 {
             return ServerFingerprints::compute(h);
         }
-        Self::server_key(&mut self.key, h);
-        let (side, key, hits) = (&mut self.server, &self.key, &mut self.hits);
+        let n = Self::server_key(&mut self.key, h);
+        let (side, key, hits) = (&mut self.server, &self.key[..n], &mut self.hits);
         get_or_compute(side, key, self.capacity, hits, || {
             ServerFingerprints::compute(h)
         })
@@ -377,15 +415,31 @@ mod tests {
 
     #[test]
     fn normalising_makes_exactly_the_grease_values_equal() {
-        for v in 0..=u16::MAX {
-            let mut key = Vec::new();
-            push_normalised(&mut key, &v.to_be_bytes(), 0);
-            let want = if helloscope_tls::is_grease_u16(v) {
+        let normal = |v: u16| {
+            if helloscope_tls::is_grease_u16(v) {
                 0x0a0a
             } else {
                 v
-            };
-            assert_eq!(key, want.to_be_bytes(), "{v:#06x}");
+            }
+        };
+        // Every value in each of the four lanes of a word and in the tail after it, beside
+        // GREASE and non-GREASE neighbours (a lane must not leak into the next).
+        let neighbours = [0x0a0a, 0xfafa, 0x0000, 0xffff, 0x1a2a, 0xaaaa];
+        let mut buf = Vec::new();
+        for v in 0..=u16::MAX {
+            for at in 0..5 {
+                let n = neighbours[(usize::from(v) + at) % neighbours.len()];
+                let mut list = [n; 5];
+                list[at] = v;
+                let (mut bytes, mut want) = ([0u8; 10], [0u8; 10]);
+                for (i, &x) in list.iter().enumerate() {
+                    bytes[2 * i..2 * i + 2].copy_from_slice(&x.to_be_bytes());
+                    want[2 * i..2 * i + 2].copy_from_slice(&normal(x).to_be_bytes());
+                }
+                let mut w = key_writer(&mut buf, 16);
+                w.normalised_list(&bytes, 0);
+                assert_eq!(buf[..10], want, "{v:#06x} at {at}");
+            }
         }
     }
 

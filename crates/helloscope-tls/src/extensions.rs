@@ -32,6 +32,22 @@ impl<'a> Extensions<'a> {
     pub(crate) fn new(block: &'a [u8]) -> Self {
         Extensions { rest: block }
     }
+
+    /// The bytes of the extensions not walked yet, each with its four-byte header: a bound
+    /// for anything written from them (the whole block before the first `next`).
+    ///
+    /// ```
+    /// # let bytes = helloscope_tls::doc_sample::CURL_CLIENT_HELLO;
+    /// let hello = helloscope_tls::parse_client_hello_record(bytes)?;
+    /// let mut exts = hello.extensions();
+    /// let all = exts.as_bytes().len();
+    /// let first = exts.next().unwrap();
+    /// assert_eq!(exts.as_bytes().len(), all - 4 - first.data.len());
+    /// # Ok::<(), helloscope_tls::Error>(())
+    /// ```
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.rest
+    }
 }
 
 impl<'a> Iterator for Extensions<'a> {
