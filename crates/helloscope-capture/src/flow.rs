@@ -1,7 +1,6 @@
 //! Flows: the per-connection state machine, and the bounded table that holds them.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -9,6 +8,7 @@ use helloscope_tls::{AlertLevel, ClientHello, HandshakeType, ServerHello, TlsVer
 
 use crate::decode::TcpSegment;
 use crate::fingerprint_cache::FingerprintCache;
+use crate::finished::FinishedFlows;
 use crate::reassembly::StreamReassembler;
 use crate::record::{
     ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
@@ -442,32 +442,6 @@ fn account(total: &mut usize, budget: usize, before: usize, flow: &mut Flow, sta
     }
 }
 
-/// What is kept of a flow that was reported (or found not to be TLS): enough for its later
-/// packets to cost one lookup, and for idle eviction. 4 bytes; with its 8-byte key, a
-/// finished flow costs 16 bytes (padded) plus the hash table's control byte.
-#[derive(Clone, Copy, Debug)]
-struct Done {
-    last_seen: u32,
-}
-
-/// Hashes a `u64` that is already a keyed hash: pass it through.
-#[derive(Default, Clone, Copy)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | b as u64;
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
-
 /// The bounded flow table: flows being followed, keyed by their endpoints, and finished flows,
 /// keyed by a 64-bit keyed hash of their endpoints (a collision would need 2^32 flows in the
 /// table at once, and the key is random per run, so traffic cannot aim for one).
@@ -476,7 +450,7 @@ pub(crate) struct FlowTable {
     hasher: ahash::RandomState,
     active: HashMap<FlowKey, Box<Flow>, ahash::RandomState>,
     fingerprints: FingerprintCache,
-    done: HashMap<u64, Done, BuildHasherDefault<PassThrough>>,
+    done: FinishedFlows,
     /// Bytes held in the buffers of all followed flows.
     buffered: usize,
     now: Duration,
@@ -495,7 +469,7 @@ impl FlowTable {
                 cfg.max_flows.min(1 << 10),
                 ahash::RandomState::new(),
             ),
-            done: HashMap::with_capacity_and_hasher(cfg.max_flows.min(1 << 12), Default::default()),
+            done: FinishedFlows::default(),
             fingerprints: FingerprintCache::new(cfg.fingerprint_cache),
             cfg,
             buffered: 0,
@@ -572,13 +546,10 @@ impl FlowTable {
         // ports says, so it need not look there (a cache miss per flow in a large table): that
         // entry is shadowed while the new flow is followed, and overwritten when it ends (or
         // swept with it, being older).
-        if !seg.syn || seg.ack {
-            if let Some(d) = self.done.get_mut(&h) {
-                // The fast path: a decided flow costs this lookup and nothing else.
-                stats.packets_fast_path += 1;
-                d.last_seen = secs(ts);
-                return;
-            }
+        if (!seg.syn || seg.ack) && self.done.touch(h, secs(ts)) {
+            // The fast path: a decided flow costs this lookup and nothing else.
+            stats.packets_fast_path += 1;
+            return;
         }
         self.on_new(key, h, seg, ts, stats, emit)
     }
@@ -589,12 +560,7 @@ impl FlowTable {
             stats.evicted_finished += self.done.len() as u64;
             self.done.clear();
         }
-        self.done.insert(
-            h,
-            Done {
-                last_seen: secs(ts),
-            },
-        );
+        self.done.insert(h, secs(ts));
         stats.flows_peak = stats.flows_peak.max(self.len() as u64);
     }
 
@@ -696,7 +662,6 @@ impl FlowTable {
         let Some(limit) = self.now.checked_sub(timeout) else {
             return;
         };
-        let limit_secs = secs(limit);
         let buffered = &mut self.buffered;
         self.active.retain(|_, f| {
             if f.last_seen >= limit {
@@ -707,7 +672,9 @@ impl FlowTable {
             report_end(f, EndReason::IdleTimeout, stats, emit);
             false
         });
-        self.done.retain(|_, d| d.last_seen >= limit_secs);
+        // Seen at or after the limit's second, as the followed flows above.
+        let now = secs(self.now);
+        self.done.retain_seen_within(now, now - secs(limit));
     }
 
     /// Reports every open TLS flow and empties the table.

@@ -25,6 +25,7 @@
 
 pub mod decode;
 mod fingerprint_cache;
+mod finished;
 mod flow;
 mod pcapfile;
 pub mod reassembly;
