@@ -75,10 +75,20 @@ pub(crate) fn hex_lower(bytes: &[u8], out: &mut [u8]) {
     }
 }
 
+/// The two ASCII digits of each value below 100, the first in the low byte.
+const DIGIT_PAIRS: [u16; 100] = {
+    let mut t = [0u16; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = (b'0' + (i / 10) as u8) as u16 | (((b'0' + (i % 10) as u8) as u16) << 8);
+        i += 1;
+    }
+    t
+};
+
 /// The decimal digits of `v` (below 100 000) at the start of a little-endian word, and how
-/// many there are: all five computed without a branch on the value, the leading zeros shifted
-/// out. A writer stores the whole word and moves on by the count; JA3's values (all u16) are
-/// written this way, and the CLI's small numbers too.
+/// many there are, without a branch on the value. A writer stores the whole word and moves on
+/// by the count; JA3's values (all u16) are written this way, and the CLI's small numbers too.
 ///
 /// ```
 /// use helloscope_tls::fingerprint::decimal_word;
@@ -89,20 +99,27 @@ pub(crate) fn hex_lower(bytes: &[u8], out: &mut [u8]) {
 #[inline(always)]
 pub fn decimal_word(v: u32) -> (u64, usize) {
     debug_assert!(v < 100_000);
-    // v = top·10⁴ + hi·10² + lo; hi and lo go in two 16-bit lanes and are split into tens
-    // and units in both lanes at once (·103 >> 10 is /10 below 100; 5243 >> 19 is /100
-    // below 43 699): a third of the multiplies of five separate divisions.
-    let top = v / 10_000;
-    let rest = v - top * 10_000;
-    let hi = (rest * 5243) >> 19;
-    let lo = rest - hi * 100;
-    let pairs = hi | (lo << 16);
-    let tens = ((pairs * 103) >> 10) & 0x000f_000f;
-    let units = pairs - tens * 10;
-    let digits = u64::from(top) | u64::from(tens | (units << 8)) << 8;
-    // Leading zero digits are the zero bytes at the low end (0 itself keeps its last digit).
-    let zeros = (digits.trailing_zeros() as usize / 8).min(4);
-    ((digits | 0x30_3030_3030) >> (8 * zeros), 5 - zeros)
+    // v / 10⁴ in fixed point with 32 fraction bits (429 497 = ⌈2³²/10⁴⌉): the integer part is
+    // the first digit, and each product of the fraction by 100 brings the next two digits into
+    // the integer part, read from a table. Three multiplies where dividing by 10⁴, 10³, 10²
+    // and 10 took six or more in a chain, which made the multiplier the bottleneck of JA3.
+    // The rounding of the constant never reaches a digit below 100 000 (a test checks every
+    // value).
+    let y = u64::from(v) * 429_497;
+    let first = y >> 32;
+    let y = (y & 0xffff_ffff) * 100;
+    let second = DIGIT_PAIRS[(y >> 32) as usize];
+    let y = (y & 0xffff_ffff) * 100;
+    let third = DIGIT_PAIRS[(y >> 32) as usize];
+    let digits = (first + u64::from(b'0')) | u64::from(second) << 8 | u64::from(third) << 24;
+    // The count from comparisons, not from the digits: a writer's position depends on it,
+    // and this keeps the multiplies off the path from one value to the next.
+    let n = 1
+        + usize::from(v >= 10)
+        + usize::from(v >= 100)
+        + usize::from(v >= 1000)
+        + usize::from(v >= 10_000);
+    (digits >> (8 * (5 - n)), n)
 }
 
 /// Two decimal digits, capped at 99 as JA4 requires.
