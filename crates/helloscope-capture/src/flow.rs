@@ -50,31 +50,33 @@ impl Default for FlowConfig {
 }
 
 /// A connection's identity, the same for both directions: the two endpoints in a fixed order.
+/// Addresses as integers (IPv4 mapped into IPv6), so that ordering, hashing and comparing a
+/// key are a few register operations rather than byte-array walks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct FlowKey {
-    lo: [u8; 16],
-    hi: [u8; 16],
-    lo_port: u16,
-    hi_port: u16,
+    lo: u128,
+    hi: u128,
+    /// The port of `lo` in the upper half, that of `hi` in the lower.
+    ports: u32,
 }
 
-fn addr16(ip: IpAddr) -> [u8; 16] {
+fn addr128(ip: IpAddr) -> u128 {
     match ip {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
+        IpAddr::V4(v4) => u128::from(u32::from(v4)) | 0xffff << 32,
+        IpAddr::V6(v6) => u128::from(v6),
     }
 }
 
 impl FlowKey {
+    #[inline]
     pub(crate) fn of(seg: &TcpSegment<'_>) -> Self {
-        let a = (addr16(seg.src), seg.src_port);
-        let b = (addr16(seg.dst), seg.dst_port);
+        let a = (addr128(seg.src), seg.src_port);
+        let b = (addr128(seg.dst), seg.dst_port);
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         FlowKey {
             lo: lo.0,
             hi: hi.0,
-            lo_port: lo.1,
-            hi_port: hi.1,
+            ports: u32::from(lo.1) << 16 | u32::from(hi.1),
         }
     }
 }
