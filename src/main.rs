@@ -142,6 +142,21 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
+/// The first policy that covers the flow: its evaluation, and the version it asks for.
+fn evaluate(
+    policies: &[Policy],
+    r: &FlowRecord,
+) -> Option<(policy::Evaluation, helloscope_tls::TlsVersion)> {
+    policies
+        .iter()
+        .find_map(|p| p.evaluate(r).map(|e| (e, p.min_version)))
+}
+
+/// A verdict that makes the run exit with status 1.
+fn is_problem(e: &policy::Evaluation) -> bool {
+    matches!(e.verdict, Verdict::Breaks | Verdict::Failing)
+}
+
 /// The part of the output work that needs no shared state: policy verdict and the formatted
 /// line. Cloned into each `--threads` worker.
 #[derive(Clone)]
@@ -182,13 +197,8 @@ impl Formatter {
             out.lines
                 .reserve(helloscope_capture::sharded::RECORD_BATCH * LINE_ROOM);
         }
-        let eval = self
-            .policies
-            .iter()
-            .find_map(|p| p.evaluate(&r).map(|e| (e, p.min_version)));
-        out.problem |= eval
-            .as_ref()
-            .is_some_and(|(e, _)| matches!(e.verdict, Verdict::Breaks | Verdict::Failing));
+        let eval = evaluate(&self.policies, &r);
+        out.problem |= eval.as_ref().is_some_and(|(e, _)| is_problem(e));
         match self.format {
             Format::Csv => {
                 let j = FlowJson::new(&r, &self.source, eval.as_ref().map(|e| &e.0));
@@ -266,15 +276,8 @@ impl Sink {
     }
 
     fn record(&mut self, r: &FlowRecord, source: &str) -> io::Result<()> {
-        let eval = self
-            .policies
-            .iter()
-            .find_map(|p| p.evaluate(r).map(|e| (e, p.min_version)));
-        if let Some((e, _)) = &eval {
-            if matches!(e.verdict, Verdict::Breaks | Verdict::Failing) {
-                self.problems = true;
-            }
-        }
+        let eval = evaluate(&self.policies, r);
+        self.problems |= eval.as_ref().is_some_and(|(e, _)| is_problem(e));
         if let Some(rep) = &mut self.report {
             rep.add(r, eval.as_ref().map(|e| &e.0), eval.as_ref().map(|e| e.1));
         }
