@@ -1,6 +1,7 @@
 //! ns per ClientHello: parse alone, parse + JA3 + JA4, and tls-parser's parse of the same
 //! bytes, over real ClientHellos taken from captures/ (Chromium, curl/OpenSSL, gnutls, Java,
-//! python, openssl s_client).
+//! python, openssl s_client). "hashes only" is the floor under parse + JA3 + JA4: the MD5 of
+//! the hello's JA3 string and the two SHA-256 of its JA4 inputs, with nothing built.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -8,7 +9,9 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use helloscope_capture::{decode_tcp, PacketSource};
-use helloscope_tls::{ja3, ja4, parse_client_hello_record, Transport};
+use helloscope_tls::{ja3, ja4, ja4_r, parse_client_hello_record, Transport};
+use md5::{Digest, Md5};
+use sha2::Sha256;
 
 /// The first client flight (the ClientHello record) of the connection from `client_port`.
 fn first_flight(file: &Path, client_port: u16) -> Vec<u8> {
@@ -78,6 +81,21 @@ fn bench(c: &mut Criterion) {
         g.bench_function("ja3 only", |b| b.iter(|| ja3(black_box(&h))));
         g.bench_function("ja4 only", |b| {
             b.iter(|| ja4(black_box(&h), Transport::Tcp))
+        });
+        // The texts JA3 and JA4 hash, taken from their own outputs: JA3's string, and ja4_r's
+        // parts b and c (the sorted ciphers; the extensions with the signature algorithms).
+        let ja3_text = ja3(&h).string.into_bytes();
+        let raw = ja4_r(&h, Transport::Tcp);
+        let (_, bc) = raw.split_once('_').unwrap();
+        let (b_text, c_text) = bc.split_once('_').unwrap();
+        g.bench_function("hashes only", |b| {
+            b.iter(|| {
+                (
+                    Md5::digest(black_box(&ja3_text)),
+                    Sha256::digest(black_box(b_text.as_bytes())),
+                    Sha256::digest(black_box(c_text.as_bytes())),
+                )
+            })
         });
         g.bench_function("tls-parser parse", |b| {
             b.iter(|| {
