@@ -262,12 +262,14 @@ fn civil_date(days: u64) -> [u8; 10] {
 }
 
 /// Writes jsonl lines, keeping what repeats from one line to the next: the source's escaped
-/// name, the date of the last timestamp, the last cipher's name.
+/// name, the text of the last timestamp's second, the names of recent cipher suites.
 pub struct LineWriter {
     source: String,
     source_json: Vec<u8>,
-    day: Option<(u64, [u8; 10])>,
-    cipher: Option<(CipherSuite, Option<&'static str>)>,
+    /// The last timestamp's whole second and its text up to the fraction.
+    second: Option<(u64, [u8; SECOND_LEN])>,
+    /// Names of recent cipher suites, by a few bits of their value.
+    ciphers: [Option<(CipherSuite, Option<&'static str>)>; 16],
     /// Where lines are written before they are appended whole: sized once, so that no line
     /// costs zeroing its room first.
     scratch: Vec<u8>,
@@ -278,8 +280,8 @@ impl Default for LineWriter {
         LineWriter {
             source: String::new(),
             source_json: b"\"\"".to_vec(),
-            day: None,
-            cipher: None,
+            second: None,
+            ciphers: [None; 16],
             scratch: Vec::new(),
         }
     }
@@ -394,11 +396,13 @@ impl LineWriter {
         match sh.map(|s| s.cipher) {
             None => c.put_slice(b"null"),
             Some(suite) => {
-                let name = match self.cipher {
-                    Some((last, name)) if last == suite => name,
+                // A few suites make most connections; the name lookup is a search.
+                let slot = &mut self.ciphers[usize::from((suite.0 ^ suite.0 >> 8) & 15)];
+                let name = match *slot {
+                    Some((known, name)) if known == suite => name,
                     _ => {
                         let name = suite.name();
-                        self.cipher = Some((suite, name));
+                        *slot = Some((suite, name));
                         name
                     }
                 };
@@ -496,30 +500,39 @@ impl LineWriter {
 
 impl LineWriter {
     /// `"2023-11-14T22:13:20.000007Z"`: RFC 3339 UTC with microseconds, as humantime writes
-    /// it. Consecutive records mostly share their day, whose date is kept.
+    /// it. Consecutive records mostly share their second, whose text is kept.
     fn timestamp(&mut self, c: &mut Cursor<'_>, ts: Duration) {
-        let (days, rem) = (ts.as_secs() / 86_400, ts.as_secs() % 86_400);
-        let date = match self.day {
-            Some((d, date)) if d == days => date,
+        let secs = ts.as_secs();
+        let head = match self.second {
+            Some((s, head)) if s == secs => head,
             _ => {
-                let date = civil_date(days);
-                self.day = Some((days, date));
-                date
+                let (days, rem) = (secs / 86_400, secs % 86_400);
+                let mut head = [0u8; SECOND_LEN];
+                let mut h = Cursor {
+                    buf: &mut head,
+                    pos: 0,
+                };
+                h.put(b'"');
+                h.put_slice(&civil_date(days));
+                h.put(b'T');
+                h.padded(rem / 3600, 2);
+                h.put(b':');
+                h.padded(rem / 60 % 60, 2);
+                h.put(b':');
+                h.padded(rem % 60, 2);
+                h.put(b'.');
+                self.second = Some((secs, head));
+                head
             }
         };
-        c.put(b'"');
-        c.put_slice(&date);
-        c.put(b'T');
-        c.padded(rem / 3600, 2);
-        c.put(b':');
-        c.padded(rem / 60 % 60, 2);
-        c.put(b':');
-        c.padded(rem % 60, 2);
-        c.put(b'.');
+        c.put_slice(&head);
         c.padded(u64::from(ts.subsec_micros()), 6);
         c.put_slice(b"Z\"");
     }
 }
+
+/// Length of `"YYYY-MM-DDTHH:MM:SS.`.
+const SECOND_LEN: usize = 21;
 
 /// Room for `s` as an escaped JSON string.
 fn esc_len(s: &str) -> usize {
