@@ -12,6 +12,16 @@ use helloscope_tls::{
 
 use crate::fingerprint_cache::{ClientFingerprints, ServerFingerprints};
 
+/// A name from the wire (server name, ALPN protocol) as text: invalid UTF-8 replaced with
+/// U+FFFD. Names are almost always ASCII, which `from_utf8` checks a word at a time; the lossy
+/// decoder walks them in chunks and cost more than the rest of a hello's summary.
+pub(crate) fn text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
 /// Which end of the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -160,7 +170,7 @@ impl ClientHelloSummary {
         ClientHelloSummary {
             sni: sni
                 .and_then(|d| parse_server_name(d).ok().flatten())
-                .map(|s| String::from_utf8_lossy(s).into_owned()),
+                .map(|s| text(s)),
             alpn: fp.alpn,
             // `offered_versions` is never empty: legacy_version when nothing else.
             version_offered_max: fp.versions_offered[0],
@@ -232,7 +242,7 @@ impl ServerHelloSummary {
         ServerHelloSummary {
             version: h.selected_version(),
             cipher: h.cipher_suite,
-            alpn: h.alpn().map(|a| String::from_utf8_lossy(a).into_owned()),
+            alpn: h.alpn().map(|a| text(a)),
             hello_retry: h.is_hello_retry_request(),
             downgrade_sentinel: h.downgrade_sentinel(),
             ja3s: fp.ja3s,
@@ -246,7 +256,7 @@ impl ServerHelloSummary {
     pub fn update_from_final(&mut self, h: &ServerHello<'_>) {
         self.version = h.selected_version();
         self.cipher = h.cipher_suite;
-        self.alpn = h.alpn().map(|a| String::from_utf8_lossy(a).into_owned());
+        self.alpn = h.alpn().map(|a| text(a));
         self.downgrade_sentinel = h.downgrade_sentinel();
     }
 }
@@ -307,13 +317,11 @@ mod tests {
         ] {
             let h = helloscope_tls::parse_client_hello_record(record).unwrap();
             let s = ClientHelloSummary::from_hello(&h);
-            let sni = h
-                .server_name()
-                .map(|n| String::from_utf8_lossy(n).into_owned());
+            let sni = h.server_name().map(|n| text(n));
             assert_eq!(s.sni, sni);
             let alpn: Vec<String> = h
                 .alpn()
-                .map(|n| n.map(|p| String::from_utf8_lossy(p).into_owned()).collect())
+                .map(|n| n.map(|p| text(p)).collect())
                 .unwrap_or_default();
             assert_eq!(&s.alpn[..], &alpn[..]);
             assert_eq!(&s.versions_offered[..], &h.offered_versions()[..]);
