@@ -43,7 +43,7 @@ impl ClientFingerprints {
         let (ja4, ja4_r) = helloscope_tls::ja4_with_raw(h, helloscope_tls::Transport::Tcp);
         let alpn: Vec<String> = h
             .alpn()
-            .map(|n| n.map(|p| crate::record::text(p)).collect())
+            .map(|n| n.map(crate::record::text).collect())
             .unwrap_or_default();
         ClientFingerprints {
             ja3: ja3.hash().into(),

@@ -170,7 +170,7 @@ impl ClientHelloSummary {
         ClientHelloSummary {
             sni: sni
                 .and_then(|d| parse_server_name(d).ok().flatten())
-                .map(|s| text(s)),
+                .map(text),
             alpn: fp.alpn,
             // `offered_versions` is never empty: legacy_version when nothing else.
             version_offered_max: fp.versions_offered[0],
@@ -242,7 +242,7 @@ impl ServerHelloSummary {
         ServerHelloSummary {
             version: h.selected_version(),
             cipher: h.cipher_suite,
-            alpn: h.alpn().map(|a| text(a)),
+            alpn: h.alpn().map(text),
             hello_retry: h.is_hello_retry_request(),
             downgrade_sentinel: h.downgrade_sentinel(),
             ja3s: fp.ja3s,
@@ -256,7 +256,7 @@ impl ServerHelloSummary {
     pub fn update_from_final(&mut self, h: &ServerHello<'_>) {
         self.version = h.selected_version();
         self.cipher = h.cipher_suite;
-        self.alpn = h.alpn().map(|a| text(a));
+        self.alpn = h.alpn().map(text);
         self.downgrade_sentinel = h.downgrade_sentinel();
     }
 }
@@ -307,6 +307,20 @@ pub struct FlowRecord {
 mod tests {
     use super::*;
 
+    #[test]
+    fn text_is_the_lossy_decoding() {
+        for b in [
+            &b"api.procore.com"[..],
+            b"",
+            b"h2",
+            "caf\u{e9}.example".as_bytes(),
+            b"bad\xff\xfeutf8",
+            b"\xc3",
+        ] {
+            assert_eq!(text(b), String::from_utf8_lossy(b));
+        }
+    }
+
     /// The one-walk summary says what the hello's own accessors say.
     #[test]
     fn summary_agrees_with_the_hello_accessors() {
@@ -317,12 +331,9 @@ mod tests {
         ] {
             let h = helloscope_tls::parse_client_hello_record(record).unwrap();
             let s = ClientHelloSummary::from_hello(&h);
-            let sni = h.server_name().map(|n| text(n));
+            let sni = h.server_name().map(text);
             assert_eq!(s.sni, sni);
-            let alpn: Vec<String> = h
-                .alpn()
-                .map(|n| n.map(|p| text(p)).collect())
-                .unwrap_or_default();
+            let alpn: Vec<String> = h.alpn().map(|n| n.map(text).collect()).unwrap_or_default();
             assert_eq!(&s.alpn[..], &alpn[..]);
             assert_eq!(&s.versions_offered[..], &h.offered_versions()[..]);
             assert_eq!(s.version_offered_max, h.highest_version());
