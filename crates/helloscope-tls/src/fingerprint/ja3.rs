@@ -6,6 +6,7 @@ use core::fmt;
 use md5::{Digest, Md5};
 
 use crate::client_hello::ClientHello;
+use crate::grease::is_grease_u16;
 use crate::registry::ExtensionType;
 use crate::server_hello::ServerHello;
 
@@ -75,6 +76,24 @@ impl Text {
         for v in values {
             self.value(v, b'-');
         }
+        self.end_list(start, end);
+    }
+
+    /// [`Self::list`] of the big-endian u16 values in `bytes`, GREASE left out: a plain loop
+    /// over the bytes (the iterator adapters cost a third of JA3's text).
+    #[inline]
+    fn u16_list(&mut self, bytes: &[u8], end: Option<u8>) {
+        let start = self.pos;
+        for c in bytes.chunks_exact(2) {
+            let v = u16::from_be_bytes([c[0], c[1]]);
+            if !is_grease_u16(v) {
+                self.value(v, b'-');
+            }
+        }
+        self.end_list(start, end);
+    }
+
+    fn end_list(&mut self, start: usize, end: Option<u8>) {
         // Each value was followed by a dash; the list's last one is not.
         if self.pos > start {
             self.pos -= 1;
@@ -105,7 +124,7 @@ impl Text {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn ja3(hello: &ClientHello<'_>) -> Ja3 {
-    let suites = hello.cipher_suites();
+    let suites = hello.cipher_suites().as_bytes();
     // One walk for the room needed and the two lists JA3 reads after the extension types.
     let (mut groups, mut formats, mut n_ext) = (None, None, 0);
     for e in hello.extensions() {
@@ -116,33 +135,25 @@ pub fn ja3(hello: &ClientHello<'_>) -> Ja3 {
             _ => {}
         }
     }
-    let groups = groups.and_then(|d| crate::extensions::parse_supported_groups(d).ok());
-    let formats = formats.and_then(|d| crate::extensions::parse_ec_point_formats(d).ok());
-    let room = 1
-        + suites.len()
-        + n_ext
-        + groups.as_ref().map_or(0, |g| g.len())
-        + formats.map_or(0, |f| f.len());
+    let groups = groups
+        .and_then(|d| crate::extensions::parse_supported_groups(d).ok())
+        .map_or(&[][..], |g| g.as_bytes());
+    let formats = formats
+        .and_then(|d| crate::extensions::parse_ec_point_formats(d).ok())
+        .unwrap_or_default();
+    let room = 1 + suites.len() / 2 + n_ext + groups.len() / 2 + formats.len();
     let mut s = Text::with_room(room);
     s.value(hello.legacy_version.to_wire(), b',');
-    s.list(suites.filter(|c| !c.is_grease()).map(|c| c.0), Some(b','));
+    s.u16_list(suites, Some(b','));
     s.list(
         hello
             .extensions()
-            .map(|e| e.ext_type)
-            .filter(|t| !t.is_grease())
-            .map(|t| t.0),
+            .map(|e| e.ext_type.0)
+            .filter(|&t| !is_grease_u16(t)),
         Some(b','),
     );
-    s.list(
-        groups
-            .into_iter()
-            .flatten()
-            .filter(|g| !g.is_grease())
-            .map(|g| g.0),
-        Some(b','),
-    );
-    s.list(formats.into_iter().flatten().map(|&f| u16::from(f)), None);
+    s.u16_list(groups, Some(b','));
+    s.list(formats.iter().map(|&f| u16::from(f)), None);
     Ja3::from_bytes(s.into_bytes())
 }
 
