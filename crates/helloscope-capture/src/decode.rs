@@ -123,7 +123,7 @@ fn ethertype_for_af(af: u32) -> Option<u16> {
 /// let seg = decode_tcp(LinkType::Raw, &pkt).unwrap();
 /// assert_eq!((seg.src_port, seg.dst_port, seg.syn), (40000, 443, true));
 /// ```
-#[inline]
+#[inline(always)]
 pub fn decode_tcp(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, DecodeSkip> {
     // Most frames on a gateway are untagged Ethernet with IPv4 or IPv6 and TCP: read those
     // few fixed fields directly (the pipeline benchmark shows general slicing costing more
@@ -225,6 +225,8 @@ fn fast_tcp(src: IpAddr, dst: IpAddr, tcp: &[u8], truncated: bool) -> Option<Tcp
 }
 
 /// The general decoder: every link type and header this crate reads, through etherparse.
+#[cold]
+#[inline(never)]
 pub fn decode_tcp_general(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, DecodeSkip> {
     let sliced = match link {
         // PPPoE session frames (RFC 2516), which etherparse does not read: Ethernet header,

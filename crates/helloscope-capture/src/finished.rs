@@ -146,7 +146,8 @@ impl FinishedFlows {
     #[inline]
     pub(crate) fn touch(&mut self, h: u64, secs: u32) -> bool {
         let e = entry(h, secs);
-        self.recent.update(e) || self.older.update(e)
+        // Long flows outlive the recent table's moves: it is often empty, and then not read.
+        (self.recent.len > 0 && self.recent.update(e)) || self.older.update(e)
     }
 
     /// Adds `h` (or notes it seen again) at `secs`.

@@ -1,6 +1,6 @@
 //! Flows: the per-connection state machine, and the bounded table that holds them.
 
-use std::collections::HashMap;
+use hashbrown::HashTable;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -450,7 +450,8 @@ fn account(total: &mut usize, budget: usize, before: usize, flow: &mut Flow, sta
 pub(crate) struct FlowTable {
     pub(crate) cfg: FlowConfig,
     hasher: ahash::RandomState,
-    active: HashMap<FlowKey, Box<Flow>, ahash::RandomState>,
+    /// By the same keyed hash as `done`: a packet's key is hashed once for both tables.
+    active: HashTable<(FlowKey, Box<Flow>)>,
     fingerprints: FingerprintCache,
     done: FinishedFlows,
     /// Bytes held in the buffers of all followed flows.
@@ -467,10 +468,7 @@ impl FlowTable {
     pub(crate) fn new(cfg: FlowConfig) -> Self {
         FlowTable {
             hasher: ahash::RandomState::new(),
-            active: HashMap::with_capacity_and_hasher(
-                cfg.max_flows.min(1 << 10),
-                ahash::RandomState::new(),
-            ),
+            active: HashTable::with_capacity(cfg.max_flows.min(1 << 10)),
             done: FinishedFlows::default(),
             fingerprints: FingerprintCache::new(cfg.fingerprint_cache),
             cfg,
@@ -504,10 +502,12 @@ impl FlowTable {
             self.sweep(stats, emit);
         }
         let key = FlowKey::of(seg);
+        let h = self.hasher.hash_one(key);
         // Followed flows first: that table is small and in cache, while the finished ones
         // can number millions, and a packet of a followed flow never needs to look there.
-        if let Some(flow) = self.active.get_mut(&key) {
+        if let Ok(mut entry) = self.active.find_entry(h, |e| e.0 == key) {
             let cfg = &self.cfg;
+            let flow = &mut entry.get_mut().1;
             let before = flow.buffered();
             if !flow.tls && !seg.payload.is_empty() {
                 match flow.probe(seg, cfg) {
@@ -515,9 +515,9 @@ impl FlowTable {
                     Probe::NotYet => {}
                     Probe::NotTls => {
                         stats.flows_not_tls += 1;
-                        self.active.remove(&key);
+                        entry.remove();
                         self.buffered -= before;
-                        self.mark_done(self.hasher.hash_one(key), ts, stats);
+                        self.mark_done(h, ts, stats);
                         return;
                     }
                 }
@@ -529,9 +529,9 @@ impl FlowTable {
                 } else {
                     stats.flows_without_payload += 1;
                 }
-                self.active.remove(&key);
+                entry.remove();
                 self.buffered -= before;
-                self.mark_done(self.hasher.hash_one(key), ts, stats);
+                self.mark_done(h, ts, stats);
                 return;
             }
             account(
@@ -543,7 +543,6 @@ impl FlowTable {
             );
             return;
         }
-        let h = self.hasher.hash_one(key);
         // A SYN starts a new connection whatever a finished entry of the same addresses and
         // ports says, so it need not look there (a cache miss per flow in a large table): that
         // entry is shadowed while the new flow is followed, and overwritten when it ends (or
@@ -622,7 +621,9 @@ impl FlowTable {
                     &mut flow,
                     stats,
                 );
-                self.active.insert(key, flow);
+                let hasher = &self.hasher;
+                self.active
+                    .insert_unique(h, (key, flow), |e| hasher.hash_one(e.0));
                 stats.flows_peak = stats.flows_peak.max(self.len() as u64);
             }
         }
@@ -637,7 +638,7 @@ impl FlowTable {
         if self.active.len() < target {
             return;
         }
-        let mut ages: Vec<Duration> = self.active.values().map(|f| f.last_seen).collect();
+        let mut ages: Vec<Duration> = self.active.iter().map(|(_, f)| f.last_seen).collect();
         let n_evict = (self.active.len() + 1)
             .saturating_sub(target)
             .clamp(1, ages.len());
@@ -645,7 +646,7 @@ impl FlowTable {
         let cutoff = *cutoff;
         let mut evicted = 0;
         let buffered = &mut self.buffered;
-        self.active.retain(|_, f| {
+        self.active.retain(|(_, f)| {
             if evicted >= n_evict || f.last_seen > cutoff {
                 return true;
             }
@@ -665,7 +666,7 @@ impl FlowTable {
             return;
         };
         let buffered = &mut self.buffered;
-        self.active.retain(|_, f| {
+        self.active.retain(|(_, f)| {
             if f.last_seen >= limit {
                 return true;
             }
