@@ -113,8 +113,29 @@ impl Slots {
     /// cannot leave holes in a run).
     fn rebuild(&mut self, slots: usize, keep: impl Fn(u64) -> bool) {
         let old = std::mem::replace(self, Slots::new(slots));
-        for e in old.entries().filter(|&e| keep(e)) {
-            self.put(e);
+        self.put_all(old.entries().filter(|&e| keep(e)));
+    }
+
+    /// Puts many entries, 32 at a time: the home slots of a group are read first, without a
+    /// branch between the reads, so that their misses overlap; the puts then find their lines
+    /// in the cache. (Put one by one, each waited for its own miss.)
+    fn put_all(&mut self, entries: impl Iterator<Item = u64>) {
+        let mut group = [EMPTY; 32];
+        let mut entries = entries.peekable();
+        while entries.peek().is_some() {
+            let mut n = 0;
+            for (slot, e) in group.iter_mut().zip(&mut entries) {
+                *slot = e;
+                n += 1;
+            }
+            let mut seen = 0;
+            for &e in &group[..n] {
+                seen |= self.slots[self.home(e)];
+            }
+            std::hint::black_box(seen);
+            for &e in &group[..n] {
+                self.put(e);
+            }
         }
     }
 }
@@ -165,20 +186,8 @@ impl FinishedFlows {
             let slots = (need * 4 / 3 + 1).next_power_of_two();
             self.older.rebuild(slots, |_| true);
         }
-        let moving: Vec<u64> = self.recent.entries().collect();
-        for group in moving.chunks(32) {
-            // The home slots are read first, without a branch between the reads, so that
-            // their misses overlap; the inserts then find their lines in the cache.
-            let mut seen = 0;
-            for &e in group {
-                seen |= self.older.slots[self.older.home(e)];
-            }
-            std::hint::black_box(seen);
-            for &e in group {
-                // An entry of the same flow there is older: this one replaces it.
-                self.older.put(e);
-            }
-        }
+        // An entry of the same flow there is older: the recent one replaces it.
+        self.older.put_all(self.recent.entries());
         self.recent.slots.fill(EMPTY);
         self.recent.len = 0;
     }
