@@ -213,6 +213,31 @@ fn a_million_tiny_records() {
     assert!(r.peak_mib < 32, "peak {} MiB", r.peak_mib);
 }
 
+/// An SSLv2-format hello (as old Java and .NET clients send) one byte per segment: the first
+/// byte alone already counts as the start of a hello, and the hello is read whole.
+#[test]
+fn sslv2_hello_one_byte_per_segment() {
+    // Record header (length 34), CLIENT-HELLO, TLS 1.0, 3 cipher specs (the fallback SCSV
+    // among them), no session id, a 16-byte challenge.
+    let mut hello = vec![
+        0x80, 0x22, 0x01, 0x03, 0x01, 0x00, 0x09, 0x00, 0x00, 0x00, 0x10,
+    ];
+    hello.extend([0x00, 0x00, 0x2f, 0x00, 0x56, 0x00, 0x00, 0x00, 0x0a]);
+    hello.extend([0x5a; 16]);
+    let mut p = Pcap::new("sslv2-tiny.pcap");
+    p.tcp(client(4), SERVER, 100, true, false, &[]);
+    p.tcp(SERVER, client(4), 500, true, true, &[]);
+    for (i, b) in hello.iter().enumerate() {
+        p.tcp(client(4), SERVER, 101 + i as u32, false, true, &[*b]);
+    }
+    let r = run(&p.done(), &[]);
+    assert_eq!(r.records.len(), 1, "{}", r.stderr);
+    let f = &r.records[0];
+    assert_eq!(f["sslv2_hello"], true);
+    assert_eq!(f["versions_offered"], serde_json::json!(["TLS 1.0"]));
+    assert_eq!(f["fallback_scsv"], true);
+}
+
 /// Overlapping segments with different contents: the copy that completes the bytes first is
 /// read, and the flow is flagged.
 #[test]

@@ -54,14 +54,13 @@ pub(crate) struct TlsStream {
 }
 
 /// Bytes 0..6 of a stream that starts with a ClientHello record: content type 22, major
-/// version 3, and (when present) handshake type 1.
+/// version 3, and (when present) handshake type 1; or an SSLv2-format hello: a header with the
+/// high bit set, CLIENT-HELLO (1), major version 0 or 3.
 pub(crate) fn looks_like_client_hello(b: &[u8]) -> bool {
-    if Sslv2ClientHello::looks_like(b) {
-        return true;
-    }
     // A segment may hold only the first byte or two of the record (tiny segments are legal,
     // and an evasion trick): a consistent prefix counts.
     match b {
+        [h, ..] if h & 0x80 != 0 => matches!(b, [_] | [_, _] | [_, _, 1] | [_, _, 1, 0 | 3, ..]),
         [0x16] | [0x16, 3] => true,
         [0x16, 3, minor, rest @ ..] if *minor <= 4 => rest.get(2).is_none_or(|&t| t == 1),
         _ => false,
@@ -119,7 +118,10 @@ impl TlsStream {
             match self.state {
                 State::Broken => return,
                 State::Start => {
-                    if data[0] & 0x80 != 0 && Sslv2ClientHello::looks_like(data) {
+                    // No TLS record starts with the high bit set (content types are 20–24),
+                    // so such a stream is an SSLv2-format hello or nothing: its parser says
+                    // which, however few bytes this first segment holds.
+                    if data[0] & 0x80 != 0 {
                         self.state = State::Sslv2;
                     } else {
                         self.state = State::Records;
@@ -141,7 +143,9 @@ impl TlsStream {
                     let take = need.saturating_sub(self.sslv2.len()).min(data.len());
                     self.sslv2.extend_from_slice(&data[..take]);
                     data = &data[take..];
-                    if self.sslv2.len() >= need && need > 2 {
+                    // Once the record is whole; a zero-length record (`need == 2`) too, which
+                    // the parser refuses: waiting for more of it would wait forever.
+                    if self.sslv2.len() >= need {
                         match Sslv2ClientHello::parse(&self.sslv2) {
                             Ok((h, _)) => sink(TlsEvent::Sslv2Hello(h)),
                             Err(e) => {
@@ -259,6 +263,61 @@ impl TlsStream {
             } else {
                 sink(TlsEvent::EncryptedAlert);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events of `segments` fed in order, as names.
+    fn events(stream: &mut TlsStream, segments: &[&[u8]]) -> Vec<&'static str> {
+        let mut seen = Vec::new();
+        for s in segments {
+            stream.feed(s, &mut |ev| {
+                seen.push(match ev {
+                    TlsEvent::Handshake(_) => "handshake",
+                    TlsEvent::Sslv2Hello(_) => "sslv2 hello",
+                    TlsEvent::ChangeCipherSpec => "ccs",
+                    TlsEvent::ApplicationData => "data",
+                    TlsEvent::Alert(_) => "alert",
+                    TlsEvent::EncryptedAlert => "encrypted alert",
+                })
+            });
+        }
+        seen
+    }
+
+    /// Found by the `pipeline` fuzz target: an SSLv2 record header of length 0 before what
+    /// looks like a CLIENT-HELLO kept the reader waiting for a body it had already taken.
+    #[test]
+    fn zero_length_sslv2_record_breaks_the_stream_and_returns() {
+        for segments in [
+            &[&[0x80u8, 0x00, 0x01, 0x03, 0x01, 0x00][..]][..],
+            &[&[0x80], &[0x00, 0x01, 0x03], &[0x01, 0x00, 0x00]],
+        ] {
+            let mut s = TlsStream::new(1 << 16);
+            assert!(events(&mut s, segments).is_empty());
+            assert!(s.is_broken());
+            assert!(s.error.is_some());
+        }
+    }
+
+    #[test]
+    fn sslv2_hello_split_anywhere_is_read_once() {
+        // Record header (length 34), CLIENT-HELLO, version 3.1, 3 cipher specs, no session id,
+        // a 16-byte challenge.
+        let mut hello = vec![
+            0x80, 0x22, 0x01, 0x03, 0x01, 0x00, 0x09, 0x00, 0x00, 0x00, 0x10,
+        ];
+        hello.extend([0x00, 0x00, 0x2f, 0x00, 0x00, 0x35, 0x00, 0x00, 0x0a]);
+        hello.extend([0x5a; 16]);
+        for cut in 1..hello.len() {
+            let mut s = TlsStream::new(1 << 16);
+            let seen = events(&mut s, &[&hello[..cut], &hello[cut..]]);
+            assert_eq!(seen, ["sslv2 hello"], "cut at {cut}");
+            assert!(!s.is_broken(), "cut at {cut}");
         }
     }
 }
