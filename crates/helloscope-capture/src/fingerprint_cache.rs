@@ -288,14 +288,10 @@ impl FingerprintCache {
                 ..f.clone()
             };
         }
+        // Both keys were just looked up and missed: kept without looking again.
         let f = ClientFingerprints::compute(h);
-        let mut none = 0;
-        for (side, key) in [
-            (&mut self.client, key),
-            (&mut self.client_unordered, unordered_key),
-        ] {
-            get_or_compute(side, key, self.capacity, &mut none, || f.clone());
-        }
+        keep(&mut self.client, key, &f, self.capacity);
+        keep(&mut self.client_unordered, unordered_key, &f, self.capacity);
         f
     }
 
@@ -356,7 +352,7 @@ impl<V> Default for Side<V> {
     }
 }
 
-/// The value of `key`, computed and kept when missing; a full table is emptied first.
+/// The value of `key`, computed and kept when missing.
 fn get_or_compute<V: Clone + Cost>(
     side: &mut Side<V>,
     key: &[u8],
@@ -369,9 +365,16 @@ fn get_or_compute<V: Clone + Cost>(
         return v.clone();
     }
     let v = compute();
+    keep(side, key, &v, capacity);
+    v
+}
+
+/// Keeps `v` under `key` (which the table does not hold), unless the entry alone is over the
+/// bound; a full table is emptied first.
+fn keep<V: Clone + Cost>(side: &mut Side<V>, key: &[u8], v: &V, capacity: usize) {
     let cost = key.len() + v.cost();
     if cost > MAX_ENTRY {
-        return v;
+        return;
     }
     if side.map.len() >= capacity || side.bytes + cost > MAX_BYTES {
         side.map.clear();
@@ -379,7 +382,6 @@ fn get_or_compute<V: Clone + Cost>(
     }
     side.map.insert(key.into(), v.clone());
     side.bytes += cost;
-    v
 }
 
 #[cfg(test)]
