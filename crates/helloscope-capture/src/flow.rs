@@ -445,8 +445,8 @@ fn account(total: &mut usize, budget: usize, before: usize, flow: &mut Flow, sta
 }
 
 /// The bounded flow table: flows being followed, keyed by their endpoints, and finished flows,
-/// keyed by a 64-bit keyed hash of their endpoints (a collision would need 2^32 flows in the
-/// table at once, and the key is random per run, so traffic cannot aim for one).
+/// kept as a tag of the keyed hash of their endpoints (see [`crate::finished`]; the key is
+/// random per run, so traffic cannot aim for a collision).
 pub(crate) struct FlowTable {
     pub(crate) cfg: FlowConfig,
     hasher: ahash::RandomState,

@@ -60,7 +60,9 @@ pub(crate) fn looks_like_client_hello(b: &[u8]) -> bool {
     // A segment may hold only the first byte or two of the record (tiny segments are legal,
     // and an evasion trick): a consistent prefix counts.
     match b {
-        [h, ..] if h & 0x80 != 0 => matches!(b, [_] | [_, _] | [_, _, 1] | [_, _, 1, 0 | 3, ..]),
+        [h, ..] if h & 0x80 != 0 => {
+            matches!(b, [_] | [_, _] | [_, _, 1]) || Sslv2ClientHello::looks_like(b)
+        }
         [0x16] | [0x16, 3] => true,
         [0x16, 3, minor, rest @ ..] if *minor <= 4 => rest.get(2).is_none_or(|&t| t == 1),
         _ => false,
