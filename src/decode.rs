@@ -1,12 +1,15 @@
 //! `helloscope decode`: every field and fingerprint of one raw record or hello.
 
 use std::fmt::Write as _;
+use std::process::ExitCode;
 
 use helloscope_tls::{
     extensions, ja3, ja3s, ja4, ja4_o, ja4_r, ja4_ro, Alert, ClientHello, ContentType,
     ExtensionType, HandshakeReassembler, HandshakeType, Records, ServerHello, Sslv2ClientHello,
     Transport,
 };
+
+use crate::common::Failure;
 
 /// Turns hex text (spaces, colons, `0x` and newlines allowed) into bytes.
 pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
@@ -263,4 +266,22 @@ pub fn describe(bytes: &[u8]) -> Result<String, String> {
         return Ok(out);
     }
     Err("not a TLS record, an SSLv2 hello or a ClientHello/ServerHello handshake message".into())
+}
+
+/// Runs `decode` on hex from the command line, or a file of hex or raw bytes.
+pub fn run(input: &str) -> Result<ExitCode, Failure> {
+    let bytes = match parse_hex(input) {
+        Some(b) => b,
+        None => {
+            let raw = std::fs::read(input)
+                .map_err(|e| Failure(format!("{input}: not hex, and not a readable file: {e}")))?;
+            std::str::from_utf8(&raw)
+                .ok()
+                .and_then(parse_hex)
+                .unwrap_or(raw)
+        }
+    };
+    let text = describe(&bytes).map_err(Failure)?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
 }
