@@ -5,7 +5,19 @@ server to do), after checking every value against tshark's dissection of the cap
 The expected values are the scenario's; tshark is the independent witness. Any disagreement
 stops the script: either the scenario's expectation or the recording is wrong, and a person
 must look. helloscope's own output is never consulted.
+
+Fingerprints come from tshark alone: JA3, JA3 string, JA3S and JA3S string as tshark computes
+them (`tls.handshake.ja3`, `ja3_full`, `ja3s`, `ja3s_full`; tshark 4.0 and later), of the
+first ClientHello and the first ServerHello (a HelloRetryRequest included) of each stream.
+tshark 4.0 has no JA4, so JA4 and JA4_r are computed below from tshark's dissection tree of
+the first ClientHello (cipher suites, extension types, signature_algorithms, ALPN, SNI,
+supported_versions) following FoxIO's specification (technical_details/JA4.md): GREASE
+ignored everywhere (signature algorithms included), and a first ALPN value that is not
+alphanumeric at either end represented by the first and last characters of its hex form.
+`make_expected.py --check-corpus ../shared/corpus` checks this JA4 against FoxIO's and
+Arkime's published values.
 """
+import hashlib
 import json
 import subprocess
 import sys
@@ -49,6 +61,7 @@ def dissect(path):
     for f in FIELDS:
         cmd += ["-e", f]
     packets = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout or "[]")
+    fps = fingerprints(path)
     streams = {}
     for p in packets:
         L = p["_source"]["layers"]
@@ -59,7 +72,7 @@ def dissect(path):
         src = (g("ip.src") or g("ipv6.src"))[0]
         dst = (g("ip.dst") or g("ipv6.dst"))[0]
         sport, dport = int(g("tcp.srcport")[0]), int(g("tcp.dstport")[0])
-        s = streams.setdefault(sid, {"first": int(g("frame.number")[0]), "client": None, "sni": None,
+        s = streams.setdefault(sid, {"first": int(g("frame.number")[0]), "fp": fps.get(sid, {}), "client": None, "sni": None,
                                      "offered": None, "alpn_offered": [], "server_hellos": [],
                                      "alerts": [], "types": defaultdict(set), "ends": {}})
         types = [int(t) for t in g("tls.handshake.type")]
@@ -87,6 +100,117 @@ def dissect(path):
         for d in g("tls.alert_message.desc"):
             s["alerts"].append((side, int(d)))
     return sorted((s for s in streams.values() if s["client"]), key=lambda s: s["first"])
+
+
+JA4_VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2",
+                0xFEFF: "d1", 0xFEFD: "d2", 0xFEFC: "d3"}
+
+
+def handshakes(node):
+    """Every handshake message of a packet's tls layer, in the dissection tree's order."""
+    if isinstance(node, list):
+        for n in node:
+            yield from handshakes(n)
+    elif isinstance(node, dict):
+        if "tls.handshake.type" in node:
+            yield node
+        else:
+            for v in node.values():
+                yield from handshakes(v)
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def extensions(hs):
+    """(type, subtree) of each extension of a hello, GREASE included. tshark names the
+    subtrees "Extension: <name> (len=N)"; --no-duplicate-keys turns repeated names into lists."""
+    for k, v in hs.items():
+        if k.startswith("Extension: "):
+            for e in as_list(v):
+                yield int(e["tls.handshake.extension.type"]), e
+
+
+def leaves(node, key):
+    """Values of `key` anywhere under node, in order."""
+    if isinstance(node, list):
+        for n in node:
+            yield from leaves(n, key)
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            if k == key:
+                yield from as_list(v)
+            else:
+                yield from leaves(v, key)
+
+
+def sha12(text):
+    return hashlib.sha256(text.encode()).hexdigest()[:12] if text else "000000000000"
+
+
+def ja4(hs, transport="t"):
+    """JA4 and JA4_r of a ClientHello's dissection tree, per FoxIO's JA4.md."""
+    ciphers = [num(c) for c in leaves(hs.get("tls.handshake.ciphersuites", {}), "tls.handshake.ciphersuite")]
+    ciphers = [c for c in ciphers if not is_grease(c)]
+    exts, sni, alpn, sigalgs, versions = [], False, None, None, None
+    for t, e in extensions(hs):
+        if is_grease(t):
+            continue
+        exts.append(t)
+        if t == 0:
+            sni = True
+        elif t == 16 and alpn is None:
+            # The bytes (tshark's `-x` raw form: [hex, offset, length, ...]), not the printed
+            # string, which replaces non-printable bytes.
+            # With one name the raw form is flattened into its parts, with several it is a list.
+            raw = next(leaves(e, "tls.handshake.extensions_alpn_str_raw"), None)
+            alpn = bytes.fromhex(raw[0] if isinstance(raw, list) else raw) if raw else b""
+        elif t == 13 and sigalgs is None:
+            sigalgs = [num(s) for s in leaves(e, "tls.handshake.sig_hash_alg")]
+        elif t == 43 and versions is None:
+            versions = [num(v) for v in leaves(e, "tls.handshake.extensions.supported_version")]
+    offered = [v for v in (versions or []) if not is_grease(v)]
+    version = max(offered) if offered else num(hs["tls.handshake.version"])
+    alnum = lambda b: chr(b).isascii() and chr(b).isalnum()
+    if not alpn:
+        a_alpn = "00"
+    elif alnum(alpn[0]) and alnum(alpn[-1]):
+        a_alpn = chr(alpn[0]) + chr(alpn[-1])
+    else:
+        h = alpn.hex()
+        a_alpn = h[0] + h[-1]
+    a = (f"{transport}{JA4_VERSIONS.get(version, '00')}{'d' if sni else 'i'}"
+         f"{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}{a_alpn}")
+    b = ",".join(f"{c:04x}" for c in sorted(ciphers))
+    c = ",".join(f"{e:04x}" for e in sorted(e for e in exts if e not in (0, 16)))
+    sig = ",".join(f"{s:04x}" for s in (sigalgs or []) if not is_grease(s))
+    if sig:
+        c += "_" + sig
+    return f"{a}_{sha12(b)}_{sha12(c)}", f"{a}_{b}_{c}"
+
+
+def fingerprints(path):
+    """Per TCP stream: the fingerprints of its first ClientHello and first ServerHello."""
+    cmd = ["tshark", "-r", str(path), "-o", "tcp.desegment_tcp_streams:TRUE", "-Y",
+           "tls.handshake.type == 1 || tls.handshake.type == 2", "-T", "json", "-x",
+           "--no-duplicate-keys", "-J", "tcp tls"]
+    packets = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout or "[]")
+    out = defaultdict(dict)
+    for p in packets:
+        L = p["_source"]["layers"]
+        if "tcp" not in L:
+            continue
+        sid = int(as_list(L["tcp"])[0]["tcp.stream"])
+        f = out[sid]
+        for hs in handshakes(L.get("tls", {})):
+            t = int(hs["tls.handshake.type"])
+            if t == 1 and "ja3" not in f:
+                f["ja3"], f["ja3_string"] = hs["tls.handshake.ja3"], hs["tls.handshake.ja3_full"]
+                f["ja4"], f["ja4_r"] = ja4(hs)
+            elif t == 2 and "ja3s" not in f:
+                f["ja3s"], f["ja3s_string"] = hs["tls.handshake.ja3s"], hs["tls.handshake.ja3s_full"]
+    return out
 
 
 def main(folder):
@@ -143,7 +267,14 @@ def main(folder):
                     "cipher": cipher, "alpn_offered": sc["alpn_offered"], "alpn": sc["alpn"],
                     "hello_retry": hrr, "outcome": sc["outcome"],
                     "alert": {"level": "fatal", "description": sc["alert"], "from": "server"} if sc["alert"] else None,
+                    "ja3": s["fp"].get("ja3"), "ja3_string": s["fp"].get("ja3_string"),
+                    "ja4": s["fp"].get("ja4"), "ja4_r": s["fp"].get("ja4_r"),
+                    "ja3s": s["fp"].get("ja3s"), "ja3s_string": s["fp"].get("ja3s_string"),
                 })
+                if not s["fp"].get("ja3"):
+                    problems.append(f"{where}: tshark computed no JA3 for the ClientHello")
+                if bool(final or hrr) != bool(s["fp"].get("ja3s")):
+                    problems.append(f"{where}: ServerHello seen {bool(final or hrr)}, JA3S {s['fp'].get('ja3s')!r}")
     if problems:
         print("make_expected: the recording disagrees with the scenarios:", file=sys.stderr)
         for p in problems:
@@ -155,5 +286,37 @@ def main(folder):
     print(f"make_expected: {len(out)} flows written to {folder / 'expected.jsonl'}")
 
 
+def check_corpus(corpus):
+    """Checks ja4() above against the fingerprint authors' published values in the shared
+    corpus (../shared/corpus/expected.jsonl: FoxIO's and Arkime's JA4 / JA4_r of TCP flows).
+    The one expected difference is FoxIO's `99` for a non-alphanumeric first ALPN value, where
+    the specification (and this script) uses the hex characters."""
+    corpus = Path(corpus)
+    wanted = defaultdict(list)
+    for line in open(corpus / "expected.jsonl"):
+        o = json.loads(line)
+        if (o.get("expected_derived") or {}).get("transport", "tcp") != "tcp":
+            continue
+        for author, v in o.get("author_values", {}).items():
+            if isinstance(v, dict) and "ja4" in v:
+                wanted[o["file"]].append((author, v))
+    agree, differ = 0, []
+    for file, items in sorted(wanted.items()):
+        ours = fingerprints(corpus / file).values()
+        for author, v in items:
+            for k in ("ja4", "ja4_r"):
+                if k in v:
+                    if v[k] in {f.get(k) for f in ours}:
+                        agree += 1
+                    else:
+                        differ.append(f"{file} {author} {k} {v[k]}")
+    print(f"check_corpus: {agree} published JA4/JA4_r values reproduced, {len(differ)} not:")
+    for d in differ:
+        print("  " + d)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)
+    if len(sys.argv) > 2 and sys.argv[1] == "--check-corpus":
+        check_corpus(sys.argv[2])
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)

@@ -1,6 +1,7 @@
 //! End to end over the project's own captures: every flow of `captures/expected.jsonl`
 //! (recorded from real clients by captures/record.sh, with values from the scenario and
-//! tshark) comes out of the library with the expected values.
+//! tshark) comes out of the library with the expected values, fingerprints included (JA3,
+//! JA3S from tshark; JA4, JA4_r from tshark's dissection per FoxIO's specification).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -105,10 +106,22 @@ fn every_recorded_flow_matches_its_scenario() {
             );
             assert_eq!(from.as_str(), e["alert"]["from"].as_str().unwrap(), "{who}");
         }
-        assert!(
-            ch.ja4.is_some() && ch.ja3.is_some(),
-            "{who}: fingerprints computed"
-        );
+        // Fingerprints, in full: JA3 and JA3S (and their strings) as tshark computes them,
+        // JA4 and JA4_r computed by make_expected.py from tshark's dissection per FoxIO's spec.
+        for (key, got) in [
+            ("ja3", ch.ja3.as_deref()),
+            ("ja3_string", ch.ja3_string.as_deref()),
+            ("ja4", ch.ja4.as_deref()),
+            ("ja4_r", ch.ja4_r.as_deref()),
+            ("ja3s", sh.map(|s| &*s.ja3s)),
+            ("ja3s_string", sh.map(|s| &*s.ja3s_string)),
+        ] {
+            assert!(
+                e.get(key).is_some(),
+                "{who}: captures/expected.jsonl has no {key}: run captures/make_expected.py"
+            );
+            assert_eq!(got, e[key].as_str(), "{who} {key}");
+        }
     }
     assert_eq!(
         reported,
