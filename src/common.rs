@@ -24,13 +24,18 @@ pub struct Common {
     /// A TOML policy file (see README).
     #[arg(long, value_name = "FILE")]
     pub policy_file: Option<PathBuf>,
-    /// Minimum version for an ad-hoc policy over --host / --host-ip (e.g. 1.2).
+    /// Minimum version (e.g. 1.2) of an ad-hoc policy, profile `custom`, over the --host and
+    /// --host-ip given (which then do not extend --policy / --policy-file).
     #[arg(long, value_name = "VERSION")]
     pub min_version: Option<String>,
-    /// Host pattern for --min-version (`api.example.com`, `*.example.com`; repeatable).
+    /// Server name pattern (`api.example.com`, `*.example.com`; repeatable): with
+    /// --min-version, the ad-hoc policy's hosts; without, added to every --policy and
+    /// --policy-file policy.
     #[arg(long = "host", value_name = "PATTERN")]
     pub hosts: Vec<String>,
-    /// Server address or block for flows without SNI (repeatable).
+    /// Server address or block (repeatable), matched whatever the SNI, e.g. for clients that
+    /// connect by address without SNI: with --min-version, the ad-hoc policy's; without, added
+    /// to every --policy and --policy-file policy (`--policy procore --host-ip 10.0.0.0/8`).
     #[arg(long = "host-ip", value_name = "ADDR[/LEN]")]
     pub host_ips: Vec<String>,
     /// Print the readiness report (to standard error when records go to standard output
@@ -61,6 +66,12 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
+/// The policies the options select.
+///
+/// `--host` and `--host-ip` mean one of two things. With `--min-version` they describe an
+/// ad-hoc policy (profile `custom`) of their own. Without it they extend every policy selected
+/// by `--policy` and `--policy-file`, e.g. the vendor's servers reached by address rather than
+/// by name (`--policy procore --host-ip 10.0.0.0/8`); with no such policy they are an error.
 pub fn build_policies(c: &Common) -> Result<Vec<Policy>, Failure> {
     let mut out = Vec::new();
     for name in &c.policies {
@@ -74,38 +85,37 @@ pub fn build_policies(c: &Common) -> Result<Vec<Policy>, Failure> {
     if let Some(path) = &c.policy_file {
         out.extend(policy::load_file(path).map_err(Failure)?);
     }
+    let hosts: Vec<HostPattern> = c.hosts.iter().map(|h| HostPattern::new(h)).collect();
+    let host_ips: Vec<IpNet> = c
+        .host_ips
+        .iter()
+        .map(|s| IpNet::parse(s))
+        .collect::<Result<_, _>>()
+        .map_err(Failure)?;
+    let extra = !hosts.is_empty() || !host_ips.is_empty();
     match &c.min_version {
-        Some(v) => {
-            if c.hosts.is_empty() && c.host_ips.is_empty() {
-                return Err(Failure("--min-version needs --host or --host-ip".into()));
+        Some(_) if !extra => {
+            return Err(Failure("--min-version needs --host or --host-ip".into()));
+        }
+        Some(v) => out.push(Policy {
+            profile: "custom".into(),
+            hosts,
+            host_ips,
+            min_version: policy::parse_version(v).map_err(Failure)?,
+            legacy_hosts: vec![],
+        }),
+        None if extra && out.is_empty() => {
+            return Err(Failure(
+                "--host and --host-ip extend a --policy or --policy-file, or with --min-version \
+                 form a policy of their own"
+                    .into(),
+            ));
+        }
+        None => {
+            for p in &mut out {
+                p.hosts.extend(hosts.iter().cloned());
+                p.host_ips.extend(host_ips.iter().copied());
             }
-            out.push(Policy {
-                profile: "custom".into(),
-                hosts: c.hosts.iter().map(|h| HostPattern::new(h)).collect(),
-                host_ips: c
-                    .host_ips
-                    .iter()
-                    .map(|s| IpNet::parse(s))
-                    .collect::<Result<_, _>>()
-                    .map_err(Failure)?,
-                min_version: policy::parse_version(v).map_err(Failure)?,
-                legacy_hosts: vec![],
-            });
-        }
-        None if !c.hosts.is_empty() || !c.host_ips.is_empty() => {
-            return Err(Failure("--host and --host-ip need --min-version".into()));
-        }
-        None => {}
-    }
-    // --host-ip also applies to the built-in profiles: servers reached without SNI.
-    if c.min_version.is_none() {
-        let nets: Vec<IpNet> = c
-            .host_ips
-            .iter()
-            .filter_map(|s| IpNet::parse(s).ok())
-            .collect();
-        for p in &mut out {
-            p.host_ips.extend(nets.iter().copied());
         }
     }
     Ok(out)

@@ -427,3 +427,219 @@ fn threads_give_the_same_records() {
     assert!(one.1.len() > 10, "{:?}", one.1);
     assert_eq!(table("2"), one);
 }
+
+/// `captures/openssl.pcap` with every ClientHello's server_name extension turned into a
+/// private-use extension (type 0xff00) of the same length: the same clients, the same servers'
+/// answers, but no SNI. The file's other bytes are untouched (helloscope, like tshark by
+/// default, does not check TCP checksums). Returns the path and how many hellos were changed.
+fn openssl_pcap_without_sni(dir: &Path) -> (std::path::PathBuf, usize) {
+    let mut b =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/openssl.pcap")).unwrap();
+    let mut changed = 0;
+    let mut i = 0;
+    // server_name: type 0x0000, extension length L, list length L-2, name type 0 (host_name),
+    // name length L-5, then the name (letters, digits, '-' and '.', with a dot).
+    while i + 9 < b.len() {
+        let u16_at = |j: usize| u16::from_be_bytes([b[j], b[j + 1]]) as usize;
+        let (len, list, name) = (u16_at(i + 2), u16_at(i + 4), u16_at(i + 7));
+        let is_sni = b[i] == 0
+            && b[i + 1] == 0
+            && b[i + 6] == 0
+            && len >= 9
+            && list + 2 == len
+            && name + 5 == len
+            && i + 9 + name <= b.len()
+            && b[i + 9..i + 9 + name]
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'.')
+            && b[i + 9..i + 9 + name].contains(&b'.');
+        if is_sni {
+            b[i] = 0xff;
+            changed += 1;
+            i += 9 + name;
+        } else {
+            i += 1;
+        }
+    }
+    let path = dir.join("openssl-without-sni.pcap");
+    std::fs::write(&path, b).unwrap();
+    (path, changed)
+}
+
+/// What README's verdict rule gives for a flow of captures/expected.jsonl under a minimum of
+/// TLS 1.2: the version alerts in these captures are `failing`, a best offer below the minimum
+/// `breaks`, anything else `ready`.
+fn verdict_at_tls12(e: &Value) -> &'static str {
+    if e["outcome"] == "alert" {
+        "failing"
+    } else if matches!(
+        e["version_offered_max"].as_str(),
+        Some("TLS 1.0" | "TLS 1.1")
+    ) {
+        "breaks"
+    } else {
+        "ready"
+    }
+}
+
+fn expected_flows(file: &str) -> Vec<Value> {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/expected.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["file"] == file)
+        .collect()
+}
+
+/// `--host-ip` without `--min-version` extends the built-in profile: flows without SNI to a
+/// listed server get the profile's verdict; without it (or with another block) they are not
+/// judged.
+#[test]
+fn host_ip_extends_a_builtin_profile() {
+    let dir = std::env::temp_dir().join(format!("helloscope-hostip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (pcap, changed) = openssl_pcap_without_sni(&dir);
+    let pcap = pcap.to_str().unwrap();
+    let expected = expected_flows("openssl.pcap");
+    // One ClientHello per flow, two for the flow with a HelloRetryRequest.
+    let hrr = expected.iter().filter(|e| e["hello_retry"] == true).count();
+    assert_eq!(changed, expected.len() + hrr);
+
+    for args in [
+        &["--policy", "procore"][..],
+        &["--policy", "procore", "--host-ip", "10.0.0.0/8"][..],
+    ] {
+        let o = helloscope(&[&["analyze", "--format", "jsonl"], args, &[pcap]].concat());
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        let recs = jsonl(&o);
+        assert_eq!(recs.len(), expected.len());
+        for r in &recs {
+            assert!(r["sni"].is_null(), "{r}");
+            assert!(r.get("policy").is_none(), "{args:?}: {r}");
+        }
+    }
+
+    let o = helloscope(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        "--policy",
+        "procore",
+        "--host-ip",
+        "127.0.0.0/8",
+        pcap,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "clients that break: exit 1");
+    let recs = jsonl(&o);
+    assert_eq!(recs.len(), expected.len());
+    for e in &expected {
+        let r = recs
+            .iter()
+            .find(|r| r["client_port"] == e["client_port"])
+            .unwrap_or_else(|| panic!("{e}: not reported"));
+        assert!(r["sni"].is_null(), "{r}");
+        assert_eq!(r["policy"]["profile"], "procore", "{r}");
+        assert_eq!(r["policy"]["verdict"], verdict_at_tls12(e), "{e} -> {r}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--host` without `--min-version` extends the profile too: the onepagecrm flow of
+/// openssl.pcap is judged under procore's minimum when its host is added.
+#[test]
+fn host_extends_a_builtin_profile() {
+    let o = helloscope(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        "--policy",
+        "procore",
+        "--host",
+        "*.onepagecrm.com",
+        "captures/openssl.pcap",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let recs = jsonl(&o);
+    let expected = expected_flows("openssl.pcap");
+    assert_eq!(recs.len(), expected.len());
+    let mut onepagecrm = 0;
+    for e in &expected {
+        let r = recs
+            .iter()
+            .find(|r| r["client_port"] == e["client_port"])
+            .unwrap();
+        assert_eq!(r["policy"]["profile"], "procore", "{r}");
+        assert_eq!(r["policy"]["verdict"], verdict_at_tls12(e), "{e} -> {r}");
+        onepagecrm += usize::from(r["sni"] == "apitls12.onepagecrm.com");
+    }
+    assert_eq!(onepagecrm, 1);
+}
+
+/// With `--min-version`, `--host-ip` forms an ad-hoc policy of its own and does not extend the
+/// built-in one; without `--min-version` and without a policy to extend it is a usage error.
+#[test]
+fn host_ip_with_min_version_is_an_ad_hoc_policy() {
+    let dir = std::env::temp_dir().join(format!("helloscope-adhoc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (pcap, _) = openssl_pcap_without_sni(&dir);
+    let pcap = pcap.to_str().unwrap();
+    let o = helloscope(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        "--policy",
+        "procore",
+        "--min-version",
+        "1.3",
+        "--host-ip",
+        "127.0.0.1",
+        pcap,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let recs = jsonl(&o);
+    let expected = expected_flows("openssl.pcap");
+    assert_eq!(recs.len(), expected.len());
+    for e in &expected {
+        let r = recs
+            .iter()
+            .find(|r| r["client_port"] == e["client_port"])
+            .unwrap();
+        // Not procore: it has no address and these hellos no SNI.
+        assert_eq!(r["policy"]["profile"], "custom", "{r}");
+        let want = if e["outcome"] == "alert" {
+            "failing"
+        } else if e["version_offered_max"] == "TLS 1.3" {
+            "ready"
+        } else {
+            "breaks"
+        };
+        assert_eq!(r["policy"]["verdict"], want, "{e} -> {r}");
+    }
+
+    for (args, says) in [
+        (
+            &["--host-ip", "127.0.0.1"][..],
+            "--host and --host-ip extend a --policy or --policy-file",
+        ),
+        (
+            &["--host", "*.procore.com"][..],
+            "--host and --host-ip extend",
+        ),
+        (&["--min-version", "1.2"][..], "--min-version needs --host"),
+        (
+            &["--policy", "procore", "--host-ip", "127.0.0.300"][..],
+            "bad address \"127.0.0.300\"",
+        ),
+        (
+            &["--policy", "procore", "--host-ip", "10.0.0.0/33"][..],
+            "bad prefix",
+        ),
+    ] {
+        let o = helloscope(&[&["analyze"], args, &[pcap]].concat());
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
