@@ -1,7 +1,19 @@
-//! ns per ClientHello: parse alone, parse + JA3 + JA4, and tls-parser's parse of the same
-//! bytes, over real ClientHellos taken from captures/ (Chromium, curl/OpenSSL, gnutls, Java,
-//! python, openssl s_client). "hashes only" is the floor under parse + JA3 + JA4: the MD5 of
-//! the hello's JA3 string and the two SHA-256 of its JA4 inputs, with nothing built.
+//! ns per ClientHello over real ClientHellos taken from captures/ (Chromium, curl/OpenSSL,
+//! gnutls, Java, python, openssl s_client):
+//!
+//! - "full parse" and "tls-parser full parse" read the same fields to the same typed forms:
+//!   record header, handshake header, legacy_version, random, session id, every cipher suite,
+//!   the compression methods, and every extension, each parsed the way tls-parser's
+//!   `parse_tls_client_hello_extensions` parses it: server_name to its host names,
+//!   supported_groups, signature_algorithms, supported_versions and psk_key_exchange_modes to
+//!   their lists, ALPN to its protocol names; ec_point_formats, key_share, pre_shared_key,
+//!   padding, renegotiation_info and unknown extensions to their bytes. Both visit every
+//!   item (tls-parser builds vectors of them, helloscope walks borrowed lists);
+//! - "parse" is the framing check the pipeline pays per hello (record, handshake and hello
+//!   framing; extensions read later only when asked for), "parse+ja3+ja4" the pipeline's work
+//!   per distinct hello;
+//! - "hashes only" is the floor under parse + JA3 + JA4: the MD5 of the hello's JA3 string and
+//!   the two SHA-256 of its JA4 inputs, with nothing built.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -9,9 +21,13 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use helloscope_capture::{decode_tcp, PacketSource};
-use helloscope_tls::{ja3, ja4, ja4_r, parse_client_hello_record, Transport};
+use helloscope_tls::extensions as ext;
+use helloscope_tls::{
+    ja3, ja4, ja4_r, parse_client_hello_record, ClientHello, ExtensionType, Transport,
+};
 use md5::{Digest, Md5};
 use sha2::Sha256;
+use tls_parser::{TlsExtension, TlsMessage, TlsMessageHandshake};
 
 /// The first client flight (the ClientHello record) of the connection from `client_port`.
 fn first_flight(file: &Path, client_port: u16) -> Vec<u8> {
@@ -59,6 +75,81 @@ pub fn hellos() -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// Every field of a ClientHello record read to its typed form (see the module doc), folded
+/// into a number so that nothing is optimised away. `None` if anything is malformed.
+fn full_parse(bytes: &[u8]) -> Option<usize> {
+    let h: ClientHello<'_> = parse_client_hello_record(bytes).ok()?;
+    let mut n = h.legacy_version.to_wire() as usize
+        + h.random[0] as usize
+        + h.session_id.len()
+        + h.compression_methods.len();
+    for c in h.cipher_suites() {
+        n += c.0 as usize;
+    }
+    for e in h.extensions() {
+        n += e.ext_type.0 as usize;
+        n += match e.ext_type {
+            ExtensionType::SERVER_NAME => {
+                ext::parse_server_name(e.data).ok()?.map_or(0, <[u8]>::len)
+            }
+            ExtensionType::SUPPORTED_GROUPS => ext::parse_supported_groups(e.data)
+                .ok()?
+                .map(|g| g.0 as usize)
+                .sum(),
+            ExtensionType::SIGNATURE_ALGORITHMS => ext::parse_signature_algorithms(e.data)
+                .ok()?
+                .map(|s| s.0 as usize)
+                .sum(),
+            ExtensionType::SUPPORTED_VERSIONS => ext::parse_supported_versions_client(e.data)
+                .ok()?
+                .map(|v| v.to_wire() as usize)
+                .sum(),
+            ExtensionType::ALPN => ext::parse_alpn(e.data).ok()?.map(<[u8]>::len).sum(),
+            ExtensionType::PSK_KEY_EXCHANGE_MODES => {
+                ext::parse_psk_key_exchange_modes(e.data).ok()?.len()
+            }
+            _ => e.data.len(),
+        };
+    }
+    Some(n)
+}
+
+/// tls-parser's full parse of the same record: the record and the ClientHello, then its
+/// extensions with `parse_tls_client_hello_extensions`, every item visited.
+fn tls_parser_full_parse(bytes: &[u8]) -> Option<usize> {
+    let (_, rec) = tls_parser::parse_tls_plaintext(bytes).ok()?;
+    let Some(TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch))) = rec.msg.first() else {
+        return None;
+    };
+    let mut n = ch.version.0 as usize
+        + ch.random[0] as usize
+        + ch.session_id.map_or(0, <[u8]>::len)
+        + ch.comp.len();
+    for c in &ch.ciphers {
+        n += c.0 as usize;
+    }
+    let (_, exts) = tls_parser::parse_tls_client_hello_extensions(ch.ext?).ok()?;
+    for e in &exts {
+        n += match e {
+            TlsExtension::SNI(names) => names.iter().map(|(_, h)| h.len()).sum(),
+            TlsExtension::EllipticCurves(g) => g.iter().map(|g| g.0 as usize).sum(),
+            TlsExtension::SignatureAlgorithms(s) => s.iter().map(|&s| s as usize).sum(),
+            TlsExtension::SupportedVersions(v) => v.iter().map(|v| v.0 as usize).sum(),
+            TlsExtension::ALPN(p) => p.iter().map(|p| p.len()).sum(),
+            TlsExtension::PskExchangeModes(m) => m.len(),
+            TlsExtension::EcPointFormats(b)
+            | TlsExtension::KeyShare(b)
+            | TlsExtension::PreSharedKey(b)
+            | TlsExtension::Padding(b)
+            | TlsExtension::RenegotiationInfo(b)
+            | TlsExtension::Grease(_, b)
+            | TlsExtension::Unknown(_, b) => b.len(),
+            _ => 1,
+        };
+    }
+    Some(n)
+}
+
 fn bench(c: &mut Criterion) {
     for (client, bytes) in hellos() {
         let mut g = c.benchmark_group(format!("hello/{client}"));
@@ -97,14 +188,19 @@ fn bench(c: &mut Criterion) {
                 )
             })
         });
-        g.bench_function("tls-parser parse", |b| {
-            b.iter(|| {
-                tls_parser::parse_tls_plaintext(black_box(&bytes))
-                    .unwrap()
-                    .1
-                    .msg
-                    .len()
-            })
+        assert!(
+            full_parse(&bytes).is_some(),
+            "{client}: helloscope's full parse"
+        );
+        assert!(
+            tls_parser_full_parse(&bytes).is_some(),
+            "{client}: tls-parser's full parse"
+        );
+        g.bench_function("full parse", |b| {
+            b.iter(|| full_parse(black_box(&bytes)).unwrap())
+        });
+        g.bench_function("tls-parser full parse", |b| {
+            b.iter(|| tls_parser_full_parse(black_box(&bytes)).unwrap())
         });
         g.finish();
     }
