@@ -53,14 +53,7 @@ fn every_name_tls_parser_knows_matches_ours() {
 #[test]
 fn grease_reserved_and_unassigned_values_have_no_name() {
     for code in [
-        0x0a0a,
-        0x1a1a,
-        0xfafa,
-        0x0000 + 0x5d,
-        0x1300,
-        0x1308,
-        0xff00,
-        0xfeff,
+        0x0a0a, 0x1a1a, 0xfafa, 0x005d, 0x1300, 0x1308, 0xff00, 0xfeff,
     ] {
         assert_eq!(CipherSuite(code).name(), None, "{code:#06x}");
     }
