@@ -491,9 +491,9 @@ fn expected_flows(file: &str) -> Vec<Value> {
         .collect()
 }
 
-/// `--host-ip` without `--min-version` extends the built-in profile: flows without SNI to a
-/// listed server get the profile's verdict; without it (or with another block) they are not
-/// judged.
+/// `--host-ip` without `--min-version` extends the built-in profile (and a policy file's):
+/// flows without SNI to a listed server get the profile's verdict; without it (or with another
+/// block) they are not judged.
 #[test]
 fn host_ip_extends_a_builtin_profile() {
     let dir = std::env::temp_dir().join(format!("helloscope-hostip-{}", std::process::id()));
@@ -539,6 +539,35 @@ fn host_ip_extends_a_builtin_profile() {
             .unwrap_or_else(|| panic!("{e}: not reported"));
         assert!(r["sni"].is_null(), "{r}");
         assert_eq!(r["policy"]["profile"], "procore", "{r}");
+        assert_eq!(r["policy"]["verdict"], verdict_at_tls12(e), "{e} -> {r}");
+    }
+
+    // A policy file's policies are extended the same way.
+    let file = dir.join("policy.toml");
+    std::fs::write(
+        &file,
+        "[[policy]]\nprofile = \"vendor\"\nhosts = [\"*.vendor.example\"]\nmin_version = \"1.2\"\n",
+    )
+    .unwrap();
+    let o = helloscope(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        "--policy-file",
+        file.to_str().unwrap(),
+        "--host-ip",
+        "127.0.0.1",
+        pcap,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let recs = jsonl(&o);
+    assert_eq!(recs.len(), expected.len());
+    for e in &expected {
+        let r = recs
+            .iter()
+            .find(|r| r["client_port"] == e["client_port"])
+            .unwrap();
+        assert_eq!(r["policy"]["profile"], "vendor", "{r}");
         assert_eq!(r["policy"]["verdict"], verdict_at_tls12(e), "{e} -> {r}");
     }
     std::fs::remove_dir_all(&dir).ok();
