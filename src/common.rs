@@ -33,6 +33,10 @@ pub struct Common {
     /// Server address or block for flows without SNI (repeatable).
     #[arg(long = "host-ip", value_name = "ADDR[/LEN]")]
     pub host_ips: Vec<String>,
+    /// More TLS stack entries (TOML, the format of src/stacks.toml), tried before the built-in
+    /// ones.
+    #[arg(long, value_name = "FILE")]
+    pub stack_file: Option<PathBuf>,
     /// Print the readiness report (to standard error when records go to standard output
     /// in jsonl/csv; after the table otherwise).
     #[arg(long)]

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::sync::Arc;
 
 use helloscope_capture::{FlowRecord, Stats};
 
@@ -10,6 +11,7 @@ use crate::jsonl;
 use crate::output::{csv_row, FlowJson, Format, Table, CSV_HEADER};
 use crate::policy::{self, Policy, Verdict};
 use crate::report::Report;
+use crate::stack::{StackDb, StackMatch};
 
 /// The first policy that covers the flow: its evaluation, and the version it asks for.
 pub fn evaluate(
@@ -19,6 +21,24 @@ pub fn evaluate(
     policies
         .iter()
         .find_map(|p| p.evaluate(r).map(|e| (e, p.min_version)))
+}
+
+/// The stack of the flow's client (once per distinct hello), and the policy's evaluation with
+/// the stack's remediation on its `below_minimum` finding.
+pub fn judge(
+    stacks: &StackDb,
+    policies: &[Policy],
+    r: &FlowRecord,
+) -> (
+    Option<Arc<StackMatch>>,
+    Option<(policy::Evaluation, helloscope_tls::TlsVersion)>,
+) {
+    let stack = r.client_hello.as_ref().map(|c| stacks.name(c));
+    let mut eval = evaluate(policies, r);
+    if let (Some((e, _)), Some(s)) = (&mut eval, &stack) {
+        crate::stack::remediate(e, s);
+    }
+    (stack, eval)
 }
 
 /// A verdict that makes the run exit with status 1.
@@ -32,6 +52,7 @@ pub fn is_problem(e: &policy::Evaluation) -> bool {
 pub struct Formatter {
     format: Format,
     policies: Vec<Policy>,
+    stacks: Arc<StackDb>,
     report: bool,
     source: String,
 }
@@ -47,6 +68,7 @@ pub struct Prepared {
     report: Vec<(
         FlowRecord,
         Option<(policy::Evaluation, helloscope_tls::TlsVersion)>,
+        Option<Arc<StackMatch>>,
     )>,
     /// Tables are laid out at the end, on the main thread.
     records: Vec<FlowRecord>,
@@ -66,11 +88,16 @@ impl Formatter {
             out.lines
                 .reserve(helloscope_capture::sharded::RECORD_BATCH * LINE_ROOM);
         }
-        let eval = evaluate(&self.policies, &r);
+        let (stack, eval) = judge(&self.stacks, &self.policies, &r);
         out.problem |= eval.as_ref().is_some_and(|(e, _)| is_problem(e));
         match self.format {
             Format::Csv => {
-                let j = FlowJson::new(&r, &self.source, eval.as_ref().map(|e| &e.0));
+                let j = FlowJson::new(
+                    &r,
+                    &self.source,
+                    eval.as_ref().map(|e| &e.0),
+                    stack.as_deref(),
+                );
                 out.lines.extend_from_slice(csv_row(&j).as_bytes());
             }
             _ => out.writer.write_line(
@@ -78,11 +105,12 @@ impl Formatter {
                 &r,
                 &self.source,
                 eval.as_ref().map(|e| &e.0),
+                stack.as_deref(),
             ),
         }
         out.lines.push(b'\n');
         if self.report {
-            out.report.push((r, eval));
+            out.report.push((r, eval, stack));
         }
     }
 }
@@ -102,6 +130,7 @@ pub struct Sink {
     out: Box<dyn Write>,
     table: Table,
     policies: Vec<Policy>,
+    stacks: Arc<StackDb>,
     report: Option<Report>,
     pub problems: bool,
     streaming_table: bool,
@@ -117,6 +146,7 @@ impl Sink {
         Formatter {
             format: self.format,
             policies: self.policies.clone(),
+            stacks: self.stacks.clone(),
             report: self.report.is_some(),
             source: source.to_owned(),
         }
@@ -137,30 +167,41 @@ impl Sink {
         self.out.write_all(&p.lines)?;
         self.problems |= p.problem;
         if let Some(rep) = &mut self.report {
-            for (r, eval) in &p.report {
-                rep.add(r, eval.as_ref().map(|e| &e.0), eval.as_ref().map(|e| e.1));
+            for (r, eval, stack) in &p.report {
+                rep.add(
+                    r,
+                    eval.as_ref().map(|e| &e.0),
+                    eval.as_ref().map(|e| e.1),
+                    stack.as_deref(),
+                );
             }
         }
         Ok(())
     }
 
     pub fn record(&mut self, r: &FlowRecord, source: &str) -> io::Result<()> {
-        let eval = evaluate(&self.policies, r);
+        let (stack, eval) = judge(&self.stacks, &self.policies, r);
         self.problems |= eval.as_ref().is_some_and(|(e, _)| is_problem(e));
         if let Some(rep) = &mut self.report {
-            rep.add(r, eval.as_ref().map(|e| &e.0), eval.as_ref().map(|e| e.1));
+            rep.add(
+                r,
+                eval.as_ref().map(|e| &e.0),
+                eval.as_ref().map(|e| e.1),
+                stack.as_deref(),
+            );
         }
         let eval = eval.as_ref().map(|e| &e.0);
+        let stack = stack.as_deref();
         match self.format {
             Format::Jsonl => {
-                self.writer.write_line(&mut self.lines, r, source, eval);
+                self.writer.write_line(&mut self.lines, r, source, eval, stack);
                 self.lines.push(b'\n');
                 if self.streaming_table || self.lines.len() >= LINES_BUFFER {
                     self.write_lines()?;
                 }
             }
             Format::Csv => {
-                let j = FlowJson::new(r, source, eval);
+                let j = FlowJson::new(r, source, eval, stack);
                 if !self.wrote_header {
                     writeln!(self.out, "{}", CSV_HEADER.join(","))?;
                     self.wrote_header = true;
@@ -169,7 +210,7 @@ impl Sink {
             }
             Format::Table if self.streaming_table => {
                 let mut t = Table::default();
-                t.push(&FlowJson::new(r, source, eval));
+                t.push(&FlowJson::new(r, source, eval, stack));
                 let mut buf = Vec::new();
                 t.write(&mut buf)?;
                 let text = String::from_utf8_lossy(&buf);
@@ -183,7 +224,7 @@ impl Sink {
                     writeln!(self.out, "{l}")?;
                 }
             }
-            Format::Table => self.table.push(&FlowJson::new(r, source, eval)),
+            Format::Table => self.table.push(&FlowJson::new(r, source, eval, stack)),
         }
         // Live: each record goes out as the flow is decided. Files: buffered.
         if self.streaming_table {
@@ -279,6 +320,7 @@ pub fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
         out,
         table: Table::default(),
         policies: build_policies(c)?,
+        stacks: Arc::new(StackDb::load(c.stack_file.as_deref()).map_err(Failure)?),
         report: c.report.then(Report::default),
         problems: false,
         streaming_table: streaming,

@@ -1,0 +1,541 @@
+//! The TLS stack behind a ClientHello: which library family built it, the application where
+//! the hello shows it, and whether the hello can speak TLS 1.2.
+//!
+//! The knowledge is data (`src/stacks.toml`, embedded; users add entries with `--stack-file`):
+//! exact entries list the JA4s of recorded builds, structure entries describe habits a library
+//! keeps across versions (cipher order, extension order, the renegotiation SCSV, point
+//! formats, GREASE). Every entry names its evidence. A hello no entry describes is `unknown`.
+
+use std::cell::RefCell;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::sync::Arc;
+
+use helloscope_capture::ClientHelloSummary;
+use helloscope_tls::TlsVersion;
+use serde::Deserialize;
+
+/// The built-in entries.
+pub const BUILTIN: &str = include_str!("stacks.toml");
+
+/// How sure a name is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Confidence {
+    /// The hello's JA4 is one recorded from a known build.
+    Exact,
+    /// The hello has the structure of a family's hellos.
+    Family,
+    /// No entry describes this hello.
+    Unknown,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Exact => "exact",
+            Confidence::Family => "family",
+            Confidence::Unknown => "unknown",
+        }
+    }
+}
+
+/// What the hello shows about TLS 1.2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tls12 {
+    /// TLS 1.2 or later is offered.
+    Offered,
+    /// Not offered, but the hello carries TLS 1.2-only cipher suites or extensions: the
+    /// library can speak it and was configured down.
+    Disabled,
+    /// Not offered, and nothing in the hello needs TLS 1.2: a library without it, or one that
+    /// leaves out what it would not use at the version it was limited to.
+    Absent,
+}
+
+impl Tls12 {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tls12::Offered => "offered",
+            Tls12::Disabled => "disabled",
+            Tls12::Absent => "absent",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "offered" => Some(Tls12::Offered),
+            "disabled" => Some(Tls12::Disabled),
+            "absent" => Some(Tls12::Absent),
+            _ => None,
+        }
+    }
+}
+
+/// The stack named for one hello.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackMatch {
+    /// Library family (`OpenSSL`, `BoringSSL`, `NSS`, ...); `None` when unknown.
+    pub family: Option<Arc<str>>,
+    /// The application, where the hello shows it.
+    pub application: Option<Arc<str>>,
+    pub confidence: Confidence,
+    pub tls12: Tls12,
+    /// The entries that matched (ids), for `--format jsonl` readers who want the evidence.
+    pub entries: Vec<Arc<str>>,
+    /// What to change, when the hello offers less than TLS 1.2.
+    pub remediation: Option<Arc<str>>,
+}
+
+impl StackMatch {
+    /// The family, or `unknown`.
+    pub fn family_or_unknown(&self) -> &str {
+        self.family.as_deref().unwrap_or("unknown")
+    }
+
+    /// `OpenSSL (curl)`, `Java JSSE`, `unknown`: for tables and the report.
+    pub fn label(&self) -> String {
+        match (&self.family, &self.application) {
+            (Some(f), Some(a)) => format!("{f} ({a})"),
+            (Some(f), None) => f.to_string(),
+            (None, _) => "unknown".into(),
+        }
+    }
+}
+
+/// The file format: `[[stack]]` entries and `[[remediation]]` texts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackFile {
+    #[serde(default)]
+    pub stack: Vec<Entry>,
+    #[serde(default)]
+    pub remediation: Vec<Remediation>,
+}
+
+/// One entry: a family, the evidence, and either exact fingerprints or a structure.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub id: String,
+    pub family: String,
+    pub application: Option<String>,
+    /// Where the entry comes from: a capture path (`captures/...`, `corpus:...`) first, then
+    /// which flows of it, in words.
+    pub evidence: Vec<String>,
+    pub note: Option<String>,
+    /// JA4s of recorded hellos of this build: an exact match.
+    #[serde(default)]
+    pub ja4: Vec<String>,
+    /// A structure the family's hellos share.
+    pub structure: Option<Structure>,
+}
+
+/// Structure rules; every rule given must hold. Cipher suites and groups are wire order
+/// without GREASE; extensions are wire order without GREASE.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Structure {
+    /// GREASE values present (true) or absent (false).
+    pub grease: Option<bool>,
+    /// The cipher list starts with these.
+    #[serde(default)]
+    pub ciphers_prefix: Vec<u16>,
+    /// The cipher list ends with these (e.g. the renegotiation SCSV 0x00ff).
+    #[serde(default)]
+    pub ciphers_suffix: Vec<u16>,
+    /// Cipher suites that must not appear.
+    #[serde(default)]
+    pub ciphers_without: Vec<u16>,
+    /// These ciphers appear, in this relative order.
+    #[serde(default)]
+    pub ciphers_order: Vec<u16>,
+    /// The extension list starts with these.
+    #[serde(default)]
+    pub extensions_prefix: Vec<u16>,
+    /// These extensions appear, in this relative order.
+    #[serde(default)]
+    pub extensions_order: Vec<u16>,
+    /// At least one of these extensions appears.
+    #[serde(default)]
+    pub extensions_any: Vec<u16>,
+    /// Extensions that must not appear.
+    #[serde(default)]
+    pub extensions_without: Vec<u16>,
+    /// supported_groups starts with these.
+    #[serde(default)]
+    pub groups_prefix: Vec<u16>,
+    /// ec_point_formats is exactly this list.
+    pub point_formats: Option<Vec<u8>>,
+    /// signature_algorithms starts with these.
+    #[serde(default)]
+    pub sigalgs_prefix: Vec<u16>,
+}
+
+/// A remediation text for a family (`*` for any) and a TLS 1.2 state.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Remediation {
+    pub family: String,
+    /// `absent` or `disabled`.
+    pub tls12: String,
+    pub text: String,
+}
+
+/// What the rules look at, taken from a hello's summary.
+#[derive(Debug, Default)]
+pub struct Features {
+    pub ciphers: Vec<u16>,
+    pub extensions: Vec<u16>,
+    pub groups: Vec<u16>,
+    pub point_formats: Option<Vec<u8>>,
+    pub sigalgs: Vec<u16>,
+    pub grease: bool,
+    pub max_version: Option<TlsVersion>,
+}
+
+fn dash_list<T: std::str::FromStr>(s: &str) -> Vec<T> {
+    s.split('-').filter_map(|v| v.parse().ok()).collect()
+}
+
+impl Features {
+    /// From the summary: the JA3 string (wire order, GREASE removed), the JA4 raw form's
+    /// signature algorithms (wire order), the GREASE flag.
+    pub fn from_summary(ch: &ClientHelloSummary) -> Option<Self> {
+        let ja3 = ch.ja3_string.as_deref()?;
+        let mut parts = ja3.split(',');
+        let _version = parts.next()?;
+        let ciphers = dash_list(parts.next()?);
+        let extensions = dash_list(parts.next()?);
+        let groups = dash_list(parts.next().unwrap_or(""));
+        let pf = parts.next().unwrap_or("");
+        let point_formats = extensions.contains(&11).then(|| dash_list(pf));
+        let sigalgs = ch
+            .ja4_r
+            .as_deref()
+            .and_then(|r| r.split('_').nth(3))
+            .map(|s| {
+                s.split(',')
+                    .filter_map(|v| u16::from_str_radix(v, 16).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Features {
+            ciphers,
+            extensions,
+            groups,
+            point_formats,
+            sigalgs,
+            grease: ch.grease,
+            max_version: Some(ch.version_offered_max),
+        })
+    }
+}
+
+/// `needles` appear in `hay` in this relative order.
+fn in_order(hay: &[u16], needles: &[u16]) -> bool {
+    let mut it = hay.iter();
+    needles.iter().all(|n| it.any(|h| h == n))
+}
+
+impl Structure {
+    pub fn matches(&self, f: &Features) -> bool {
+        self.grease.is_none_or(|g| g == f.grease)
+            && f.ciphers.starts_with(&self.ciphers_prefix)
+            && f.ciphers.ends_with(&self.ciphers_suffix)
+            && !self.ciphers_without.iter().any(|c| f.ciphers.contains(c))
+            && in_order(&f.ciphers, &self.ciphers_order)
+            && f.extensions.starts_with(&self.extensions_prefix)
+            && in_order(&f.extensions, &self.extensions_order)
+            && (self.extensions_any.is_empty()
+                || self.extensions_any.iter().any(|e| f.extensions.contains(e)))
+            && !self.extensions_without.iter().any(|e| f.extensions.contains(e))
+            && f.groups.starts_with(&self.groups_prefix)
+            && self
+                .point_formats
+                .as_ref()
+                .is_none_or(|p| f.point_formats.as_ref() == Some(p))
+            && f.sigalgs.starts_with(&self.sigalgs_prefix)
+    }
+
+    /// A structure with no rule would name every hello.
+    fn is_empty(&self) -> bool {
+        self.grease.is_none()
+            && self.ciphers_prefix.is_empty()
+            && self.ciphers_suffix.is_empty()
+            && self.ciphers_without.is_empty()
+            && self.ciphers_order.is_empty()
+            && self.extensions_prefix.is_empty()
+            && self.extensions_order.is_empty()
+            && self.extensions_any.is_empty()
+            && self.extensions_without.is_empty()
+            && self.groups_prefix.is_empty()
+            && self.point_formats.is_none()
+            && self.sigalgs_prefix.is_empty()
+    }
+}
+
+/// Cipher suites defined for TLS 1.2 and later only: AEAD suites (GCM, CCM, ChaCha20) and
+/// those with SHA-256/SHA-384 MACs (RFC 5246, 5288, 5289, 6655, 7905, 8446). A hello that
+/// offers one was built by a library that speaks TLS 1.2.
+pub fn is_tls12_only_cipher(c: u16) -> bool {
+    matches!(c,
+        // TLS 1.3 suites.
+        0x1301..=0x1305
+        // RFC 5246: *_SHA256 suites.
+        | 0x003b..=0x003d | 0x003e..=0x0040 | 0x0067..=0x006d
+        // RFC 5288 AES-GCM, RFC 5487 PSK GCM/SHA256/SHA384.
+        | 0x009c..=0x00b7
+        // RFC 5932/6367 Camellia SHA256/GCM.
+        | 0x00ba..=0x00c5 | 0xc072..=0xc09b
+        // RFC 5289: ECDHE/ECDH with SHA256/SHA384 and GCM.
+        | 0xc023..=0xc032
+        // RFC 6209 ARIA, RFC 6655 AES-CCM.
+        | 0xc03c..=0xc071 | 0xc09c..=0xc0af
+        // RFC 7905 ChaCha20-Poly1305.
+        | 0xcca8..=0xccae)
+}
+
+/// Extensions only a TLS 1.2-capable client sends: signature_algorithms (RFC 5246),
+/// encrypt_then_mac (RFC 7366) and extended_master_secret (RFC 7627), which postdate TLS 1.2
+/// in every implementation, and TLS 1.3's supported_versions, psk_key_exchange_modes,
+/// signature_algorithms_cert and key_share.
+pub const TLS12_EXTENSIONS: &[u16] = &[13, 22, 23, 43, 45, 50, 51];
+
+pub fn tls12_state(f: &Features) -> Tls12 {
+    if f.max_version.is_some_and(|v| v >= TlsVersion::Tls12) {
+        Tls12::Offered
+    } else if f.ciphers.iter().any(|&c| is_tls12_only_cipher(c))
+        || f.extensions.iter().any(|e| TLS12_EXTENSIONS.contains(e))
+    {
+        Tls12::Disabled
+    } else {
+        Tls12::Absent
+    }
+}
+
+/// The entries, user ones first, and the remediation texts.
+#[derive(Debug)]
+pub struct StackDb {
+    entries: Vec<Entry>,
+    remediations: Vec<Remediation>,
+    by_ja4: HashMap<String, Vec<usize>>,
+    /// Tells one database's cache entries from another's.
+    id: u64,
+}
+
+impl StackDb {
+    /// The built-in data and, before it, a user file's entries.
+    pub fn load(user: Option<&Path>) -> Result<Self, String> {
+        let mut files = Vec::new();
+        if let Some(p) = user {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            files.push(parse(&text).map_err(|e| format!("{}: {e}", p.display()))?);
+        }
+        files.push(parse(BUILTIN).map_err(|e| format!("built-in stacks.toml: {e}"))?);
+        Ok(Self::from_files(files))
+    }
+
+    /// The built-in data only.
+    pub fn builtin() -> Self {
+        Self::load(None).expect("the built-in stacks.toml parses (tests/stacks.rs checks)")
+    }
+
+    fn from_files(files: Vec<StackFile>) -> Self {
+        let mut entries = Vec::new();
+        let mut remediations = Vec::new();
+        for f in files {
+            entries.extend(f.stack);
+            remediations.extend(f.remediation);
+        }
+        let mut by_ja4: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            for j in &e.ja4 {
+                by_ja4.entry(j.clone()).or_default().push(i);
+            }
+        }
+        let mut h = DefaultHasher::new();
+        entries.len().hash(&mut h);
+        for e in &entries {
+            e.id.hash(&mut h);
+        }
+        StackDb {
+            entries,
+            remediations,
+            by_ja4,
+            id: h.finish(),
+        }
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn remediations(&self) -> &[Remediation] {
+        &self.remediations
+    }
+
+    /// Names the stack of one hello (uncached).
+    pub fn classify(&self, ch: &ClientHelloSummary) -> StackMatch {
+        let Some(f) = Features::from_summary(ch) else {
+            // SSLv2-format hellos: no entry describes them.
+            let tls12 = if ch.version_offered_max >= TlsVersion::Tls12 {
+                Tls12::Offered
+            } else {
+                Tls12::Absent
+            };
+            return self.finish(None, None, Confidence::Unknown, tls12, vec![]);
+        };
+        let tls12 = tls12_state(&f);
+        if let Some(idx) = ch.ja4.as_deref().and_then(|j| self.by_ja4.get(j)) {
+            // The first entry's family (the data test forbids two families for one JA4); an
+            // application only when every entry listing this JA4 names the same one.
+            let first = &self.entries[idx[0]];
+            let app = first.application.as_deref().filter(|a| {
+                idx.iter()
+                    .all(|&i| self.entries[i].application.as_deref() == Some(*a))
+            });
+            let ids = idx.iter().map(|&i| self.entries[i].id.as_str().into()).collect();
+            return self.finish(
+                Some(&first.family),
+                app,
+                Confidence::Exact,
+                tls12,
+                ids,
+            );
+        }
+        for e in &self.entries {
+            if e.structure.as_ref().is_some_and(|s| s.matches(&f)) {
+                return self.finish(
+                    Some(&e.family),
+                    e.application.as_deref(),
+                    Confidence::Family,
+                    tls12,
+                    vec![e.id.as_str().into()],
+                );
+            }
+        }
+        self.finish(None, None, Confidence::Unknown, tls12, vec![])
+    }
+
+    fn finish(
+        &self,
+        family: Option<&str>,
+        application: Option<&str>,
+        confidence: Confidence,
+        tls12: Tls12,
+        entries: Vec<Arc<str>>,
+    ) -> StackMatch {
+        StackMatch {
+            family: family.map(Into::into),
+            application: application.map(Into::into),
+            confidence,
+            tls12,
+            entries,
+            remediation: self.remediation(family, tls12).map(Into::into),
+        }
+    }
+
+    /// The family's text for this TLS 1.2 state, else the text for any family (`*`).
+    pub fn remediation(&self, family: Option<&str>, tls12: Tls12) -> Option<&str> {
+        if tls12 == Tls12::Offered {
+            return None;
+        }
+        let pick = |fam: &str| {
+            self.remediations
+                .iter()
+                .find(|r| r.family == fam && Tls12::parse(&r.tls12) == Some(tls12))
+                .map(|r| r.text.as_str())
+        };
+        family.and_then(pick).or_else(|| pick("*"))
+    }
+
+    /// Names the stack of one hello, once per distinct hello per thread (like the fingerprint
+    /// cache): the key is what the rules read (the JA3 string, the JA4 raw form, GREASE).
+    pub fn name(&self, ch: &ClientHelloSummary) -> Arc<StackMatch> {
+        let (Some(ja3), Some(ja4_r), Some(ja4)) = (&ch.ja3_string, &ch.ja4_r, &ch.ja4) else {
+            return Arc::new(self.classify(ch));
+        };
+        let mut h = DefaultHasher::new();
+        (self.id, &**ja3, &**ja4_r, &**ja4, ch.grease).hash(&mut h);
+        let key = h.finish();
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            if let Some((k3, kr, k4, g, m)) = c.get(&key) {
+                if **k3 == **ja3 && **kr == **ja4_r && **k4 == **ja4 && *g == ch.grease {
+                    return m.clone();
+                }
+            }
+            let m = Arc::new(self.classify(ch));
+            if c.len() >= CACHE_MAX {
+                c.clear();
+            }
+            c.insert(
+                key,
+                (ja3.clone(), ja4_r.clone(), ja4.clone(), ch.grease, m.clone()),
+            );
+            m
+        })
+    }
+}
+
+type CacheEntry = (Arc<str>, Arc<str>, Arc<str>, bool, Arc<StackMatch>);
+
+/// Distinct hellos kept per thread; the cache starts over when full (memory stays bounded).
+const CACHE_MAX: usize = 1 << 14;
+
+thread_local! {
+    static CACHE: RefCell<HashMap<u64, CacheEntry>> = RefCell::new(HashMap::new());
+}
+
+/// Parses a stack file and checks each entry: an id, a family, evidence, and either JA4s or a
+/// structure with at least one rule (not both).
+pub fn parse(text: &str) -> Result<StackFile, String> {
+    let f: StackFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    for e in &f.stack {
+        let what = format!("entry {:?}", e.id);
+        if e.id.is_empty() || e.family.is_empty() {
+            return Err(format!("{what}: id and family must not be empty"));
+        }
+        if e.evidence.is_empty() {
+            return Err(format!("{what}: no evidence"));
+        }
+        match (&e.structure, e.ja4.is_empty()) {
+            (Some(_), false) => return Err(format!("{what}: both ja4 and structure")),
+            (None, true) => return Err(format!("{what}: neither ja4 nor structure")),
+            (Some(s), true) if s.is_empty() => {
+                return Err(format!("{what}: a structure without rules"))
+            }
+            _ => {}
+        }
+        if e.ja4.iter().any(|j| j.split('_').count() != 3) {
+            return Err(format!("{what}: a ja4 is not of the form a_b_c"));
+        }
+    }
+    for r in &f.remediation {
+        if Tls12::parse(&r.tls12).is_none_or(|t| t == Tls12::Offered) {
+            return Err(format!(
+                "remediation for {:?}: tls12 must be \"absent\" or \"disabled\"",
+                r.family
+            ));
+        }
+    }
+    let mut ids = std::collections::HashSet::new();
+    for e in &f.stack {
+        if !ids.insert(&e.id) {
+            return Err(format!("entry {:?} appears twice", e.id));
+        }
+    }
+    Ok(f)
+}
+
+/// Puts the stack's remediation on the findings a client must act on: `below_minimum`.
+pub fn remediate(e: &mut crate::policy::Evaluation, s: &StackMatch) {
+    for f in &mut e.findings {
+        if f.code == "below_minimum" {
+            f.remediation = s.remediation.clone();
+        }
+    }
+}
