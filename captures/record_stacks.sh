@@ -100,31 +100,31 @@ run curl "$CURL_V" "$CURL_LIB" OpenSSL curl "TLS 1.0" -- sh -c 'curl -sk -o /dev
 # Go net/http (crypto/tls): default, and MaxVersion TLS 1.0.
 GO_V=$(go version | awk '{print $3}')
 (cd "$here/clients" && GOCACHE="$work/gocache" GOPATH="$work/gopath" go build -o "$work/go_client" go_client.go)
-run go-net-http "$GO_V" "crypto/tls" "Go crypto/tls" "" "" -- "$work/go_client" "$SNI" PORTARG
-run go-net-http "$GO_V" "crypto/tls" "Go crypto/tls" "" "TLS 1.0" -- "$work/go_client" "$SNI" PORTARG 1.0
+run go-net-http "$GO_V" "crypto/tls" "Go crypto/tls" "Go net/http" "" -- "$work/go_client" "$SNI" PORTARG
+run go-net-http "$GO_V" "crypto/tls" "Go crypto/tls" "Go net/http" "TLS 1.0" -- "$work/go_client" "$SNI" PORTARG 1.0
 
 # Ruby net/http (Ruby's openssl extension): default, and ssl_version = :TLSv1.
 RUBY_V="ruby $(ruby -e 'print RUBY_VERSION')"
 RUBY_LIB=$(ruby -ropenssl -e 'print OpenSSL::OPENSSL_LIBRARY_VERSION')
-run ruby-net-http "$RUBY_V" "$RUBY_LIB" OpenSSL "" "" -- ruby "$here/clients/ruby_client.rb" "$SNI" PORTARG
-run ruby-net-http "$RUBY_V" "$RUBY_LIB" OpenSSL "" "TLS 1.0" -- ruby "$here/clients/ruby_client.rb" "$SNI" PORTARG 1.0
+run ruby-net-http "$RUBY_V" "$RUBY_LIB" OpenSSL "Ruby net/http" "" -- ruby "$here/clients/ruby_client.rb" "$SNI" PORTARG
+run ruby-net-http "$RUBY_V" "$RUBY_LIB" OpenSSL "Ruby net/http" "TLS 1.0" -- ruby "$here/clients/ruby_client.rb" "$SNI" PORTARG 1.0
 
 # PHP stream wrapper (ext/openssl): default, and crypto_method TLS 1.0.
 PHP_V="php $(php -r 'echo PHP_VERSION;')"
 PHP_LIB=$(php -r 'echo OPENSSL_VERSION_TEXT;')
-run php-stream "$PHP_V" "$PHP_LIB" OpenSSL "" "" -- php "$here/clients/php_client.php" "$SNI" PORTARG
-run php-stream "$PHP_V" "$PHP_LIB" OpenSSL "" "TLS 1.0" -- php "$here/clients/php_client.php" "$SNI" PORTARG 1.0
+run php-stream "$PHP_V" "$PHP_LIB" OpenSSL PHP "" -- php "$here/clients/php_client.php" "$SNI" PORTARG
+run php-stream "$PHP_V" "$PHP_LIB" OpenSSL PHP "TLS 1.0" -- php "$here/clients/php_client.php" "$SNI" PORTARG 1.0
 
 # NSS's tstclnt: default, and -V tls1.0:tls1.0.
 NSS_V="nss $(dpkg-query -W -f '${Version}' libnss3 2>/dev/null)"
 # tstclnt needs a certificate database, even an empty one.
 mkdir -p "$work/nssdb" && certutil -N -d "sql:$work/nssdb" --empty-password
-run nss-tstclnt "$NSS_V" NSS NSS "" "" -- tstclnt -d "sql:$work/nssdb" -h 127.0.0.1 -p PORTARG -a "$SNI" -o -Q
-run nss-tstclnt "$NSS_V" NSS NSS "" "TLS 1.0" -- tstclnt -d "sql:$work/nssdb" -h 127.0.0.1 -p PORTARG -a "$SNI" -o -Q -V tls1.0:tls1.0
+run nss-tstclnt "$NSS_V" NSS NSS tstclnt "" -- tstclnt -d "sql:$work/nssdb" -h 127.0.0.1 -p PORTARG -a "$SNI" -o -Q
+run nss-tstclnt "$NSS_V" NSS NSS tstclnt "TLS 1.0" -- tstclnt -d "sql:$work/nssdb" -h 127.0.0.1 -p PORTARG -a "$SNI" -o -Q -V tls1.0:tls1.0
 
 # GnuTLS's gnutls-cli pinned to TLS 1.0 (its default is in captures/libraries.pcap).
 GNUTLS_V=$(gnutls-cli --version 2>/dev/null | head -1 | awk '{print $1" "$2}')
-run gnutls-cli "$GNUTLS_V" GnuTLS GnuTLS "" "TLS 1.0" -- gnutls-cli --insecure --sni-hostname="$SNI" \
+run gnutls-cli "$GNUTLS_V" GnuTLS GnuTLS gnutls-cli "TLS 1.0" -- gnutls-cli --insecure --sni-hostname="$SNI" \
   --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.0:%LATEST_RECORD_VERSION' -p PORTARG 127.0.0.1
 
 # Java 17 java.net.http.HttpClient: default, and jdk.tls.client.protocols=TLSv1 (with TLS 1.0
@@ -132,15 +132,15 @@ run gnutls-cli "$GNUTLS_V" GnuTLS GnuTLS "" "TLS 1.0" -- gnutls-cli --insecure -
 JAVA_V="java $(java -version 2>&1 | head -1 | awk -F'"' '{print $2}')"
 printf 'jdk.tls.disabledAlgorithms=SSLv3, RC4, DES, MD5withRSA, DH keySize < 1024, EC keySize < 224, 3DES_EDE_CBC, anon, NULL\n' >"$work/java.security"
 javac -d "$work" "$here/clients/JavaHttpClient.java"
-run java-httpclient "$JAVA_V" JSSE "Java JSSE" "" "" -- java -cp "$work" -Djdk.net.hosts.file="$work/hosts" JavaHttpClient "$SNI" PORTARG
-run java-httpclient "$JAVA_V" JSSE "Java JSSE" "" "TLS 1.0" -- java -cp "$work" -Djdk.net.hosts.file="$work/hosts" \
+run java-httpclient "$JAVA_V" JSSE "Java JSSE" Java "" -- java -cp "$work" -Djdk.net.hosts.file="$work/hosts" JavaHttpClient "$SNI" PORTARG
+run java-httpclient "$JAVA_V" JSSE "Java JSSE" Java "TLS 1.0" -- java -cp "$work" -Djdk.net.hosts.file="$work/hosts" \
   -Djava.security.properties="$work/java.security" -Djdk.tls.client.protocols=TLSv1 JavaHttpClient "$SNI" PORTARG
 
 # rustls (captures/clients/rustls-client; built with cargo when cargo is there).
 if command -v cargo >/dev/null; then
   (cd "$here/clients/rustls-client" && CARGO_TARGET_DIR="${RUSTLS_TARGET:-/tmp/rustls-client-target}" cargo build -q --release)
   RUSTLS_V="rustls $(grep -A1 'name = "rustls"' "$here/clients/rustls-client/Cargo.lock" | grep version | cut -d'"' -f2)"
-  run rustls-client "$RUSTLS_V" rustls rustls "" "" -- "${RUSTLS_TARGET:-/tmp/rustls-client-target}/release/rustls-client" "$SNI" PORTARG
+  run rustls-client "$RUSTLS_V" rustls rustls rustls-client "" -- "${RUSTLS_TARGET:-/tmp/rustls-client-target}/release/rustls-client" "$SNI" PORTARG
 fi
 
 sleep 1

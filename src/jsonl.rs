@@ -316,13 +316,18 @@ fn line_bound(
             .findings
             .iter()
             .map(|f| {
-                esc_len(f.code) + esc_len(&f.message) + f.remediation.as_deref().map_or(0, esc_len) + 48
+                esc_len(f.code)
+                    + esc_len(&f.message)
+                    + f.remediation.as_deref().map_or(0, esc_len)
+                    + 48
             })
             .sum::<usize>();
     }
     if let Some(s) = stack {
         // Keys, confidence and tls12 names, and the two strings.
-        n += 96 + s.family.as_deref().map_or(4, esc_len) + s.application.as_deref().map_or(4, esc_len);
+        n += 96
+            + s.family.as_deref().map_or(4, esc_len)
+            + s.application.as_deref().map_or(4, esc_len);
     }
     n
 }

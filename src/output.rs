@@ -367,7 +367,9 @@ impl Table {
             o(&j.version_offered_max),
             o(&j.version),
             o(&j.cipher),
-            j.stack.as_ref().map_or_else(|| "-".into(), StackJson::label),
+            j.stack
+                .as_ref()
+                .map_or_else(|| "-".into(), StackJson::label),
             outcome,
             policy,
         ]);

@@ -161,9 +161,7 @@ impl Report {
         let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
         let mut sorted: Vec<(&Key, &Group)> = self.groups.iter().collect();
         // Clients of one stack together, the worst verdict first within each.
-        sorted.sort_by(|a, b| {
-            (&a.1.stack, b.1.verdict, a.0).cmp(&(&b.1.stack, a.1.verdict, b.0))
-        });
+        sorted.sort_by(|a, b| (&a.1.stack, b.1.verdict, a.0).cmp(&(&b.1.stack, a.1.verdict, b.0)));
         for (k, g) in sorted {
             let verdict = match (g.verdict, g.min_version) {
                 (Some(v), _) => format!("{} ({})", v.as_str(), k.profile),
@@ -224,8 +222,8 @@ impl Report {
             let client = (k.client_ip.as_str(), k.ja4.as_str());
             s.clients.insert(client);
             // Below TLS 1.2 with no policy, or a policy's breaks/failing.
-            let below = g.offered_max.iter().all(|v| *v < TlsVersion::Tls12)
-                && !g.offered_max.is_empty();
+            let below =
+                g.offered_max.iter().all(|v| *v < TlsVersion::Tls12) && !g.offered_max.is_empty();
             if matches!(g.verdict, Some(Verdict::Breaks | Verdict::Failing))
                 || (g.verdict.is_none() && below)
             {

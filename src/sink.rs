@@ -194,7 +194,8 @@ impl Sink {
         let stack = stack.as_deref();
         match self.format {
             Format::Jsonl => {
-                self.writer.write_line(&mut self.lines, r, source, eval, stack);
+                self.writer
+                    .write_line(&mut self.lines, r, source, eval, stack);
                 self.lines.push(b'\n');
                 if self.streaming_table || self.lines.len() >= LINES_BUFFER {
                     self.write_lines()?;

@@ -89,11 +89,6 @@ pub struct StackMatch {
 }
 
 impl StackMatch {
-    /// The family, or `unknown`.
-    pub fn family_or_unknown(&self) -> &str {
-        self.family.as_deref().unwrap_or("unknown")
-    }
-
     /// `OpenSSL (curl)`, `Java JSSE`, `unknown`: for tables and the report.
     pub fn label(&self) -> String {
         match (&self.family, &self.application) {
@@ -124,6 +119,8 @@ pub struct Entry {
     /// Where the entry comes from: a capture path (`captures/...`, `corpus:...`) first, then
     /// which flows of it, in words.
     pub evidence: Vec<String>,
+    /// For the file's readers: why the entry says what it says.
+    #[allow(dead_code)]
     pub note: Option<String>,
     /// JA4s of recorded hellos of this build: an exact match.
     #[serde(default)]
@@ -250,7 +247,10 @@ impl Structure {
             && in_order(&f.extensions, &self.extensions_order)
             && (self.extensions_any.is_empty()
                 || self.extensions_any.iter().any(|e| f.extensions.contains(e)))
-            && !self.extensions_without.iter().any(|e| f.extensions.contains(e))
+            && !self
+                .extensions_without
+                .iter()
+                .any(|e| f.extensions.contains(e))
             && f.groups.starts_with(&self.groups_prefix)
             && self
                 .point_formats
@@ -330,8 +330,7 @@ impl StackDb {
     pub fn load(user: Option<&Path>) -> Result<Self, String> {
         let mut files = Vec::new();
         if let Some(p) = user {
-            let text =
-                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
             files.push(parse(&text).map_err(|e| format!("{}: {e}", p.display()))?);
         }
         files.push(parse(BUILTIN).map_err(|e| format!("built-in stacks.toml: {e}"))?);
@@ -373,10 +372,6 @@ impl StackDb {
         &self.entries
     }
 
-    pub fn remediations(&self) -> &[Remediation] {
-        &self.remediations
-    }
-
     /// Names the stack of one hello (uncached).
     pub fn classify(&self, ch: &ClientHelloSummary) -> StackMatch {
         let Some(f) = Features::from_summary(ch) else {
@@ -389,7 +384,21 @@ impl StackDb {
             return self.finish(None, None, Confidence::Unknown, tls12, vec![]);
         };
         let tls12 = tls12_state(&f);
-        if let Some(idx) = ch.ja4.as_deref().and_then(|j| self.by_ja4.get(j)) {
+        let exact = ch.ja4.as_deref().and_then(|j| self.by_ja4.get(j));
+        // JA4 sorts the cipher and extension lists: a hello with a recorded build's JA4 is
+        // that build only if it also has its family's structure (the order), where the data
+        // describes one.
+        let exact = exact.filter(|idx| {
+            let family = &self.entries[idx[0]].family;
+            let mut structures = self
+                .entries
+                .iter()
+                .filter(|e| &e.family == family)
+                .filter_map(|e| e.structure.as_ref())
+                .peekable();
+            structures.peek().is_none() || structures.any(|s| s.matches(&f))
+        });
+        if let Some(idx) = exact {
             // The first entry's family (the data test forbids two families for one JA4); an
             // application only when every entry listing this JA4 names the same one.
             let first = &self.entries[idx[0]];
@@ -397,14 +406,11 @@ impl StackDb {
                 idx.iter()
                     .all(|&i| self.entries[i].application.as_deref() == Some(*a))
             });
-            let ids = idx.iter().map(|&i| self.entries[i].id.as_str().into()).collect();
-            return self.finish(
-                Some(&first.family),
-                app,
-                Confidence::Exact,
-                tls12,
-                ids,
-            );
+            let ids = idx
+                .iter()
+                .map(|&i| self.entries[i].id.as_str().into())
+                .collect();
+            return self.finish(Some(&first.family), app, Confidence::Exact, tls12, ids);
         }
         for e in &self.entries {
             if e.structure.as_ref().is_some_and(|s| s.matches(&f)) {
@@ -474,7 +480,13 @@ impl StackDb {
             }
             c.insert(
                 key,
-                (ja3.clone(), ja4_r.clone(), ja4.clone(), ch.grease, m.clone()),
+                (
+                    ja3.clone(),
+                    ja4_r.clone(),
+                    ja4.clone(),
+                    ch.grease,
+                    m.clone(),
+                ),
             );
             m
         })
@@ -536,6 +548,119 @@ pub fn remediate(e: &mut crate::policy::Evaluation, s: &StackMatch) {
     for f in &mut e.findings {
         if f.code == "below_minimum" {
             f.remediation = s.remediation.clone();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, PacketSource};
+
+    use super::*;
+
+    fn hellos_of_the_recorded_clients() -> Vec<(String, ClientHelloSummary)> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
+        let mut out = Vec::new();
+        for f in [
+            "openssl.pcap",
+            "curl.pcapng",
+            "libraries.pcap",
+            "ipv6.pcap",
+            "stacks/clients.pcap",
+        ] {
+            let path = format!("{dir}/{f}");
+            let mut src = PacketSource::open_file(&path).unwrap();
+            let mut a = Analyzer::new(FlowConfig::default());
+            let mut emit = |r: FlowRecord| {
+                if let Some(c) = r.client_hello {
+                    out.push((format!("{f}:{}", r.client.port()), c));
+                }
+            };
+            a.run(&mut src, &mut emit).unwrap();
+            a.finish(&mut emit);
+        }
+        assert!(out.len() >= 45, "{} hellos", out.len());
+        out
+    }
+
+    /// The structure entries alone name every recorded hello's family, the same family its
+    /// exact JA4 names, and no hello has the structure of two families: the structures
+    /// carry the knowledge past the builds recorded, and do not conflict.
+    #[test]
+    fn structures_alone_name_every_recorded_hello_and_never_two_families() {
+        let db = StackDb::builtin();
+        for (what, ch) in hellos_of_the_recorded_clients() {
+            let full = db.classify(&ch);
+            assert_eq!(full.confidence == Confidence::Unknown, false, "{what}");
+            let f = Features::from_summary(&ch).unwrap();
+            let families: std::collections::BTreeSet<&str> = db
+                .entries()
+                .iter()
+                .filter(|e| e.structure.as_ref().is_some_and(|s| s.matches(&f)))
+                .map(|e| e.family.as_str())
+                .collect();
+            assert_eq!(families.len(), 1, "{what}: {families:?}");
+            assert_eq!(families.first().copied(), full.family.as_deref(), "{what}");
+        }
+    }
+
+    #[test]
+    fn tls12_only_suites_and_extensions() {
+        // AES-GCM, SHA-256 CBC, ChaCha20, TLS 1.3: TLS 1.2 and later only.
+        for c in [0x009c, 0xc02f, 0x003c, 0xc027, 0xcca8, 0x1301, 0xc0ac] {
+            assert!(is_tls12_only_cipher(c), "{c:#06x}");
+        }
+        // SHA-1 CBC suites, RC4, 3DES and the SCSVs exist below TLS 1.2.
+        for c in [
+            0x002f, 0x0035, 0xc013, 0xc014, 0x000a, 0x0005, 0x00ff, 0x5600,
+        ] {
+            assert!(!is_tls12_only_cipher(c), "{c:#06x}");
+        }
+        let mut f = Features {
+            ciphers: vec![0xc013, 0x002f],
+            extensions: vec![0, 10, 11],
+            max_version: Some(TlsVersion::Tls10),
+            ..Features::default()
+        };
+        assert_eq!(tls12_state(&f), Tls12::Absent);
+        f.extensions.push(23);
+        assert_eq!(tls12_state(&f), Tls12::Disabled);
+        f.extensions.pop();
+        f.ciphers.push(0x009c);
+        assert_eq!(tls12_state(&f), Tls12::Disabled);
+        f.max_version = Some(TlsVersion::Tls12);
+        assert_eq!(tls12_state(&f), Tls12::Offered);
+    }
+
+    #[test]
+    fn remediation_is_the_familys_else_the_general_one() {
+        let db = StackDb::builtin();
+        assert!(db
+            .remediation(Some("Java JSSE"), Tls12::Disabled)
+            .unwrap()
+            .contains("jdk.tls.client.protocols"));
+        assert!(db
+            .remediation(Some("Windows SChannel"), Tls12::Absent)
+            .unwrap()
+            .contains("3072"));
+        assert!(db
+            .remediation(Some("rustls"), Tls12::Disabled)
+            .unwrap()
+            .contains("configured down"));
+        assert!(db
+            .remediation(None, Tls12::Absent)
+            .unwrap()
+            .contains("too old"));
+        assert_eq!(db.remediation(Some("OpenSSL"), Tls12::Offered), None);
+    }
+
+    #[test]
+    fn the_cache_gives_what_classify_gives() {
+        let db = StackDb::builtin();
+        for (what, ch) in hellos_of_the_recorded_clients() {
+            let once = db.name(&ch);
+            assert_eq!(*once, db.classify(&ch), "{what}");
+            assert!(Arc::ptr_eq(&once, &db.name(&ch)), "{what}: cached");
         }
     }
 }
