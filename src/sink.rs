@@ -57,6 +57,13 @@ pub struct Formatter {
     source: String,
 }
 
+/// A record for the report: its evaluation and the version the policy asks for, its stack.
+type ReportItem = (
+    FlowRecord,
+    Option<(policy::Evaluation, helloscope_tls::TlsVersion)>,
+    Option<Arc<StackMatch>>,
+);
+
 /// Records after the worker-side work, a batch at a time.
 #[derive(Default)]
 pub struct Prepared {
@@ -65,11 +72,7 @@ pub struct Prepared {
     /// Some verdict among them is a problem (breaks, failing).
     problem: bool,
     /// What the report needs, when one is asked for.
-    report: Vec<(
-        FlowRecord,
-        Option<(policy::Evaluation, helloscope_tls::TlsVersion)>,
-        Option<Arc<StackMatch>>,
-    )>,
+    report: Vec<ReportItem>,
     /// Tables are laid out at the end, on the main thread.
     records: Vec<FlowRecord>,
     /// What the batch's lines were written with (it keeps what repeats between lines).

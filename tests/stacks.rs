@@ -16,7 +16,6 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 #[path = "../benches/gen/mod.rs"]
-#[allow(dead_code)]
 mod gen;
 
 fn root() -> &'static Path {
