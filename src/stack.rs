@@ -460,48 +460,99 @@ impl StackDb {
         family.and_then(pick).or_else(|| pick("*"))
     }
 
-    /// Names the stack of one hello, once per distinct hello per thread (like the fingerprint
-    /// cache): the key is what the rules read (the JA3 string, the JA4 raw form, GREASE).
+    /// Names the stack of one hello, once per distinct hello per thread, like the
+    /// fingerprints: the rules read the JA3 string, the JA4 and its raw form, and GREASE.
+    /// First by the addresses of those strings (the fingerprint cache shares them between the
+    /// flows of one client build; the cache holds its own references, so an address cannot be
+    /// reused while it is a key), then by their text (flows whose fingerprints were computed
+    /// afresh).
     pub fn name(&self, ch: &ClientHelloSummary) -> Arc<StackMatch> {
         let (Some(ja3), Some(ja4_r), Some(ja4)) = (&ch.ja3_string, &ch.ja4_r, &ch.ja4) else {
             return Arc::new(self.classify(ch));
         };
-        let mut h = DefaultHasher::new();
-        (self.id, &**ja3, &**ja4_r, &**ja4, ch.grease).hash(&mut h);
-        let key = h.finish();
+        let key = (
+            self.id,
+            Arc::as_ptr(ja3) as *const u8 as usize,
+            Arc::as_ptr(ja4_r) as *const u8 as usize,
+            Arc::as_ptr(ja4) as *const u8 as usize,
+            ch.grease,
+        );
         CACHE.with(|c| {
             let mut c = c.borrow_mut();
-            if let Some((k3, kr, k4, g, m)) = c.get(&key) {
-                if **k3 == **ja3 && **kr == **ja4_r && **k4 == **ja4 && *g == ch.grease {
-                    return m.clone();
-                }
+            if let Some((_, m)) = c.by_address.get(&key) {
+                return m.clone();
             }
-            let m = Arc::new(self.classify(ch));
-            if c.len() >= CACHE_MAX {
-                c.clear();
+            let mut h = DefaultHasher::new();
+            (self.id, &**ja3, &**ja4_r, &**ja4, ch.grease).hash(&mut h);
+            let text_key = h.finish();
+            let known = c.by_text.get(&text_key).and_then(|(k, g, m)| {
+                (*k[0] == **ja3 && *k[1] == **ja4_r && *k[2] == **ja4 && *g == ch.grease)
+                    .then(|| m.clone())
+            });
+            let m = known.unwrap_or_else(|| Arc::new(self.classify(ch)));
+            if c.by_address.len() >= CACHE_MAX || c.by_text.len() >= CACHE_MAX {
+                c.by_address.clear();
+                c.by_text.clear();
             }
-            c.insert(
-                key,
-                (
-                    ja3.clone(),
-                    ja4_r.clone(),
-                    ja4.clone(),
-                    ch.grease,
-                    m.clone(),
-                ),
-            );
+            let strings = [ja3.clone(), ja4_r.clone(), ja4.clone()];
+            c.by_text
+                .entry(text_key)
+                .or_insert_with(|| (strings.clone(), ch.grease, m.clone()));
+            c.by_address.insert(key, (strings, m.clone()));
             m
         })
     }
 }
 
-type CacheEntry = (Arc<str>, Arc<str>, Arc<str>, bool, Arc<StackMatch>);
+type CacheKey = (u64, usize, usize, usize, bool);
+
+/// A multiply-rotate hash for keys made of addresses (SipHash's defence against chosen keys
+/// is not needed: an address is not chosen by the traffic).
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+}
+
+/// Names already given, on this thread.
+#[derive(Default)]
+struct Cache {
+    /// By the addresses of the strings (held, so that they stay where they are).
+    by_address: HashMap<
+        CacheKey,
+        ([Arc<str>; 3], Arc<StackMatch>),
+        std::hash::BuildHasherDefault<AddressHasher>,
+    >,
+    /// By a hash of their text, checked against the text.
+    by_text: HashMap<u64, ([Arc<str>; 3], bool, Arc<StackMatch>)>,
+}
 
 /// Distinct hellos kept per thread; the cache starts over when full (memory stays bounded).
 const CACHE_MAX: usize = 1 << 14;
 
 thread_local! {
-    static CACHE: RefCell<HashMap<u64, CacheEntry>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
 /// Parses a stack file and checks each entry: an id, a family, evidence, and either JA4s or a
