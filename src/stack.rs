@@ -485,7 +485,7 @@ impl StackDb {
             let mut h = DefaultHasher::new();
             (self.id, &**ja3, &**ja4_r, &**ja4, ch.grease).hash(&mut h);
             let text_key = h.finish();
-            let known = c.by_text.get(&text_key).and_then(|(k, g, m)| {
+            let known = c.by_text.get(&text_key).and_then(|((k, m), g)| {
                 (*k[0] == **ja3 && *k[1] == **ja4_r && *k[2] == **ja4 && *g == ch.grease)
                     .then(|| m.clone())
             });
@@ -497,7 +497,7 @@ impl StackDb {
             let strings = [ja3.clone(), ja4_r.clone(), ja4.clone()];
             c.by_text
                 .entry(text_key)
-                .or_insert_with(|| (strings.clone(), ch.grease, m.clone()));
+                .or_insert_with(|| ((strings.clone(), m.clone()), ch.grease));
             c.by_address.insert(key, (strings, m.clone()));
             m
         })
@@ -505,6 +505,9 @@ impl StackDb {
 }
 
 type CacheKey = (u64, usize, usize, usize, bool);
+
+/// The JA3 string, JA4 raw form and JA4 of a hello, and its name.
+type Held = ([Arc<str>; 3], Arc<StackMatch>);
 
 /// A multiply-rotate hash for keys made of addresses (SipHash's defence against chosen keys
 /// is not needed: an address is not chosen by the traffic).
@@ -539,13 +542,9 @@ impl Hasher for AddressHasher {
 #[derive(Default)]
 struct Cache {
     /// By the addresses of the strings (held, so that they stay where they are).
-    by_address: HashMap<
-        CacheKey,
-        ([Arc<str>; 3], Arc<StackMatch>),
-        std::hash::BuildHasherDefault<AddressHasher>,
-    >,
+    by_address: HashMap<CacheKey, Held, std::hash::BuildHasherDefault<AddressHasher>>,
     /// By a hash of their text, checked against the text.
-    by_text: HashMap<u64, ([Arc<str>; 3], bool, Arc<StackMatch>)>,
+    by_text: HashMap<u64, (Held, bool)>,
 }
 
 /// Distinct hellos kept per thread; the cache starts over when full (memory stays bounded).
