@@ -324,10 +324,7 @@ fn line_bound(
             .sum::<usize>();
     }
     if let Some(s) = stack {
-        // Keys, confidence and tls12 names, and the two strings.
-        n += 96
-            + s.family.as_deref().map_or(4, esc_len)
-            + s.application.as_deref().map_or(4, esc_len);
+        n += s.json.len();
     }
     n
 }
@@ -446,18 +443,8 @@ impl LineWriter {
         key!(c, "stack");
         match stack {
             None => c.put_slice(b"null"),
-            Some(s) => {
-                c.put(b'{');
-                key!(c, first "family");
-                c.opt_string(s.family.as_deref());
-                key!(c, "application");
-                c.opt_string(s.application.as_deref());
-                key!(c, "confidence");
-                c.clean(s.confidence.as_str());
-                key!(c, "tls12");
-                c.clean(s.tls12.as_str());
-                c.put(b'}');
-            }
+            // Written once per distinct hello, with the name.
+            Some(s) => c.put_slice(s.json.as_bytes()),
         }
         key!(c, "outcome");
         c.clean(r.outcome.name());
@@ -723,14 +710,14 @@ mod tests {
                 .collect(),
         };
         same_as_serde(&r, &worst, Some(&eval));
-        let stack = StackMatch {
-            family: Some(worst.as_str().into()),
-            application: Some(worst.as_str().into()),
-            confidence: crate::stack::Confidence::Unknown,
-            tls12: crate::stack::Tls12::Disabled,
-            entries: vec![],
-            remediation: None,
-        };
+        let stack = StackMatch::new(
+            Some(&worst),
+            Some(&worst),
+            crate::stack::Confidence::Unknown,
+            crate::stack::Tls12::Disabled,
+            vec![],
+            None,
+        );
         same_as_serde_with(&r, &worst, Some(&eval), Some(&stack));
     }
 

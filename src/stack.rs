@@ -86,9 +86,34 @@ pub struct StackMatch {
     pub entries: Vec<Arc<str>>,
     /// What to change, when the hello offers less than TLS 1.2.
     pub remediation: Option<Arc<str>>,
+    /// The jsonl `stack` object, written once per distinct hello.
+    pub json: Box<str>,
 }
 
 impl StackMatch {
+    pub fn new(
+        family: Option<&str>,
+        application: Option<&str>,
+        confidence: Confidence,
+        tls12: Tls12,
+        entries: Vec<Arc<str>>,
+        remediation: Option<&str>,
+    ) -> Self {
+        let mut m = StackMatch {
+            family: family.map(Into::into),
+            application: application.map(Into::into),
+            confidence,
+            tls12,
+            entries,
+            remediation: remediation.map(Into::into),
+            json: Box::from(""),
+        };
+        m.json = serde_json::to_string(&crate::output::StackJson::new(&m))
+            .expect("strings and names serialize")
+            .into();
+        m
+    }
+
     /// `OpenSSL (curl)`, `Java JSSE`, `unknown`: for tables and the report.
     pub fn label(&self) -> String {
         match (&self.family, &self.application) {
@@ -436,14 +461,14 @@ impl StackDb {
         tls12: Tls12,
         entries: Vec<Arc<str>>,
     ) -> StackMatch {
-        StackMatch {
-            family: family.map(Into::into),
-            application: application.map(Into::into),
+        StackMatch::new(
+            family,
+            application,
             confidence,
             tls12,
             entries,
-            remediation: self.remediation(family, tls12).map(Into::into),
-        }
+            self.remediation(family, tls12),
+        )
     }
 
     /// The family's text for this TLS 1.2 state, else the text for any family (`*`).
@@ -470,17 +495,27 @@ impl StackDb {
         let (Some(ja3), Some(ja4_r), Some(ja4)) = (&ch.ja3_string, &ch.ja4_r, &ch.ja4) else {
             return Arc::new(self.classify(ch));
         };
+        // The JA4 follows from its raw form: the two other strings and GREASE make the key.
         let key = (
             self.id,
             Arc::as_ptr(ja3) as *const u8 as usize,
             Arc::as_ptr(ja4_r) as *const u8 as usize,
-            Arc::as_ptr(ja4) as *const u8 as usize,
             ch.grease,
         );
         CACHE.with(|c| {
             let mut c = c.borrow_mut();
+            // A small direct-mapped table first: most records are of a few builds, and a
+            // slot is one cache line away.
+            let slot = (key.1 >> 4 ^ key.2 >> 4) % FRONT;
+            if let Some((k, m)) = &c.front[slot] {
+                if *k == key {
+                    return m.clone();
+                }
+            }
             if let Some((_, m)) = c.by_address.get(&key) {
-                return m.clone();
+                let m = m.clone();
+                c.front[slot] = Some((key, m.clone()));
+                return m;
             }
             let mut h = DefaultHasher::new();
             (self.id, &**ja3, &**ja4_r, &**ja4, ch.grease).hash(&mut h);
@@ -491,20 +526,26 @@ impl StackDb {
             });
             let m = known.unwrap_or_else(|| Arc::new(self.classify(ch)));
             if c.by_address.len() >= CACHE_MAX || c.by_text.len() >= CACHE_MAX {
+                // The front's keys are addresses the maps hold: they go together.
                 c.by_address.clear();
                 c.by_text.clear();
+                c.front = std::array::from_fn(|_| None);
             }
             let strings = [ja3.clone(), ja4_r.clone(), ja4.clone()];
             c.by_text
                 .entry(text_key)
                 .or_insert_with(|| ((strings.clone(), m.clone()), ch.grease));
             c.by_address.insert(key, (strings, m.clone()));
+            c.front[slot] = Some((key, m.clone()));
             m
         })
     }
 }
 
-type CacheKey = (u64, usize, usize, usize, bool);
+type CacheKey = (u64, usize, usize, bool);
+
+/// Slots of the direct-mapped table in front of the maps.
+const FRONT: usize = 256;
 
 /// The JA3 string, JA4 raw form and JA4 of a hello, and its name.
 type Held = ([Arc<str>; 3], Arc<StackMatch>);
@@ -539,8 +580,9 @@ impl Hasher for AddressHasher {
 }
 
 /// Names already given, on this thread.
-#[derive(Default)]
 struct Cache {
+    /// The last name given per slot, by address (only addresses the maps below hold).
+    front: [Option<(CacheKey, Arc<StackMatch>)>; FRONT],
     /// By the addresses of the strings (held, so that they stay where they are).
     by_address: HashMap<CacheKey, Held, std::hash::BuildHasherDefault<AddressHasher>>,
     /// By a hash of their text, checked against the text.
@@ -551,7 +593,11 @@ struct Cache {
 const CACHE_MAX: usize = 1 << 14;
 
 thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+    static CACHE: RefCell<Cache> = RefCell::new(Cache {
+        front: std::array::from_fn(|_| None),
+        by_address: HashMap::default(),
+        by_text: HashMap::new(),
+    });
 }
 
 /// Parses a stack file and checks each entry: an id, a family, evidence, and either JA4s or a
