@@ -348,6 +348,8 @@ pub struct StackDb {
     by_ja4: HashMap<String, Vec<usize>>,
     /// Tells one database's cache entries from another's.
     id: u64,
+    /// No entry that could match a GREASE hello reads the extension order.
+    grease_order_free: bool,
 }
 
 impl StackDb {
@@ -381,6 +383,12 @@ impl StackDb {
                 by_ja4.entry(j.clone()).or_default().push(i);
             }
         }
+        let grease_order_free = entries.iter().all(|e| {
+            e.structure.as_ref().is_none_or(|s| {
+                s.grease == Some(false)
+                    || (s.extensions_prefix.is_empty() && s.extensions_order.is_empty())
+            })
+        });
         let mut h = DefaultHasher::new();
         entries.len().hash(&mut h);
         for e in &entries {
@@ -391,6 +399,7 @@ impl StackDb {
             remediations,
             by_ja4,
             id: h.finish(),
+            grease_order_free,
         }
     }
 
@@ -485,6 +494,25 @@ impl StackDb {
         family.and_then(pick).or_else(|| pick("*"))
     }
 
+    /// What the rules read of a hello, as text: the JA3 string (wire order), the JA4 raw form
+    /// (the JA4 follows from it), GREASE. Chromium shuffles its extensions at every
+    /// connection; when no entry that could match a GREASE hello reads the extension order,
+    /// the order is left out for GREASE hellos (the raw form keeps the set), so that their
+    /// name is not worked out again for each connection.
+    fn cache_text(&self, ja3: &str, ja4_r: &str, grease: bool) -> String {
+        let ja3 = match ja3
+            .match_indices(',')
+            .nth(1)
+            .zip(ja3.match_indices(',').nth(2))
+        {
+            Some(((a, _), (b, _))) if grease && self.grease_order_free => {
+                format!("{}{}", &ja3[..a], &ja3[b..])
+            }
+            _ => ja3.to_owned(),
+        };
+        format!("{ja3}|{ja4_r}|{grease}")
+    }
+
     /// Names the stack of one hello, once per distinct hello per thread, like the
     /// fingerprints: the rules read the JA3 string, the JA4 and its raw form, and GREASE.
     /// First by the addresses of those strings (the fingerprint cache shares them between the
@@ -517,13 +545,14 @@ impl StackDb {
                 c.front[slot] = Some((key, m.clone()));
                 return m;
             }
+            let text = self.cache_text(ja3, ja4_r, ch.grease);
             let mut h = DefaultHasher::new();
-            (self.id, &**ja3, &**ja4_r, &**ja4, ch.grease).hash(&mut h);
+            (self.id, &text).hash(&mut h);
             let text_key = h.finish();
-            let known = c.by_text.get(&text_key).and_then(|((k, m), g)| {
-                (*k[0] == **ja3 && *k[1] == **ja4_r && *k[2] == **ja4 && *g == ch.grease)
-                    .then(|| m.clone())
-            });
+            let known = c
+                .by_text
+                .get(&text_key)
+                .and_then(|(t, m)| (**t == *text).then(|| m.clone()));
             let m = known.unwrap_or_else(|| Arc::new(self.classify(ch)));
             if c.by_address.len() >= CACHE_MAX || c.by_text.len() >= CACHE_MAX {
                 // The front's keys are addresses the maps hold: they go together.
@@ -534,7 +563,7 @@ impl StackDb {
             let strings = [ja3.clone(), ja4_r.clone(), ja4.clone()];
             c.by_text
                 .entry(text_key)
-                .or_insert_with(|| ((strings.clone(), m.clone()), ch.grease));
+                .or_insert_with(|| (text.into(), m.clone()));
             c.by_address.insert(key, (strings, m.clone()));
             c.front[slot] = Some((key, m.clone()));
             m
@@ -585,8 +614,8 @@ struct Cache {
     front: [Option<(CacheKey, Arc<StackMatch>)>; FRONT],
     /// By the addresses of the strings (held, so that they stay where they are).
     by_address: HashMap<CacheKey, Held, std::hash::BuildHasherDefault<AddressHasher>>,
-    /// By a hash of their text, checked against the text.
-    by_text: HashMap<u64, (Held, bool)>,
+    /// By a hash of what the rules read ([`StackDb::cache_text`]), checked against it.
+    by_text: HashMap<u64, (Box<str>, Arc<StackMatch>)>,
 }
 
 /// Distinct hellos kept per thread; the cache starts over when full (memory stays bounded).
@@ -750,6 +779,34 @@ mod tests {
             .unwrap()
             .contains("too old"));
         assert_eq!(db.remediation(Some("OpenSSL"), Tls12::Offered), None);
+    }
+
+    /// Chromium's two connections in ipv6.pcap have their extensions in different orders: the
+    /// second is named from the cache, since no GREASE entry reads the order. An entry that
+    /// reads it for GREASE hellos puts the order back in the key.
+    #[test]
+    fn shuffled_extensions_share_a_name_unless_an_entry_reads_their_order() {
+        let chromium: Vec<ClientHelloSummary> = hellos_of_the_recorded_clients()
+            .into_iter()
+            .filter(|(what, c)| what.starts_with("ipv6.pcap") && c.grease)
+            .map(|(_, c)| c)
+            .collect();
+        assert_eq!(chromium.len(), 2);
+        assert_ne!(chromium[0].ja3_string, chromium[1].ja3_string);
+        let db = StackDb::builtin();
+        assert!(db.grease_order_free);
+        assert!(Arc::ptr_eq(&db.name(&chromium[0]), &db.name(&chromium[1])));
+        let user = parse(
+            "[[stack]]\nid = \"o\"\nfamily = \"F\"\nevidence = [\"e\"]\n\
+             [stack.structure]\ngrease = true\nextensions_order = [0, 10]\n",
+        )
+        .unwrap();
+        let strict = StackDb::from_files(vec![user, parse(BUILTIN).unwrap()]);
+        assert!(!strict.grease_order_free);
+        assert!(!Arc::ptr_eq(
+            &strict.name(&chromium[0]),
+            &strict.name(&chromium[1])
+        ));
     }
 
     #[test]
