@@ -136,6 +136,19 @@ run java-httpclient "$JAVA_V" JSSE "Java JSSE" Java "" -- java -cp "$work" -Djdk
 run java-httpclient "$JAVA_V" JSSE "Java JSSE" Java "TLS 1.0" -- java -cp "$work" -Djdk.net.hosts.file="$work/hosts" \
   -Djava.security.properties="$work/java.security" -Djdk.tls.client.protocols=TLSv1 JavaHttpClient "$SNI" PORTARG
 
+# Java 17 HttpsURLConnection: default, and https.protocols=TLSv1 (the older property).
+javac -d "$work" "$here/clients/JavaUrlConnection.java"
+run java-urlconnection "$JAVA_V" JSSE "Java JSSE" Java "" -- java -cp "$work" -Djdk.net.hosts.file="$work/hosts" JavaUrlConnection "$SNI" PORTARG
+run java-urlconnection "$JAVA_V" JSSE "Java JSSE" Java "TLS 1.0" -- java -cp "$work" -Djdk.net.hosts.file="$work/hosts" \
+  -Djava.security.properties="$work/java.security" -Dhttps.protocols=TLSv1 JavaUrlConnection "$SNI" PORTARG
+
+# Python requests (urllib3 on the ssl module), when installed (pip install requests).
+if python3 -c 'import requests' 2>/dev/null; then
+  REQ_V="requests $(python3 -c 'import requests; print(requests.__version__)') (urllib3 $(python3 -c 'import urllib3; print(urllib3.__version__)'))"
+  run python-requests "$REQ_V" "$(python3 -c 'import ssl; print(ssl.OPENSSL_VERSION)')" OpenSSL "Python requests" "" -- \
+    python3 -c 'import sys, requests; requests.get("https://" + sys.argv[1] + ":" + sys.argv[2] + "/", verify=False, timeout=5)' "$SNI" PORTARG
+fi
+
 # rustls (captures/clients/rustls-client; built with cargo when cargo is there).
 if command -v cargo >/dev/null; then
   (cd "$here/clients/rustls-client" && CARGO_TARGET_DIR="${RUSTLS_TARGET:-/tmp/rustls-client-target}" cargo build -q --release)
