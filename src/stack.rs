@@ -82,7 +82,7 @@ pub struct StackMatch {
     pub application: Option<Arc<str>>,
     pub confidence: Confidence,
     pub tls12: Tls12,
-    /// The entries that matched (ids), for `--format jsonl` readers who want the evidence.
+    /// The ids of the entries that matched (for debugging a data file).
     pub entries: Vec<Arc<str>>,
     /// What to change, when the hello offers less than TLS 1.2.
     pub remediation: Option<Arc<str>>,
