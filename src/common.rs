@@ -38,6 +38,10 @@ pub struct Common {
     /// to every --policy and --policy-file policy (`--policy procore --host-ip 10.0.0.0/8`).
     #[arg(long = "host-ip", value_name = "ADDR[/LEN]")]
     pub host_ips: Vec<String>,
+    /// More TLS stack entries (TOML, the format of src/stacks.toml), tried before the built-in
+    /// ones.
+    #[arg(long, value_name = "FILE")]
+    pub stack_file: Option<PathBuf>,
     /// Print the readiness report (to standard error when records go to standard output
     /// in jsonl/csv; after the table otherwise).
     #[arg(long)]

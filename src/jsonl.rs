@@ -17,6 +17,7 @@ use helloscope_capture::{FlowRecord, Outcome};
 use helloscope_tls::{CipherSuite, TlsVersion};
 
 use crate::policy::Evaluation;
+use crate::stack::StackMatch;
 
 /// True when no byte of `b` needs escaping: eight bytes at a time, as a word (almost every
 /// string is clean, and a byte loop cost more than copying the line).
@@ -289,7 +290,12 @@ impl Default for LineWriter {
 
 /// The longest line `r` could give: the fixed room, plus every string from the record or the
 /// policy at its longest escape.
-fn line_bound(r: &FlowRecord, source_json: &[u8], eval: Option<&Evaluation>) -> usize {
+fn line_bound(
+    r: &FlowRecord,
+    source_json: &[u8],
+    eval: Option<&Evaluation>,
+    stack: Option<&StackMatch>,
+) -> usize {
     let opt = |s: Option<&str>| s.map_or(4, |s| s.len() + 2);
     let mut n = FIXED_ROOM + source_json.len();
     if let Some(c) = &r.client_hello {
@@ -309,8 +315,16 @@ fn line_bound(r: &FlowRecord, source_json: &[u8], eval: Option<&Evaluation>) -> 
         n += e
             .findings
             .iter()
-            .map(|f| esc_len(f.code) + esc_len(&f.message) + 32)
+            .map(|f| {
+                esc_len(f.code)
+                    + esc_len(&f.message)
+                    + f.remediation.as_deref().map_or(0, esc_len)
+                    + 48
+            })
             .sum::<usize>();
+    }
+    if let Some(s) = stack {
+        n += s.json.len();
     }
     n
 }
@@ -324,6 +338,7 @@ impl LineWriter {
         r: &FlowRecord,
         source: &str,
         eval: Option<&Evaluation>,
+        stack: Option<&StackMatch>,
     ) {
         if self.source != source {
             let mut buf = vec![0; esc_len(source)];
@@ -339,7 +354,7 @@ impl LineWriter {
         }
         let ch = r.client_hello.as_ref();
         let sh = r.server_hello.as_ref();
-        let bound = line_bound(r, &self.source_json, eval);
+        let bound = line_bound(r, &self.source_json, eval, stack);
         // Taken out while written into, so that the other kept things stay usable.
         let mut scratch = std::mem::take(&mut self.scratch);
         if scratch.len() < bound {
@@ -425,6 +440,12 @@ impl LineWriter {
         c.opt_clean(ch.and_then(|c| c.ja4.as_deref()));
         key!(c, "ja4s");
         c.opt_clean(sh.and_then(|s| s.ja4s.as_deref()));
+        key!(c, "stack");
+        match stack {
+            None => c.put_slice(b"null"),
+            // Written once per distinct hello, with the name.
+            Some(s) => c.put_slice(s.json.as_bytes()),
+        }
         key!(c, "outcome");
         c.clean(r.outcome.name());
         key!(c, "alert");
@@ -463,6 +484,8 @@ impl LineWriter {
                 c.string(f.code);
                 key!(c, "message");
                 c.string(&f.message);
+                key!(c, "remediation");
+                c.opt_string(f.remediation.as_deref());
                 c.put(b'}');
             }
             c.put_slice(b"]}");
@@ -579,9 +602,21 @@ mod tests {
     }
 
     fn same_as_serde(r: &FlowRecord, source: &str, eval: Option<&Evaluation>) {
+        let db = crate::stack::StackDb::builtin();
+        let stack = r.client_hello.as_ref().map(|c| db.name(c));
+        same_as_serde_with(r, source, eval, stack.as_deref());
+        same_as_serde_with(r, source, eval, None);
+    }
+
+    fn same_as_serde_with(
+        r: &FlowRecord,
+        source: &str,
+        eval: Option<&Evaluation>,
+        stack: Option<&StackMatch>,
+    ) {
         let mut ours = Vec::new();
-        LineWriter::default().write_line(&mut ours, r, source, eval);
-        let serde = serde_json::to_vec(&FlowJson::new(r, source, eval)).unwrap();
+        LineWriter::default().write_line(&mut ours, r, source, eval, stack);
+        let serde = serde_json::to_vec(&FlowJson::new(r, source, eval, stack)).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&ours),
             String::from_utf8_lossy(&serde)
@@ -670,10 +705,20 @@ mod tests {
                 .map(|_| crate::policy::Finding {
                     code: "below_minimum",
                     message: worst.clone(),
+                    remediation: Some(worst.as_str().into()),
                 })
                 .collect(),
         };
         same_as_serde(&r, &worst, Some(&eval));
+        let stack = StackMatch::new(
+            Some(&worst),
+            Some(&worst),
+            crate::stack::Confidence::Unknown,
+            crate::stack::Tls12::Disabled,
+            vec![],
+            None,
+        );
+        same_as_serde_with(&r, &worst, Some(&eval), Some(&stack));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod policy;
 mod report;
 mod sink;
 mod sniff;
+mod stack;
 
 use std::process::ExitCode;
 

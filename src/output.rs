@@ -7,6 +7,7 @@ use helloscope_capture::{FlowFlags, FlowRecord, Outcome};
 use serde::Serialize;
 
 use crate::policy::Evaluation;
+use crate::stack::StackMatch;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -26,6 +27,36 @@ pub struct AlertJson {
 pub struct FindingJson {
     pub code: &'static str,
     pub message: String,
+    pub remediation: Option<String>,
+}
+
+/// The TLS stack named for the client's hello (see stack.rs).
+#[derive(Serialize)]
+pub struct StackJson {
+    pub family: Option<String>,
+    pub application: Option<String>,
+    pub confidence: &'static str,
+    pub tls12: &'static str,
+}
+
+impl StackJson {
+    /// `OpenSSL (curl)`, `Java JSSE`, `unknown`.
+    pub fn label(&self) -> String {
+        match (&self.family, &self.application) {
+            (Some(f), Some(a)) => format!("{f} ({a})"),
+            (Some(f), None) => f.clone(),
+            (None, _) => "unknown".into(),
+        }
+    }
+
+    pub fn new(s: &StackMatch) -> Self {
+        StackJson {
+            family: s.family.as_deref().map(str::to_owned),
+            application: s.application.as_deref().map(str::to_owned),
+            confidence: s.confidence.as_str(),
+            tls12: s.tls12.as_str(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -57,6 +88,7 @@ pub struct FlowJson {
     pub ja3s: Option<String>,
     pub ja4: Option<String>,
     pub ja4s: Option<String>,
+    pub stack: Option<StackJson>,
     pub outcome: &'static str,
     pub alert: Option<AlertJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,7 +122,12 @@ pub fn flag_names(f: &FlowFlags) -> Vec<&'static str> {
 }
 
 impl FlowJson {
-    pub fn new(r: &FlowRecord, source: &str, eval: Option<&Evaluation>) -> Self {
+    pub fn new(
+        r: &FlowRecord,
+        source: &str,
+        eval: Option<&Evaluation>,
+        stack: Option<&StackMatch>,
+    ) -> Self {
         let ch = r.client_hello.as_ref();
         let sh = r.server_hello.as_ref();
         FlowJson {
@@ -115,6 +152,7 @@ impl FlowJson {
             ja3s: sh.map(|s| s.ja3s.to_string()),
             ja4: ch.and_then(|c| c.ja4.as_deref().map(str::to_owned)),
             ja4s: sh.and_then(|s| s.ja4s.as_deref().map(str::to_owned)),
+            stack: stack.map(StackJson::new),
             outcome: r.outcome.name(),
             alert: match r.outcome {
                 Outcome::Alert {
@@ -137,6 +175,7 @@ impl FlowJson {
                     .map(|f| FindingJson {
                         code: f.code,
                         message: f.message.clone(),
+                        remediation: f.remediation.as_deref().map(str::to_owned),
                     })
                     .collect(),
             }),
@@ -174,6 +213,10 @@ pub const CSV_HEADER: &[&str] = &[
     "ja3s",
     "ja4",
     "ja4s",
+    "stack_family",
+    "stack_application",
+    "stack_confidence",
+    "stack_tls12",
     "outcome",
     "alert_level",
     "alert_description",
@@ -213,6 +256,22 @@ pub fn csv_row(j: &FlowJson) -> String {
         o(&j.ja3s),
         o(&j.ja4),
         o(&j.ja4s),
+        j.stack
+            .as_ref()
+            .and_then(|s| s.family.clone())
+            .unwrap_or_default(),
+        j.stack
+            .as_ref()
+            .and_then(|s| s.application.clone())
+            .unwrap_or_default(),
+        j.stack
+            .as_ref()
+            .map(|s| s.confidence.to_string())
+            .unwrap_or_default(),
+        j.stack
+            .as_ref()
+            .map(|s| s.tls12.to_string())
+            .unwrap_or_default(),
         j.outcome.to_string(),
         j.alert
             .as_ref()
@@ -266,6 +325,7 @@ pub const TABLE_HEADER: &[&str] = &[
     "MAX",
     "NEGOTIATED",
     "CIPHER",
+    "STACK",
     "OUTCOME",
     "POLICY",
 ];
@@ -307,6 +367,9 @@ impl Table {
             o(&j.version_offered_max),
             o(&j.version),
             o(&j.cipher),
+            j.stack
+                .as_ref()
+                .map_or_else(|| "-".into(), StackJson::label),
             outcome,
             policy,
         ]);

@@ -119,6 +119,9 @@ impl Verdict {
 pub struct Finding {
     pub code: &'static str,
     pub message: String,
+    /// What to change, in plain words, from the client's TLS stack (set by the sink for
+    /// `below_minimum`; see stack.rs).
+    pub remediation: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Clone, Debug)]
@@ -234,12 +237,14 @@ impl Policy {
         if verdict == Verdict::Failing {
             findings.push(Finding {
                 code: "handshake_refused",
+                remediation: None,
                 message: format!("the server refused the handshake ({})", outcome_text(r)),
             });
         }
         if below {
             findings.push(Finding {
                 code: "below_minimum",
+                remediation: None,
                 message: format!(
                     "best offer {} is below the minimum {}",
                     offered.map(|v| v.to_string()).unwrap_or_default(),
@@ -251,6 +256,7 @@ impl Policy {
             if !below && neg < self.min_version {
                 findings.push(Finding {
                     code: "negotiated_below_minimum",
+                    remediation: None,
                     message: format!(
                         "negotiates {neg} today although it offers {}",
                         offered.map(|v| v.to_string()).unwrap_or_default()
@@ -262,6 +268,7 @@ impl Policy {
         match sni {
             None => findings.push(Finding {
                 code: "no_sni",
+                remediation: None,
                 message: "no server name: matched by server address; the client may not be able to follow a host move".into(),
             }),
             Some(sni) => {
@@ -269,6 +276,7 @@ impl Policy {
                     if l.host.matches(sni) && !(l.non_browser_only && looks_like_browser(r)) {
                         findings.push(Finding {
                             code: "legacy_host",
+                            remediation: None,
                             message: l.message.clone(),
                         });
                     }
@@ -278,6 +286,7 @@ impl Policy {
         if ch.is_some_and(|c| c.fallback_scsv) {
             findings.push(Finding {
                 code: "fallback_retry",
+                remediation: None,
                 message: "TLS_FALLBACK_SCSV: this hello is a retry at a lower version after a failed attempt".into(),
             });
         }

@@ -1,4 +1,5 @@
-//! The cut-over readiness report: flows grouped by client (address + JA4) and host.
+//! The cut-over readiness report: flows grouped by client (address + JA4) and host, clients
+//! grouped by TLS stack with what to change.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
@@ -9,6 +10,7 @@ use helloscope_tls::TlsVersion;
 
 use crate::output::rfc3339_micros;
 use crate::policy::{Evaluation, Verdict};
+use crate::stack::StackMatch;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
@@ -27,6 +29,9 @@ struct Group {
     first: Duration,
     last: Duration,
     min_version: Option<TlsVersion>,
+    /// The client's stack: its label, and what to change when it offers less than TLS 1.2.
+    stack: String,
+    remediation: Option<std::sync::Arc<str>>,
 }
 
 /// Accumulates flows; prints the report at the end.
@@ -46,7 +51,13 @@ fn disabled_text(min: TlsVersion) -> String {
 }
 
 impl Report {
-    pub fn add(&mut self, r: &FlowRecord, eval: Option<&Evaluation>, min: Option<TlsVersion>) {
+    pub fn add(
+        &mut self,
+        r: &FlowRecord,
+        eval: Option<&Evaluation>,
+        min: Option<TlsVersion>,
+        stack: Option<&StackMatch>,
+    ) {
         let ch = r.client_hello.as_ref();
         let key = Key {
             profile: eval
@@ -70,7 +81,12 @@ impl Report {
             first: r.first_seen,
             last: r.last_seen,
             min_version: min,
+            stack: stack.map_or_else(|| "-".into(), StackMatch::label),
+            remediation: None,
         });
+        if let Some(s) = stack.filter(|s| s.remediation.is_some()) {
+            g.remediation = s.remediation.clone();
+        }
         g.flows += 1;
         if let Some(c) = ch {
             g.offered_max.insert(c.version_offered_max);
@@ -133,6 +149,7 @@ impl Report {
             "VERDICT",
             "CLIENT",
             "JA4",
+            "STACK",
             "HOST",
             "FLOWS",
             "OFFERS MAX",
@@ -143,7 +160,8 @@ impl Report {
         ];
         let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
         let mut sorted: Vec<(&Key, &Group)> = self.groups.iter().collect();
-        sorted.sort_by(|a, b| b.1.verdict.cmp(&a.1.verdict).then(a.0.cmp(b.0)));
+        // Clients of one stack together, the worst verdict first within each.
+        sorted.sort_by(|a, b| (&a.1.stack, b.1.verdict, a.0).cmp(&(&b.1.stack, a.1.verdict, b.0)));
         for (k, g) in sorted {
             let verdict = match (g.verdict, g.min_version) {
                 (Some(v), _) => format!("{} ({})", v.as_str(), k.profile),
@@ -164,6 +182,7 @@ impl Report {
                 verdict,
                 k.client_ip.clone(),
                 k.ja4.clone(),
+                g.stack.clone(),
                 k.host.clone(),
                 g.flows.to_string(),
                 list(&g.offered_max),
@@ -185,6 +204,48 @@ impl Report {
                 s.push_str(&format!("{c:<w$}  "));
             }
             writeln!(out, "{}", s.trim_end())?;
+        }
+        self.write_stacks(out)
+    }
+
+    /// Per stack: its clients, how many break or fail, and what to change.
+    fn write_stacks(&self, out: &mut dyn Write) -> io::Result<()> {
+        #[derive(Default)]
+        struct PerStack<'a> {
+            clients: BTreeSet<(&'a str, &'a str)>,
+            problems: BTreeSet<(&'a str, &'a str)>,
+            remediations: BTreeSet<&'a str>,
+        }
+        let mut by: BTreeMap<&str, PerStack> = BTreeMap::new();
+        for (k, g) in &self.groups {
+            let s = by.entry(g.stack.as_str()).or_default();
+            let client = (k.client_ip.as_str(), k.ja4.as_str());
+            s.clients.insert(client);
+            // Below TLS 1.2 with no policy, or a policy's breaks/failing.
+            let below =
+                g.offered_max.iter().all(|v| *v < TlsVersion::Tls12) && !g.offered_max.is_empty();
+            if matches!(g.verdict, Some(Verdict::Breaks | Verdict::Failing))
+                || (g.verdict.is_none() && below)
+            {
+                s.problems.insert(client);
+                if let Some(r) = &g.remediation {
+                    s.remediations.insert(r);
+                }
+            }
+        }
+        writeln!(out)?;
+        writeln!(out, "By TLS stack:")?;
+        for (stack, s) in &by {
+            writeln!(
+                out,
+                "  {stack}: {} client{}, {} below the minimum",
+                s.clients.len(),
+                if s.clients.len() == 1 { "" } else { "s" },
+                s.problems.len()
+            )?;
+            for r in &s.remediations {
+                writeln!(out, "    what to change: {r}")?;
+            }
         }
         Ok(())
     }

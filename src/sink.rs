@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::sync::Arc;
 
 use helloscope_capture::{FlowRecord, Stats};
 
@@ -10,6 +11,7 @@ use crate::jsonl;
 use crate::output::{csv_row, FlowJson, Format, Table, CSV_HEADER};
 use crate::policy::{self, Policy, Verdict};
 use crate::report::Report;
+use crate::stack::{StackDb, StackMatch};
 
 /// The first policy that covers the flow: its evaluation, and the version it asks for.
 pub fn evaluate(
@@ -19,6 +21,24 @@ pub fn evaluate(
     policies
         .iter()
         .find_map(|p| p.evaluate(r).map(|e| (e, p.min_version)))
+}
+
+/// The stack of the flow's client (once per distinct hello), and the policy's evaluation with
+/// the stack's remediation on its `below_minimum` finding.
+pub fn judge(
+    stacks: &StackDb,
+    policies: &[Policy],
+    r: &FlowRecord,
+) -> (
+    Option<Arc<StackMatch>>,
+    Option<(policy::Evaluation, helloscope_tls::TlsVersion)>,
+) {
+    let stack = r.client_hello.as_ref().map(|c| stacks.name(c));
+    let mut eval = evaluate(policies, r);
+    if let (Some((e, _)), Some(s)) = (&mut eval, &stack) {
+        crate::stack::remediate(e, s);
+    }
+    (stack, eval)
 }
 
 /// A verdict that makes the run exit with status 1.
@@ -32,9 +52,17 @@ pub fn is_problem(e: &policy::Evaluation) -> bool {
 pub struct Formatter {
     format: Format,
     policies: Vec<Policy>,
+    stacks: Arc<StackDb>,
     report: bool,
     source: String,
 }
+
+/// A record for the report: its evaluation and the version the policy asks for, its stack.
+type ReportItem = (
+    FlowRecord,
+    Option<(policy::Evaluation, helloscope_tls::TlsVersion)>,
+    Option<Arc<StackMatch>>,
+);
 
 /// Records after the worker-side work, a batch at a time.
 #[derive(Default)]
@@ -44,10 +72,7 @@ pub struct Prepared {
     /// Some verdict among them is a problem (breaks, failing).
     problem: bool,
     /// What the report needs, when one is asked for.
-    report: Vec<(
-        FlowRecord,
-        Option<(policy::Evaluation, helloscope_tls::TlsVersion)>,
-    )>,
+    report: Vec<ReportItem>,
     /// Tables are laid out at the end, on the main thread.
     records: Vec<FlowRecord>,
     /// What the batch's lines were written with (it keeps what repeats between lines).
@@ -66,11 +91,16 @@ impl Formatter {
             out.lines
                 .reserve(helloscope_capture::sharded::RECORD_BATCH * LINE_ROOM);
         }
-        let eval = evaluate(&self.policies, &r);
+        let (stack, eval) = judge(&self.stacks, &self.policies, &r);
         out.problem |= eval.as_ref().is_some_and(|(e, _)| is_problem(e));
         match self.format {
             Format::Csv => {
-                let j = FlowJson::new(&r, &self.source, eval.as_ref().map(|e| &e.0));
+                let j = FlowJson::new(
+                    &r,
+                    &self.source,
+                    eval.as_ref().map(|e| &e.0),
+                    stack.as_deref(),
+                );
                 out.lines.extend_from_slice(csv_row(&j).as_bytes());
             }
             _ => out.writer.write_line(
@@ -78,11 +108,12 @@ impl Formatter {
                 &r,
                 &self.source,
                 eval.as_ref().map(|e| &e.0),
+                stack.as_deref(),
             ),
         }
         out.lines.push(b'\n');
         if self.report {
-            out.report.push((r, eval));
+            out.report.push((r, eval, stack));
         }
     }
 }
@@ -102,6 +133,7 @@ pub struct Sink {
     out: Box<dyn Write>,
     table: Table,
     policies: Vec<Policy>,
+    stacks: Arc<StackDb>,
     report: Option<Report>,
     pub problems: bool,
     streaming_table: bool,
@@ -117,6 +149,7 @@ impl Sink {
         Formatter {
             format: self.format,
             policies: self.policies.clone(),
+            stacks: self.stacks.clone(),
             report: self.report.is_some(),
             source: source.to_owned(),
         }
@@ -137,30 +170,42 @@ impl Sink {
         self.out.write_all(&p.lines)?;
         self.problems |= p.problem;
         if let Some(rep) = &mut self.report {
-            for (r, eval) in &p.report {
-                rep.add(r, eval.as_ref().map(|e| &e.0), eval.as_ref().map(|e| e.1));
+            for (r, eval, stack) in &p.report {
+                rep.add(
+                    r,
+                    eval.as_ref().map(|e| &e.0),
+                    eval.as_ref().map(|e| e.1),
+                    stack.as_deref(),
+                );
             }
         }
         Ok(())
     }
 
     pub fn record(&mut self, r: &FlowRecord, source: &str) -> io::Result<()> {
-        let eval = evaluate(&self.policies, r);
+        let (stack, eval) = judge(&self.stacks, &self.policies, r);
         self.problems |= eval.as_ref().is_some_and(|(e, _)| is_problem(e));
         if let Some(rep) = &mut self.report {
-            rep.add(r, eval.as_ref().map(|e| &e.0), eval.as_ref().map(|e| e.1));
+            rep.add(
+                r,
+                eval.as_ref().map(|e| &e.0),
+                eval.as_ref().map(|e| e.1),
+                stack.as_deref(),
+            );
         }
         let eval = eval.as_ref().map(|e| &e.0);
+        let stack = stack.as_deref();
         match self.format {
             Format::Jsonl => {
-                self.writer.write_line(&mut self.lines, r, source, eval);
+                self.writer
+                    .write_line(&mut self.lines, r, source, eval, stack);
                 self.lines.push(b'\n');
                 if self.streaming_table || self.lines.len() >= LINES_BUFFER {
                     self.write_lines()?;
                 }
             }
             Format::Csv => {
-                let j = FlowJson::new(r, source, eval);
+                let j = FlowJson::new(r, source, eval, stack);
                 if !self.wrote_header {
                     writeln!(self.out, "{}", CSV_HEADER.join(","))?;
                     self.wrote_header = true;
@@ -169,7 +214,7 @@ impl Sink {
             }
             Format::Table if self.streaming_table => {
                 let mut t = Table::default();
-                t.push(&FlowJson::new(r, source, eval));
+                t.push(&FlowJson::new(r, source, eval, stack));
                 let mut buf = Vec::new();
                 t.write(&mut buf)?;
                 let text = String::from_utf8_lossy(&buf);
@@ -183,7 +228,7 @@ impl Sink {
                     writeln!(self.out, "{l}")?;
                 }
             }
-            Format::Table => self.table.push(&FlowJson::new(r, source, eval)),
+            Format::Table => self.table.push(&FlowJson::new(r, source, eval, stack)),
         }
         // Live: each record goes out as the flow is decided. Files: buffered.
         if self.streaming_table {
@@ -279,6 +324,7 @@ pub fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
         out,
         table: Table::default(),
         policies: build_policies(c)?,
+        stacks: Arc::new(StackDb::load(c.stack_file.as_deref()).map_err(Failure)?),
         report: c.report.then(Report::default),
         problems: false,
         streaming_table: streaming,
