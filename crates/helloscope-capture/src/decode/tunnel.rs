@@ -151,11 +151,11 @@ impl TunnelStack {
         h | 1
     }
 
-    /// The text forms of the layers, outermost first (`…` appended when deeper).
+    /// The text forms of the layers, outermost first (`...` appended when deeper).
     pub fn names(&self) -> Vec<String> {
         let mut v: Vec<String> = self.iter().map(|t| t.to_string()).collect();
         if self.deeper {
-            v.push("…".into());
+            v.push("...".into());
         }
         v
     }
