@@ -165,9 +165,16 @@ impl Defragmenter {
             self.stats.dropped += 1;
             return None;
         }
-        if self.held + len as usize > self.cfg.max_bytes
-            || (!self.open.contains_key(&key) && self.open.len() >= self.cfg.max_datagrams)
-        {
+        // What the datagram's buffer grows by (it is as long as the furthest byte received).
+        let grows = match self.open.get(&key) {
+            Some(d) => (end as usize).saturating_sub(d.data.len()),
+            None if self.open.len() >= self.cfg.max_datagrams => {
+                self.stats.dropped += 1;
+                return None;
+            }
+            None => end as usize,
+        };
+        if self.held + grows > self.cfg.max_bytes {
             self.stats.dropped += 1;
             return None;
         }
@@ -354,13 +361,15 @@ mod tests {
         // A third datagram: over the datagram bound.
         assert!(d.push(&frag(3, 0, true, &eight), T).is_none());
         assert_eq!(d.stats().dropped, 1);
-        // Past the byte bound.
+        // Past the byte bound: 24 more bytes, or a few bytes far into the datagram.
         assert!(d.push(&frag(1, 8, true, &[0; 24]), T).is_none());
-        assert_eq!(d.stats().dropped, 2);
+        assert!(d.push(&frag(2, 4000, false, &[0; 1]), T).is_none());
+        assert_eq!(d.stats().dropped, 3);
+        assert_eq!(d.held_bytes(), 16);
         // Past 65535, misaligned.
         assert!(d.push(&frag(1, 65528, false, &[0; 16]), T).is_none());
         assert!(d.push(&frag(1, 8, true, &[0; 5]), T).is_none());
-        assert_eq!(d.stats().dropped, 4);
+        assert_eq!(d.stats().dropped, 5);
         // 31 s later both open datagrams are dropped, and their bytes freed.
         assert!(d
             .push(&frag(9, 0, true, &eight), T + Duration::from_secs(31))
