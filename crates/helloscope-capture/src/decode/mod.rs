@@ -1,7 +1,7 @@
 //! Link, network and transport decoding: from one captured frame to the TCP segment (or UDP
 //! datagram, or IP fragment) inside it, through any stack of tunnels.
 //!
-//! One decoder per layer: [`link`](self) headers of each libpcap link type, Ethernet and
+//! One decoder per layer: the link headers of each libpcap link type, Ethernet and
 //! its tags, PPP and PPPoE, IP (etherparse's lax slices), GRE and ERSPAN, MPLS, and the UDP
 //! tunnels VXLAN, GENEVE and GTP-U. Plain Ethernet/IPv4/IPv6 with TCP is read at fixed
 //! offsets ([`decode_tcp`]'s fast path); everything else walks the layers once each,
