@@ -663,3 +663,37 @@ fn damaged_tunnel_frames_are_counted_not_fatal() {
         assert_eq!(a.stats().packets, n, "{}", e.name);
     }
 }
+
+/// Captures taken on the sending host with segmentation offload hold IPv4 packets whose
+/// total length is 0: the length is taken from the captured bytes, as Wireshark does, and
+/// the records are the plain capture's.
+#[test]
+fn ipv4_total_length_zero_is_read_from_the_captured_bytes() {
+    let dir = out_dir("offload");
+    let mut tried = 0;
+    for (name, pkts) in real_packets() {
+        if pkts.iter().all(|(_, ip)| is_v6(ip)) {
+            continue;
+        }
+        let want = plain(&dir, &name, &pkts);
+        let frames: Packets = pkts
+            .iter()
+            .map(|(t, ip)| {
+                let mut ip = ip.clone();
+                if !is_v6(&ip) {
+                    ip[2..4].copy_from_slice(&[0, 0]);
+                    ip[10..12].copy_from_slice(&[0, 0]);
+                    let sum = checksum(&ip[..20]);
+                    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+                }
+                (*t, eth_ip(&ip))
+            })
+            .collect();
+        let path = dir.join(format!("{name}.offload.pcap"));
+        write(&path, 1, &frames);
+        assert_eq!(records(&path, 1).0, want, "{name}");
+        tried += 1;
+    }
+    assert!(tried >= 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
