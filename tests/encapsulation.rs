@@ -257,6 +257,17 @@ fn encapsulations() -> Vec<Encap> {
             tunnel: &["gre:key=9"],
         },
         Encap {
+            name: "erspan1",
+            link: 1,
+            wrap: |ip| {
+                eth_ip(&ipv4(
+                    47,
+                    &gre(false, None, None, [0x88, 0xbe], &eth_ip(ip)),
+                ))
+            },
+            tunnel: &["erspan1"],
+        },
+        Encap {
             name: "erspan2",
             link: 1,
             wrap: |ip| eth_ip(&ipv4(47, &erspan2(3, &eth_ip(ip)))),

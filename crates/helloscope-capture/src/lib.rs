@@ -1,7 +1,8 @@
 //! # helloscope-capture
 //!
 //! Packets to TLS flows: libpcap sources (files and live interfaces), L2–L4 decoding with
-//! etherparse, reassembly of the handshake bytes of each TCP direction, a bounded flow table
+//! etherparse through tunnels (IP in IP, GRE, ERSPAN, VXLAN, GENEVE, GTP-U, MPLS), IP
+//! reassembly, reassembly of the handshake bytes of each TCP direction, a bounded flow table
 //! with idle timeouts in packet time, and one [`FlowRecord`] per TLS flow saying what the
 //! client offered, what the server chose, and how the handshake ended.
 //!

@@ -1,7 +1,9 @@
 //! Several analyzers over one capture, each following its share of the flows.
 //!
-//! A flow belongs to the shard given by a symmetric hash of its two endpoints, so both
-//! directions meet in the same analyzer. For a classic pcap file
+//! A flow belongs to the shard given by a symmetric hash of its two endpoints (the innermost
+//! ones, under any tunnel), so both directions meet in the same analyzer. An IP fragment has
+//! no ports to hash, so every analyzer takes it, and each keeps the reassembled datagrams of
+//! its own flows ([`route`]). For a classic pcap file
 //! ([`PacketSource::analyze_sharded`](crate::PacketSource::analyze_sharded)) the workers also
 //! share the reading: the file is cut into blocks, worker `k % n` reads block `k`, walks its
 //! records while they are in its cache and lists each worker's packets in it, and hands the

@@ -37,7 +37,7 @@ pub(crate) fn gre<'a>(b: &'a [u8], stack: &mut TunnelStack) -> Result<Next<'a>, 
     match u16::from_be_bytes([p0, p1]) {
         // ERSPAN type I has no header of its own and no sequence number; type II has both.
         0x88be if !sequenced => {
-            stack.push(Tunnel::Erspan2(0));
+            stack.push(Tunnel::Erspan1);
             Ok(Next::Ethernet(payload))
         }
         0x88be => erspan2(payload, stack),
@@ -120,6 +120,13 @@ mod tests {
         let mut s = TunnelStack::new();
         assert!(matches!(gre(&b, &mut s), Ok(Next::Ethernet([0xee]))));
         assert_eq!(s.names(), ["erspan2:session=3"]);
+        // Type I: no sequence number, no ERSPAN header.
+        let mut s = TunnelStack::new();
+        assert!(matches!(
+            gre(&[0, 0, 0x88, 0xbe, 0xee], &mut s),
+            Ok(Next::Ethernet([0xee]))
+        ));
+        assert_eq!(s.names(), ["erspan1"]);
         // Type III: ver 2, session 1023, FT 0, O clear.
         let b = [
             0x00, 0x00, 0x22, 0xeb, 0x20, 0x00, 0x03, 0xff, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0xee,

@@ -14,6 +14,9 @@ pub enum Tunnel {
     Gre,
     /// GRE with a key: `gre:key=7`.
     GreKey(u32),
+    /// ERSPAN type I (GRE protocol 0x88BE without a sequence number, no ERSPAN header):
+    /// `erspan1`.
+    Erspan1,
     /// ERSPAN type II (GRE protocol 0x88BE): `erspan2:session=3`.
     Erspan2(u16),
     /// ERSPAN type III (GRE protocol 0x22EB): `erspan3:session=3`.
@@ -36,6 +39,7 @@ impl Tunnel {
             Tunnel::Ipv6 => (2, 0),
             Tunnel::Gre => (3, 0),
             Tunnel::GreKey(k) => (4, k),
+            Tunnel::Erspan1 => (11, 0),
             Tunnel::Erspan2(s) => (5, u32::from(s)),
             Tunnel::Erspan3(s) => (6, u32::from(s)),
             Tunnel::Vxlan(v) => (7, v),
@@ -54,6 +58,7 @@ impl fmt::Display for Tunnel {
             Tunnel::Ipv6 => f.write_str("ipv6"),
             Tunnel::Gre => f.write_str("gre"),
             Tunnel::GreKey(k) => write!(f, "gre:key={k}"),
+            Tunnel::Erspan1 => f.write_str("erspan1"),
             Tunnel::Erspan2(s) => write!(f, "erspan2:session={s}"),
             Tunnel::Erspan3(s) => write!(f, "erspan3:session={s}"),
             Tunnel::Vxlan(v) => write!(f, "vxlan:vni={v}"),
