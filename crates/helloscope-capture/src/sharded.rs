@@ -533,4 +533,23 @@ mod tests {
         }
         assert!(quick > 100, "the capture is Ethernet, IPv4, TCP: {quick}");
     }
+
+    /// A fragment goes to every shard, at the fixed offsets as through the decoder; its
+    /// unfragmented twin to one.
+    #[test]
+    fn fragments_go_to_every_shard() {
+        let mut src = crate::PacketSource::open_file(&captures("openssl.pcap")).unwrap();
+        let frame = src.next_packet().unwrap().unwrap().data.to_vec();
+        assert!(quick_shard(LinkType::Ethernet, &frame, 2).is_some());
+        assert!(route(LinkType::Ethernet, &frame, 2).is_some());
+        let mut first = frame.clone();
+        first[20] |= 0x20; // more fragments
+        let mut later = frame;
+        later[21] = 1; // offset 8
+        for f in [first, later] {
+            assert_eq!(quick_shard(LinkType::Ethernet, &f, 2), None);
+            assert_eq!(route(LinkType::Ethernet, &f, 2), None);
+            assert_eq!(route(LinkType::Ethernet, &f, 1), Some(0));
+        }
+    }
 }
