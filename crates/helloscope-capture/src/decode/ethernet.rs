@@ -28,3 +28,33 @@ pub(crate) fn by_ether_type(t: u16, b: &[u8]) -> Result<Next<'_>, DecodeSkip> {
         _ => Err(DecodeSkip::NotIp),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_and_ether_types() {
+        // QinQ: 802.1ad tag (VLAN 100), 802.1Q tag (VLAN 42), IPv6.
+        let b = [0x00, 0x64, 0x81, 0x00, 0x00, 0x2a, 0x86, 0xdd, 0x60];
+        let mut next = by_ether_type(0x88a8, &b).unwrap();
+        for _ in 0..2 {
+            next = match next {
+                Next::EtherType(t, rest) => by_ether_type(t, rest).unwrap(),
+                other => panic!("{other:?}"),
+            };
+        }
+        assert!(matches!(next, Next::Ip([0x60])));
+        assert!(matches!(by_ether_type(0x8847, &[1]), Ok(Next::Mpls([1]))));
+        assert!(matches!(
+            by_ether_type(0x6558, &[2]),
+            Ok(Next::Ethernet([2]))
+        ));
+        assert_eq!(by_ether_type(0x0806, &[]).err(), Some(DecodeSkip::NotIp));
+        assert_eq!(
+            by_ether_type(0x8100, &[0, 1]).err(),
+            Some(DecodeSkip::BadLinkHeader)
+        );
+        assert_eq!(ethernet(&[0; 13]).err(), Some(DecodeSkip::BadLinkHeader));
+    }
+}

@@ -527,4 +527,41 @@ mod tests {
                 .truncated
         );
     }
+
+    /// A TCP segment inside VXLAN, by hand: outer IPv4/UDP to 4789, VNI 5001, inner
+    /// Ethernet/IPv4/TCP acknowledging 0x01020304.
+    #[test]
+    fn tcp_in_vxlan_by_hand() {
+        let inner = v4_frame(b"hi");
+        let mut vx = vec![0x08, 0, 0, 0, 0x00, 0x13, 0x89, 0];
+        vx.extend_from_slice(&inner);
+        let mut udp = vec![0xc3, 0x50, 0x12, 0xb5];
+        udp.extend_from_slice(&((8 + vx.len()) as u16).to_be_bytes());
+        udp.extend_from_slice(&[0, 0]);
+        udp.extend_from_slice(&vx);
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+        ];
+        ip[2..4].copy_from_slice(&((20 + udp.len()) as u16).to_be_bytes());
+        ip.extend_from_slice(&udp);
+        let Ok(Decoded::Tcp(seg)) = decode_packet(LinkType::Raw, &ip) else {
+            panic!("{:?}", decode_packet(LinkType::Raw, &ip));
+        };
+        assert_eq!(
+            (seg.src, seg.dst_port, seg.ack_number, seg.payload),
+            ("10.0.0.1".parse().unwrap(), 443, 99, &b"hi"[..])
+        );
+        assert_eq!(seg.tunnel.names(), ["vxlan:vni=5001"]);
+        assert_eq!(decode_tcp(LinkType::Raw, &ip), Ok(seg));
+        // The I flag clear: an ordinary datagram to port 4789.
+        ip[28] = 0;
+        let Ok(Decoded::Udp(d)) = decode_packet(LinkType::Raw, &ip) else {
+            panic!()
+        };
+        assert_eq!(
+            (d.dst_port, d.payload.len(), d.tunnel.is_empty()),
+            (4789, vx.len(), true)
+        );
+        assert_eq!(decode_tcp(LinkType::Raw, &ip), Err(DecodeSkip::NotTcp));
+    }
 }
