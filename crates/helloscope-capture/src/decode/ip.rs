@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use etherparse::{Ipv6ExtensionSlice, LaxIpSlice};
+use etherparse::LaxIpSlice;
 
 use super::DecodeSkip;
 
@@ -27,6 +27,25 @@ pub(crate) struct IpLayer<'a> {
     /// The packet's length field says more than was captured.
     pub(crate) incomplete: bool,
     pub(crate) fragment: Option<FragmentFields>,
+}
+
+/// Where the IPv6 Fragment header of packet `b` (which ends at `end`) starts, walking the
+/// extension headers that may come before it (RFC 8200 section 4.1).
+fn fragment_header(b: &[u8], end: usize) -> Option<usize> {
+    let (mut next, mut at) = (*b.get(6)?, 40);
+    loop {
+        let h = b.get(at..end.min(b.len()))?;
+        let len = match next {
+            44 => return (h.len() >= 8).then_some(at),
+            // Hop-by-hop, routing, destination options: 8-byte units after the first 8.
+            0 | 43 | 60 => (usize::from(*h.get(1)?) + 1) * 8,
+            // Authentication header: 4-byte units, minus 2.
+            51 => (usize::from(*h.get(1)?) + 2) * 4,
+            _ => return None,
+        };
+        next = *h.first()?;
+        at += len;
+    }
 }
 
 fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
@@ -77,22 +96,17 @@ pub(crate) fn ip(b: &[u8]) -> Result<IpLayer<'_>, DecodeSkip> {
                 incomplete: p.incomplete,
                 fragment: None,
             };
-            // The Fragment header is read here: etherparse 0.19 takes the offset's low bits
-            // and the M flag from the wrong bits of it.
-            let frag = v6.extensions().clone().into_iter().find_map(|e| match e {
-                Ipv6ExtensionSlice::Fragment(f) => Some(f.slice()),
-                _ => None,
-            });
-            if let Some(f) = frag.filter(|f| f.len() >= 8) {
+            // The Fragment header is found and read here: etherparse 0.19 takes the offset's
+            // low bits and the M flag from the wrong bits of it, and its iterator over
+            // extension headers reads past the end of one cut short.
+            let end = offset_in(b, p.payload) + p.payload.len();
+            if let Some(at) = fragment_header(b, end) {
+                let f = &b[at..at + 8];
                 let word = u16::from_be_bytes([f[2], f[3]]);
                 let (offset, more) = (u32::from(word >> 3) * 8, word & 1 == 1);
                 if offset != 0 || more {
-                    // The fragmentable part starts right after the fragment header,
-                    // whatever etherparse went on to read after it.
-                    let start = offset_in(b, f) + 8;
-                    let end = offset_in(b, p.payload) + p.payload.len();
                     layer.protocol = f[0];
-                    layer.payload = b.get(start..end).ok_or(DecodeSkip::Malformed)?;
+                    layer.payload = &b[at + 8..end];
                     layer.fragment = Some(FragmentFields {
                         id: u32::from_be_bytes([f[4], f[5], f[6], f[7]]),
                         offset,
@@ -160,5 +174,37 @@ mod tests {
             })
         );
         assert_eq!((l.protocol, l.payload), (6, &[5, 6, 7, 8][..]));
+    }
+
+    /// Found by the `decode` fuzz target: an IPv6 extension header cut short, which
+    /// etherparse's extension iterator read past.
+    #[test]
+    fn a_cut_extension_header_is_not_read_past() {
+        let frame = [
+            0x00, 0x00, 0x03, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x86, 0xdd, 0x60, 0x0d, 0xc7, 0xa6, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+            0x28, 0xff, 0xff, 0xff, 0xd5, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x11, 0x5a, 0xb7, 0xc8, 0x2e, 0x92,
+            0x88, 0x82, 0xfb, 0x19, 0x16, 0x31, 0x80, 0x10, 0x00, 0x42, 0x00, 0x28, 0x00, 0x00,
+            0x01, 0x01, 0x08, 0x0a, 0xa0, 0x56, 0x06, 0x83, 0x3d, 0x5e, 0x0e, 0x2c,
+        ];
+        let _ = ip(&frame[14..]);
+        let _ = crate::decode::decode_packet(crate::decode::LinkType::Ethernet, &frame);
+        // A fragment header behind a hop-by-hop header is found.
+        let mut b = vec![0x60, 0, 0, 0, 0, 24, 0, 64];
+        b.extend_from_slice(&[1; 32]);
+        b.extend_from_slice(&[44, 0, 0, 0, 0, 0, 0, 0]); // hop-by-hop, next: fragment
+        b.extend_from_slice(&[6, 0, 0, 1, 0, 0, 0, 9, 7, 7, 7, 7, 7, 7, 7, 7]);
+        let l = ip(&b).unwrap();
+        assert_eq!(
+            l.fragment,
+            Some(FragmentFields {
+                id: 9,
+                offset: 0,
+                more: true
+            })
+        );
+        assert_eq!((l.protocol, l.payload), (6, &[7; 8][..]));
     }
 }
