@@ -75,7 +75,7 @@ fn addr128(ip: IpAddr) -> u128 {
 }
 
 impl FlowKey {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn of(seg: &TcpSegment<'_>) -> Self {
         let a = (addr128(seg.src), seg.src_port);
         let b = (addr128(seg.dst), seg.dst_port);

@@ -143,11 +143,18 @@ impl TunnelStack {
 
     /// A 64-bit identity of the stack for flow keys: 0 when there is no encapsulation,
     /// otherwise a mix of every layer's kind and identifier (never 0).
-    #[inline]
+    #[inline(always)]
     pub fn identity(&self) -> u64 {
         if self.len == 0 && !self.deeper {
             return 0;
         }
+        self.mixed()
+    }
+
+    /// The identity of a stack that is not empty; out of line, so that the flow key of plain
+    /// traffic stays a few instructions.
+    #[inline(never)]
+    fn mixed(&self) -> u64 {
         let mut h: u64 = 0x243f_6a88_85a3_08d3 ^ u64::from(self.deeper);
         for t in self.iter() {
             h = (h ^ t.packed()).wrapping_mul(0x9e37_79b9_7f4a_7c15);
