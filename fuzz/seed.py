@@ -37,4 +37,32 @@ for f in sorted(os.listdir(os.path.join(root, "captures"))):
         # pipeline input: frames of one flow after another, even first byte = Ethernet.
         blob = b"".join(bytes([0x10]) + struct.pack("<H", len(x)) + x for x in fr[:40])
         put("pipeline", blob)
+
+# decode: the same IP packets carried through tunnels, and cut into fragments (the first
+# byte of a decode input picks the link type for the reassembly half of the target; 1 is
+# Ethernet, and 0xff separates frames).
+def eth(t, p): return bytes(12) + struct.pack(">H", t) + p
+def ip4(proto, p, off=0, more=False, ident=1):
+    return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(p), ident, off // 8 | (0x2000 if more else 0),
+                       64, proto, 0, bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2])) + p
+def udp(dp, p): return struct.pack(">HHHH", 50000, dp, 8 + len(p), 0) + p
+_, fr = frames(os.path.join(root, "captures", "openssl.pcap"))
+for x in fr[:20]:
+    ip = x[14:]
+    wrapped = [
+        eth(0x0800, ip4(4, ip)),
+        eth(0x0800, ip4(47, struct.pack(">HHI", 0x2000, 0x0800, 7) + ip)),
+        eth(0x0800, ip4(47, struct.pack(">HHI", 0x1000, 0x88be, 1) + bytes([0x10, 0, 0, 3, 0, 0, 0, 0]) + x)),
+        eth(0x0800, ip4(17, udp(4789, bytes([8, 0, 0, 0, 0, 0x13, 0x89, 0]) + x))),
+        eth(0x0800, ip4(17, udp(6081, bytes([0, 0, 0x65, 0x58, 0, 0, 7, 0]) + x))),
+        eth(0x0800, ip4(17, udp(2152, struct.pack(">BBHI", 0x30, 0xff, len(ip), 9) + ip))),
+        eth(0x8847, struct.pack(">I", 16 << 12 | 1 << 8 | 64) + ip),
+    ]
+    for w in wrapped:
+        put("decode", w)
+    if len(ip) > 40:
+        payload = ip[20:]
+        parts = [eth(0x0800, ip4(ip[9], payload[o:o + 16], o, o + 16 < len(payload), 7))
+                 for o in range(0, len(payload), 16)]
+        put("decode", bytes([1]) + b"\xff".join(reversed(parts)))
 print("seeded", {t: len(os.listdir(os.path.join(here, "corpus", t))) for t in os.listdir(os.path.join(here, "corpus"))})

@@ -326,6 +326,10 @@ fn line_bound(
     if let Some(s) = stack {
         n += s.json.len();
     }
+    if !r.tunnel.is_empty() {
+        // `,"tunnel":[…]`: every layer's text is under 24 bytes.
+        n += 16 + (helloscope_capture::decode::MAX_TUNNELS + 1) * 32;
+    }
     n
 }
 
@@ -514,6 +518,17 @@ impl LineWriter {
         c.put(b']');
         key!(c, "packets");
         c.decimal(r.packets);
+        if !r.tunnel.is_empty() {
+            key!(c, "tunnel");
+            c.put(b'[');
+            for (i, t) in r.tunnel.names().iter().enumerate() {
+                if i > 0 {
+                    c.put(b',');
+                }
+                c.clean(t);
+            }
+            c.put(b']');
+        }
         c.put(b'}');
         let written = c.pos;
         out.extend_from_slice(&scratch[..written]);
@@ -566,7 +581,7 @@ fn esc_len(s: &str) -> usize {
 mod tests {
     use std::time::UNIX_EPOCH;
 
-    use helloscope_capture::{Analyzer, FlowConfig, PacketSource, Side};
+    use helloscope_capture::{Analyzer, FlowConfig, PacketSource, Side, Tunnel};
     use helloscope_tls::{AlertDescription, AlertLevel};
 
     use super::*;
@@ -655,6 +670,15 @@ mod tests {
         r.client_hello = None;
         r.server_hello = None;
         same_as_serde(&r, "-", None);
+        // The tunnel key: absent above, a list of texts when set.
+        r.tunnel.push(Tunnel::Vxlan(5001));
+        r.tunnel.push(Tunnel::Ipv6);
+        same_as_serde(&r, "-", None);
+        let mut line = Vec::new();
+        LineWriter::default().write_line(&mut line, &r, "-", None);
+        assert!(String::from_utf8(line)
+            .unwrap()
+            .ends_with(r#","tunnel":["vxlan:vni=5001","ipv6"]}"#));
     }
 
     /// The room sized for a line holds the worst each field can be: every string made of
@@ -698,6 +722,19 @@ mod tests {
         };
         r.packets = u64::MAX;
         r.first_seen = Duration::new(u64::from(u32::MAX), 999_999_999);
+        // The longest tunnel texts, more layers than are named.
+        for t in [
+            Tunnel::Erspan3(1023),
+            Tunnel::GtpU(u32::MAX),
+            Tunnel::GreKey(u32::MAX),
+            Tunnel::Vxlan(0xff_ffff),
+            Tunnel::Geneve(0xff_ffff),
+            Tunnel::Mpls(0xf_ffff),
+            Tunnel::Erspan2(1023),
+        ] {
+            r.tunnel.push(t);
+        }
+        same_as_serde(&r, "-", None);
         let eval = Evaluation {
             profile: worst.clone(),
             verdict: crate::policy::Verdict::Breaks,

@@ -100,6 +100,9 @@ pub struct FlowJson {
     pub end: &'static str,
     pub flags: Vec<&'static str>,
     pub packets: u64,
+    /// The encapsulations, outermost first; absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<Vec<String>>,
 }
 
 pub fn rfc3339_micros(d: Duration) -> String {
@@ -189,6 +192,7 @@ impl FlowJson {
             end: r.end.name(),
             flags: flag_names(&r.flags),
             packets: r.packets,
+            tunnel: (!r.tunnel.is_empty()).then(|| r.tunnel.names()),
         }
     }
 }
@@ -224,6 +228,7 @@ pub const CSV_HEADER: &[&str] = &[
     "policy_profile",
     "policy_verdict",
     "policy_findings",
+    "tunnel",
 ];
 
 fn csv_field(s: &str) -> String {
@@ -303,6 +308,7 @@ pub fn csv_row(j: &FlowJson) -> String {
                     .join(" ")
             })
             .unwrap_or_default(),
+        j.tunnel.as_ref().map(|t| t.join(" ")).unwrap_or_default(),
     ];
     fields
         .iter()

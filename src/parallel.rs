@@ -7,7 +7,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use helloscope_capture::sharded::{per_worker_config, shard_of, Batcher};
+use helloscope_capture::sharded::{per_worker_config, route, Batcher};
 use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, LinkType, Stats};
 
 /// Packets sent to a worker in one message: one allocation per batch, not per packet.
@@ -51,7 +51,7 @@ pub fn run<B: Default + Send>(
         let (rec_tx, rec_rx) = mpsc::channel::<B>();
         let mut senders = Vec::new();
         let mut handles = Vec::new();
-        for _ in 0..threads {
+        for w in 0..threads {
             // Bounded: a slow worker makes the reader wait instead of queueing the file.
             let (tx, rx) = mpsc::sync_channel::<Batch>(4);
             senders.push(tx);
@@ -59,6 +59,7 @@ pub fn run<B: Default + Send>(
             let cfg = per_worker.clone();
             handles.push(scope.spawn(move || {
                 let mut a = Analyzer::new(cfg);
+                a.set_shard(w, threads);
                 let mut batcher = Batcher::new(prepare, rec_tx);
                 let mut send = |r: FlowRecord| batcher.push(r);
                 for b in rx {
@@ -77,12 +78,18 @@ pub fn run<B: Default + Send>(
         let mut full: Option<usize> = None;
         loop {
             let more = read(&mut |ts, frame| {
-                let s = shard_of(link, frame, threads);
-                let b = &mut batches[s];
-                b.index.push((ts, b.data.len() as u32, frame.len() as u32));
-                b.data.extend_from_slice(frame);
-                if b.index.len() >= BATCH_PACKETS {
-                    full = Some(s);
+                // An IP fragment goes to every worker (see `route`).
+                let to = match route(link, frame, threads) {
+                    Some(s) => s..s + 1,
+                    None => 0..threads,
+                };
+                for s in to {
+                    let b = &mut batches[s];
+                    b.index.push((ts, b.data.len() as u32, frame.len() as u32));
+                    b.data.extend_from_slice(frame);
+                    if b.index.len() >= BATCH_PACKETS {
+                        full = Some(s);
+                    }
                 }
             });
             if let Some(s) = full.take() {

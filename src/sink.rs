@@ -293,6 +293,14 @@ pub fn print_stats(s: &Stats) {
             s.buffers_shed,
             "flow buffers dropped to stay under --max-buffer-mib",
         ),
+        (s.ip_reassembled, "IP datagrams reassembled"),
+        (s.ip_fragments_dropped, "IP fragments dropped"),
+        (s.ip_datagrams_incomplete, "IP datagrams left incomplete"),
+        (
+            s.ip_fragment_overlap_conflicts,
+            "IP fragments overlapping with other bytes",
+        ),
+        (s.tunnelled_segments, "TCP segments from tunnels"),
     ];
     for (n, what) in shed {
         if n > 0 {

@@ -298,3 +298,42 @@ fn reused_fingerprints_equal_fresh_ones() {
         fresh.len()
     );
 }
+
+/// The corpus captures on PPP links (LINKTYPE_PPP, Zeek's QUIC interop traces, which the
+/// manifest marks `encap:ppp` and `proto:quic`) decode through their PPP headers: every
+/// frame gives an IP packet (UDP, or ICMPv6), and the QUIC datagrams on port 443 are reached
+/// (QUIC itself is not read here).
+#[test]
+fn corpus_ppp_captures_decode_to_their_udp_datagrams() {
+    use helloscope_capture::decode::{decode_packet, Decoded, LinkType};
+    let Some(dir) = corpus_dir() else {
+        eprintln!("SKIPPED conformance (PPP): ../shared/corpus not found");
+        return;
+    };
+    let manifest = std::fs::read_to_string(dir.join("manifest.tsv")).unwrap();
+    let files: Vec<&str> = manifest
+        .lines()
+        .filter(|l| {
+            l.split('\t')
+                .nth(5)
+                .is_some_and(|f| f.contains("encap:ppp"))
+        })
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert!(!files.is_empty(), "the manifest lists PPP captures");
+    for f in files {
+        let mut src = PacketSource::open_file(dir.join(f).to_str().unwrap()).unwrap();
+        assert_eq!(src.link_type(), LinkType::Ppp, "{f}");
+        let (mut frames, mut quic) = (0, 0);
+        while let Some(p) = src.next_packet().unwrap() {
+            frames += 1;
+            match decode_packet(LinkType::Ppp, p.data) {
+                Ok(Decoded::Udp(d)) if d.src_port == 443 || d.dst_port == 443 => quic += 1,
+                // ICMPv6 (neighbour discovery) is IP, just not TCP or UDP.
+                Ok(_) | Err(helloscope_capture::DecodeSkip::NotTcp) => {}
+                Err(e) => panic!("{f}: frame {frames}: {e:?}"),
+            }
+        }
+        assert!(quic > 0 && quic * 2 > frames, "{f}: {quic} of {frames}");
+    }
+}

@@ -145,14 +145,20 @@ pub struct PcapWriter<W: Write> {
 }
 
 impl<W: Write> PcapWriter<W> {
-    pub fn new(mut w: W) -> Self {
-        // pcap global header: magic, v2.4, tz 0, sigfigs 0, snaplen 65535, LINKTYPE_ETHERNET.
+    pub fn new(w: W) -> Self {
+        Self::with_link_type(w, 1)
+    }
+
+    /// A writer of frames of libpcap link type `link` (see [`PcapWriter::frame`]).
+    pub fn with_link_type(mut w: W, link: u32) -> Self {
+        // pcap global header: magic, v2.4, tz 0, sigfigs 0, snaplen 262144, link type.
         w.write_all(&0xa1b2c3d4u32.to_le_bytes()).unwrap();
         w.write_all(&2u16.to_le_bytes()).unwrap();
         w.write_all(&4u16.to_le_bytes()).unwrap();
         w.write_all(&[0; 8]).unwrap();
-        w.write_all(&65535u32.to_le_bytes()).unwrap();
-        w.write_all(&1u32.to_le_bytes()).unwrap();
+        w.write_all(&(if link == 1 { 65535u32 } else { 262144 }).to_le_bytes())
+            .unwrap();
+        w.write_all(&link.to_le_bytes()).unwrap();
         PcapWriter {
             w,
             ts_us: 1_700_000_000_000_000,
@@ -210,6 +216,20 @@ impl<W: Write> PcapWriter<W> {
         self.w.write_all(&len.to_le_bytes()).unwrap();
         self.w.write_all(&len.to_le_bytes()).unwrap();
         self.w.write_all(f).unwrap();
+        self.packets += 1;
+        self.bytes += 16 + len as u64;
+    }
+
+    /// Writes `frame` as it is, captured at `ts`.
+    pub fn frame(&mut self, ts: std::time::Duration, frame: &[u8]) {
+        let len = frame.len() as u32;
+        self.w
+            .write_all(&(ts.as_secs() as u32).to_le_bytes())
+            .unwrap();
+        self.w.write_all(&ts.subsec_micros().to_le_bytes()).unwrap();
+        self.w.write_all(&len.to_le_bytes()).unwrap();
+        self.w.write_all(&len.to_le_bytes()).unwrap();
+        self.w.write_all(frame).unwrap();
         self.packets += 1;
         self.bytes += 16 + len as u64;
     }

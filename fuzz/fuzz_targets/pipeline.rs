@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         max_buffer_total: 1 << 14,
         // Small, so that emptying a full table of fingerprints is fuzzed too.
         fingerprint_cache: 2,
+        ..FlowConfig::default()
     };
     let mut a = Analyzer::new(cfg);
     let mut rest = data;

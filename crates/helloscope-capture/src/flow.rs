@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use helloscope_tls::{AlertLevel, ClientHello, HandshakeType, ServerHello, TlsVersion};
 
-use crate::decode::TcpSegment;
+use crate::decode::{TcpSegment, TunnelStack};
 use crate::fingerprint_cache::FingerprintCache;
 use crate::finished::FinishedFlows;
 use crate::reassembly::StreamReassembler;
@@ -35,6 +35,9 @@ pub struct FlowConfig {
     /// computes every one. About 1 KB each, and never more than 12 MiB in all whatever the
     /// traffic (three tables of at most 4 MiB, each emptied when full).
     pub fingerprint_cache: usize,
+    /// Bounds of IP reassembly (bytes and datagrams held, timeout). Every `--threads` worker
+    /// sees every fragment and holds them all, so these are per worker.
+    pub defrag: crate::defrag::DefragConfig,
 }
 
 impl Default for FlowConfig {
@@ -45,6 +48,7 @@ impl Default for FlowConfig {
             max_buffer_per_direction: 64 * 1024,
             max_buffer_total: 256 << 20,
             fingerprint_cache: 4096,
+            defrag: crate::defrag::DefragConfig::default(),
         }
     }
 }
@@ -58,6 +62,9 @@ pub(crate) struct FlowKey {
     hi: u128,
     /// The port of `lo` in the upper half, that of `hi` in the lower.
     ports: u32,
+    /// The tunnel stack's identity (0 for none): one connection seen on two mirrored paths
+    /// is two flows.
+    tunnel: u64,
 }
 
 fn addr128(ip: IpAddr) -> u128 {
@@ -68,7 +75,7 @@ fn addr128(ip: IpAddr) -> u128 {
 }
 
 impl FlowKey {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn of(seg: &TcpSegment<'_>) -> Self {
         let a = (addr128(seg.src), seg.src_port);
         let b = (addr128(seg.dst), seg.dst_port);
@@ -77,6 +84,7 @@ impl FlowKey {
             lo: lo.0,
             hi: hi.0,
             ports: u32::from(lo.1) << 16 | u32::from(hi.1),
+            tunnel: seg.tunnel.identity(),
         }
     }
 }
@@ -207,6 +215,8 @@ pub(crate) struct Flow {
     snaplen_cut: bool,
     /// Its buffers were dropped to keep the table under `max_buffer_total`.
     shed_by_budget: bool,
+    /// The encapsulations it came through.
+    tunnel: TunnelStack,
 }
 
 impl Flow {
@@ -231,6 +241,7 @@ impl Flow {
             rst: None,
             snaplen_cut: false,
             shed_by_budget: false,
+            tunnel: TunnelStack::new(),
         }
     }
 
@@ -323,6 +334,7 @@ impl Flow {
             end,
             flags: self.flags(),
             packets: self.packets,
+            tunnel: self.tunnel,
         }
     }
 
@@ -597,6 +609,7 @@ impl FlowTable {
         };
         let mut flow = Box::new(Flow::new(client, server, ts, &self.cfg));
         flow.tls = tls;
+        flow.tunnel = seg.tunnel;
         if tls {
             stats.flows_tls += 1;
         }

@@ -1,7 +1,8 @@
 //! # helloscope-capture
 //!
 //! Packets to TLS flows: libpcap sources (files and live interfaces), L2–L4 decoding with
-//! etherparse, reassembly of the handshake bytes of each TCP direction, a bounded flow table
+//! etherparse through tunnels (IP in IP, GRE, ERSPAN, VXLAN, GENEVE, GTP-U, MPLS), IP
+//! reassembly, reassembly of the handshake bytes of each TCP direction, a bounded flow table
 //! with idle timeouts in packet time, and one [`FlowRecord`] per TLS flow saying what the
 //! client offered, what the server chose, and how the handshake ended.
 //!
@@ -24,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod decode;
+pub mod defrag;
 mod fingerprint_cache;
 mod finished;
 mod flow;
@@ -37,7 +39,10 @@ mod tls_stream;
 
 use std::time::Duration;
 
-pub use decode::{decode_tcp, DecodeSkip, LinkType, TcpSegment};
+pub use decode::{
+    decode_packet, decode_tcp, DecodeSkip, Decoded, LinkType, TcpSegment, Tunnel, TunnelStack,
+    UdpDatagram,
+};
 pub use flow::FlowConfig;
 pub use record::{
     ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
@@ -49,15 +54,34 @@ pub use stats::Stats;
 pub struct Analyzer {
     table: flow::FlowTable,
     stats: Stats,
+    defrag: defrag::Defragmenter,
+    /// This analyzer's shard and the number of shards, when it follows only its share of the
+    /// flows (`--threads`): fragments go to every shard, and each keeps only the reassembled
+    /// datagrams of its own flows.
+    shard: Option<(usize, usize)>,
 }
+
+/// Reassembled datagrams inside reassembled datagrams (a fragmented tunnel carrying
+/// fragments) followed at most this deep.
+const MAX_NESTED_REASSEMBLY: usize = 4;
 
 impl Analyzer {
     /// An analyzer with the given table bounds.
     pub fn new(cfg: FlowConfig) -> Self {
         Analyzer {
+            defrag: defrag::Defragmenter::new(cfg.defrag),
             table: flow::FlowTable::new(cfg),
             stats: Stats::default(),
+            shard: None,
         }
+    }
+
+    /// Makes this analyzer shard `index` of `count` (see [`sharded`]): it must then be given
+    /// every IP fragment as well as its own packets, and it follows only the reassembled
+    /// datagrams whose flow is its own. Fragments are counted by shard 0 alone, so that the
+    /// merged counters are those of one analyzer.
+    pub fn set_shard(&mut self, index: usize, count: usize) {
+        self.shard = (count > 1).then_some((index, count));
     }
 
     /// Takes one frame of link type `link` captured at `ts`; `emit` receives each flow record
@@ -72,17 +96,74 @@ impl Analyzer {
     ) {
         self.stats.packets += 1;
         self.stats.bytes += frame.len() as u64;
-        match decode_tcp(link, frame) {
-            Ok(seg) => {
-                self.stats.tcp_segments += 1;
-                self.table.on_segment(&seg, ts, &mut self.stats, emit);
-                // Kept by the table, which looks hellos up where no counters are at hand.
-                (
-                    self.stats.fingerprints_reused,
-                    self.stats.fingerprints_reused_but_ja3,
-                ) = self.table.fingerprints_reused();
-            }
+        match decode_packet(link, frame) {
+            Ok(Decoded::Tcp(seg)) => self.on_segment(&seg, ts, emit),
+            Ok(Decoded::Udp(_)) => self.stats.skip(DecodeSkip::NotTcp.name()),
+            Ok(Decoded::Fragment(f)) => self.on_fragment(&f, frame.len(), ts, emit),
             Err(skip) => self.stats.skip(skip.name()),
+        }
+    }
+
+    #[inline]
+    fn on_segment(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        ts: Duration,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        self.stats.tcp_segments += 1;
+        self.stats.tunnelled_segments += u64::from(!seg.tunnel.is_empty());
+        self.table.on_segment(seg, ts, &mut self.stats, emit);
+        // Kept by the table, which looks hellos up where no counters are at hand.
+        (
+            self.stats.fingerprints_reused,
+            self.stats.fingerprints_reused_but_ja3,
+        ) = self.table.fingerprints_reused();
+    }
+
+    /// Shard 0 (or an unsharded analyzer) counts what every shard sees alike.
+    fn counts_shared(&self) -> bool {
+        self.shard.is_none_or(|(i, _)| i == 0)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn on_fragment(
+        &mut self,
+        f: &decode::IpFragment<'_>,
+        frame_len: usize,
+        ts: Duration,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        let shared = self.counts_shared();
+        if !shared {
+            self.stats.packets -= 1;
+            self.stats.bytes -= frame_len as u64;
+        }
+        let mut whole = self.defrag.push(f, ts);
+        let mut depth = 0;
+        while let Some(d) = whole.take() {
+            depth += 1;
+            match decode::decode_reassembled(d.src, d.dst, d.protocol, &d.data, d.tunnel) {
+                Ok(Decoded::Tcp(seg)) => {
+                    let mine = self
+                        .shard
+                        .is_none_or(|(i, n)| sharded::shard_of_segment(&seg, n) == i);
+                    if mine {
+                        self.on_segment(&seg, ts, emit);
+                    }
+                }
+                Ok(Decoded::Fragment(inner)) if depth < MAX_NESTED_REASSEMBLY => {
+                    whole = self.defrag.push(&inner, ts);
+                }
+                Ok(Decoded::Fragment(_)) if shared => self.stats.skip(DecodeSkip::TooDeep.name()),
+                Ok(Decoded::Udp(_)) if shared => self.stats.skip(DecodeSkip::NotTcp.name()),
+                Err(skip) if shared => self.stats.skip(skip.name()),
+                _ => {}
+            }
+        }
+        if shared {
+            self.stats.set_defrag(self.defrag.stats());
         }
     }
 
@@ -103,6 +184,10 @@ impl Analyzer {
 
     /// Reports every flow still open (with [`EndReason::EndOfCapture`]) and empties the table.
     pub fn finish(&mut self, emit: &mut impl FnMut(FlowRecord)) {
+        self.defrag.flush();
+        if self.counts_shared() {
+            self.stats.set_defrag(self.defrag.stats());
+        }
         self.table.flush(&mut self.stats, emit);
     }
 

@@ -10,6 +10,7 @@ use helloscope_tls::{
     ServerHello, Sslv2ClientHello, TlsVersion,
 };
 
+use crate::decode::TunnelStack;
 use crate::fingerprint_cache::{ClientFingerprints, ServerFingerprints};
 
 /// A name from the wire (server name, ALPN protocol) as text: invalid UTF-8 replaced with
@@ -301,6 +302,8 @@ pub struct FlowRecord {
     pub flags: FlowFlags,
     /// Packets seen.
     pub packets: u64,
+    /// The encapsulations the flow came through, outermost first (empty when none).
+    pub tunnel: TunnelStack,
 }
 
 #[cfg(test)]

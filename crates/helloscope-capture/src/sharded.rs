@@ -1,7 +1,9 @@
 //! Several analyzers over one capture, each following its share of the flows.
 //!
-//! A flow belongs to the shard given by a symmetric hash of its two endpoints, so both
-//! directions meet in the same analyzer. For a classic pcap file
+//! A flow belongs to the shard given by a symmetric hash of its two endpoints (the innermost
+//! ones, under any tunnel), so both directions meet in the same analyzer. An IP fragment has
+//! no ports to hash, so every analyzer takes it, and each keeps the reassembled datagrams of
+//! its own flows ([`route`]). For a classic pcap file
 //! ([`PacketSource::analyze_sharded`](crate::PacketSource::analyze_sharded)) the workers also
 //! share the reading: the file is cut into blocks, worker `k % n` reads block `k`, walks its
 //! records while they are in its cache and lists each worker's packets in it, and hands the
@@ -18,7 +20,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::decode::{decode_tcp, LinkType};
+use crate::decode::{decode_packet, Decoded, LinkType, TcpSegment};
 use crate::pcapfile::{BlockWalker, RecordFormat, FILE_HEADER_LEN};
 use crate::{Analyzer, FlowConfig, FlowRecord, SourceError, Stats};
 
@@ -33,8 +35,10 @@ fn endpoint_hash(ip: IpAddr, port: u16) -> u64 {
 }
 
 /// The shard of a frame among `n`: the same for both directions of a connection (the two
-/// endpoint hashes are combined with XOR). Frames without a TCP segment all go to shard 0,
-/// which counts them.
+/// endpoint hashes are combined with XOR), taken from the innermost addresses and ports, so
+/// that the tunnels a connection comes through do not matter. Frames without a TCP segment
+/// all go to shard 0, which counts them; an IP fragment too (see [`route`] for where it must
+/// go).
 ///
 /// ```
 /// use helloscope_capture::{sharded::shard_of, LinkType};
@@ -42,13 +46,27 @@ fn endpoint_hash(ip: IpAddr, port: u16) -> u64 {
 /// assert_eq!(shard_of(LinkType::Ethernet, &frame, 4), 0);
 /// ```
 pub fn shard_of(link: LinkType, frame: &[u8], n: usize) -> usize {
-    match decode_tcp(link, frame) {
-        Ok(s) => pick(
-            endpoint_hash(s.src, s.src_port) ^ endpoint_hash(s.dst, s.dst_port),
-            n,
-        ),
-        Err(_) => 0,
+    route(link, frame, n).unwrap_or(0)
+}
+
+/// Where a frame must go among `n` shards: `Some(shard)`, or `None` for every shard. An IP
+/// fragment has no ports (or not all of its datagram's), so every shard takes it, reassembles
+/// the datagram, and keeps it only when its flow is that shard's
+/// ([`Analyzer::set_shard`](crate::Analyzer::set_shard)).
+pub fn route(link: LinkType, frame: &[u8], n: usize) -> Option<usize> {
+    match decode_packet(link, frame) {
+        Ok(Decoded::Tcp(s)) => Some(shard_of_segment(&s, n)),
+        Ok(Decoded::Fragment(_)) if n > 1 => None,
+        _ => Some(0),
     }
+}
+
+/// The shard of a TCP segment's connection among `n`.
+pub(crate) fn shard_of_segment(s: &TcpSegment<'_>, n: usize) -> usize {
+    pick(
+        endpoint_hash(s.src, s.src_port) ^ endpoint_hash(s.dst, s.dst_port),
+        n,
+    )
 }
 
 /// One of `n` shards for a connection hash: its well-mixed high half, reduced.
@@ -59,13 +77,17 @@ fn pick(h: u64, n: usize) -> usize {
 /// The shard of an Ethernet frame holding IPv4 without options and TCP, read at fixed offsets
 /// without decoding: a block's reader finds the shard of every packet in it, and most gateway
 /// traffic is this. The addresses and ports read are the ones the decoder reads, so the shard
-/// is [`shard_of`]'s. `None` for anything else.
+/// is [`route`]'s. `None` for anything else (fragments included).
 #[inline]
 fn quick_shard(link: LinkType, frame: &[u8], n: usize) -> Option<usize> {
     if link != LinkType::Ethernet || frame.len() < 38 {
         return None;
     }
     if frame[12..14] != [0x08, 0x00] || frame[14] != 0x45 || frame[23] != 6 {
+        return None;
+    }
+    // A fragment (more-fragments flag or an offset) goes to every shard.
+    if u16::from_be_bytes([frame[20], frame[21]]) & 0x3fff != 0 {
         return None;
     }
     let v4 = |i: usize| IpAddr::from([frame[i], frame[i + 1], frame[i + 2], frame[i + 3]]);
@@ -154,8 +176,9 @@ pub(crate) struct BlockFile {
 /// the analysis).
 struct Index {
     block: Vec<u8>,
-    /// A record that began in an earlier block and ends in this one: timestamp, bytes, shard.
-    carried: Option<(Duration, Vec<u8>, usize)>,
+    /// A record that began in an earlier block and ends in this one: timestamp, bytes, shard
+    /// (`None`: every shard).
+    carried: Option<(Duration, Vec<u8>, Option<usize>)>,
     /// Per worker: (offset in `block`, captured length, timestamp) of its packets, in order.
     entries: Vec<Vec<(u32, u32, Duration)>>,
     /// The walk as it stands after this block, for the owner of the next one.
@@ -178,12 +201,20 @@ fn index_block(
     let mut carried = None;
     let within = block.as_ptr_range();
     let fed = walker.feed(&block, &mut |ts, _wire_len, frame| {
-        let shard = quick_shard(link, frame, n).unwrap_or_else(|| shard_of(link, frame, n));
+        let shard = quick_shard(link, frame, n).map_or_else(|| route(link, frame, n), Some);
+        let to = match shard {
+            Some(s) => s..s + 1,
+            None => 0..n,
+        };
         if frame.is_empty() {
-            entries[shard].push((0, 0, ts));
+            for w in to {
+                entries[w].push((0, 0, ts));
+            }
         } else if within.contains(&frame.as_ptr()) {
             let offset = frame.as_ptr() as usize - within.start as usize;
-            entries[shard].push((offset as u32, frame.len() as u32, ts));
+            for w in to {
+                entries[w].push((offset as u32, frame.len() as u32, ts));
+            }
         } else {
             carried = Some((ts, frame.to_vec(), shard));
         }
@@ -255,11 +286,12 @@ pub(crate) fn analyze_blocks<B: Default + Send>(
             let (cfg, file, io_error) = (cfg.clone(), &file, &io_error);
             handles.push(scope.spawn(move || {
                 let mut a = Analyzer::new(cfg);
+                a.set_shard(w, n);
                 let mut batcher = Batcher::new(prepare, rec_tx);
                 let mut send = |r: FlowRecord| batcher.push(r);
                 let mut process = |idx: &Index, a: &mut Analyzer| {
                     if let Some((ts, frame, shard)) = &idx.carried {
-                        if *shard == w {
+                        if shard.is_none_or(|s| s == w) {
                             a.process(*ts, f.link, frame, &mut send);
                         }
                     }
@@ -500,5 +532,24 @@ mod tests {
             }
         }
         assert!(quick > 100, "the capture is Ethernet, IPv4, TCP: {quick}");
+    }
+
+    /// A fragment goes to every shard, at the fixed offsets as through the decoder; its
+    /// unfragmented twin to one.
+    #[test]
+    fn fragments_go_to_every_shard() {
+        let mut src = crate::PacketSource::open_file(&captures("openssl.pcap")).unwrap();
+        let frame = src.next_packet().unwrap().unwrap().data.to_vec();
+        assert!(quick_shard(LinkType::Ethernet, &frame, 2).is_some());
+        assert!(route(LinkType::Ethernet, &frame, 2).is_some());
+        let mut first = frame.clone();
+        first[20] |= 0x20; // more fragments
+        let mut later = frame;
+        later[21] = 1; // offset 8
+        for f in [first, later] {
+            assert_eq!(quick_shard(LinkType::Ethernet, &f, 2), None);
+            assert_eq!(route(LinkType::Ethernet, &f, 2), None);
+            assert_eq!(route(LinkType::Ethernet, &f, 1), Some(0));
+        }
     }
 }

@@ -13,6 +13,19 @@ pub struct Stats {
     pub bytes: u64,
     /// Frames with a TCP segment.
     pub tcp_segments: u64,
+    /// TCP segments that came through at least one tunnel (IP in IP, GRE, VXLAN …).
+    pub tunnelled_segments: u64,
+    /// IP fragments taken for reassembly.
+    pub ip_fragments: u64,
+    /// IP datagrams put back together from their fragments.
+    pub ip_reassembled: u64,
+    /// Fragments whose bytes disagreed with bytes already held (the first copy was kept).
+    pub ip_fragment_overlap_conflicts: u64,
+    /// Fragments turned away by a reassembly bound (65535 bytes per datagram, bytes or
+    /// datagrams held), misaligned, cut by the snap length, or giving a second end.
+    pub ip_fragments_dropped: u64,
+    /// Datagrams dropped incomplete (timed out, or open at the end of the capture).
+    pub ip_datagrams_incomplete: u64,
     /// Frames skipped, by reason (see [`crate::decode::DecodeSkip::name`]), plus
     /// `unsupported_link_type`.
     pub skipped: BTreeMap<&'static str, u64>,
@@ -67,8 +80,22 @@ impl Stats {
         emit(r);
     }
 
+    pub(crate) fn set_defrag(&mut self, d: crate::defrag::DefragStats) {
+        self.ip_fragments = d.fragments;
+        self.ip_reassembled = d.reassembled;
+        self.ip_fragment_overlap_conflicts = d.overlap_conflicts;
+        self.ip_fragments_dropped = d.dropped;
+        self.ip_datagrams_incomplete = d.incomplete;
+    }
+
     /// Adds another analyzer's counters (for sharded runs).
     pub fn merge(&mut self, o: &Stats) {
+        self.tunnelled_segments += o.tunnelled_segments;
+        self.ip_fragments += o.ip_fragments;
+        self.ip_reassembled += o.ip_reassembled;
+        self.ip_fragment_overlap_conflicts += o.ip_fragment_overlap_conflicts;
+        self.ip_fragments_dropped += o.ip_fragments_dropped;
+        self.ip_datagrams_incomplete += o.ip_datagrams_incomplete;
         self.packets += o.packets;
         self.bytes += o.bytes;
         self.tcp_segments += o.tcp_segments;

@@ -92,6 +92,49 @@ fn same_flows_under_every_link_header() {
         ),
         ("Linux SLL", LinkType::LinuxSll, rewrite(&eth, sll)),
         ("Linux SLL2", LinkType::LinuxSll2, rewrite(&eth, sll2)),
+        // PPP protocol 0x0021 (IPv4): bare, with HDLC address and control, compressed.
+        ("PPP", LinkType::Ppp, rewrite(&eth, with(&[0x00, 0x21]))),
+        (
+            "PPP with address and control",
+            LinkType::Ppp,
+            rewrite(&eth, with(&[0xff, 0x03, 0x00, 0x21])),
+        ),
+        (
+            "PPP, protocol field compressed",
+            LinkType::Ppp,
+            rewrite(&eth, with(&[0x21])),
+        ),
+        (
+            "PPP in HDLC framing",
+            LinkType::PppHdlc,
+            rewrite(&eth, with(&[0xff, 0x03, 0x00, 0x21])),
+        ),
+        (
+            "Cisco HDLC",
+            LinkType::CiscoHdlc,
+            rewrite(&eth, with(&[0x0f, 0x00, 0x08, 0x00])),
+        ),
+        // PPPoE session header (version/type 0x11, code 0, session 0x0001, length), PPP.
+        (
+            "PPP over Ethernet without Ethernet",
+            LinkType::PppEther,
+            rewrite(
+                &eth,
+                with(&[0x11, 0x00, 0x00, 0x01, 0x05, 0xdc, 0x00, 0x21]),
+            ),
+        ),
+        (
+            "PPPoE",
+            LinkType::Ethernet,
+            rewrite(&eth, |d| {
+                [
+                    &d[..12],
+                    &[0x88, 0x64, 0x11, 0x00, 0x00, 0x01, 0x05, 0xdc, 0x00, 0x21][..],
+                    &d[14..],
+                ]
+                .concat()
+            }),
+        ),
     ];
     for (name, link, frames) in cases {
         assert_eq!(flows(link, &frames), want, "{name}");
@@ -112,6 +155,6 @@ fn unsupported_and_broken_link_headers_are_counted_not_fatal() {
     a.process(Duration::ZERO, LinkType::LinuxSll2, &[0x08], &mut |_| {});
     a.process(Duration::ZERO, LinkType::Ethernet, &[], &mut |_| {});
     let s = a.stats();
-    assert_eq!(s.skipped["bad_link_header"], bad_af.len() as u64 + 1);
+    assert_eq!(s.skipped["bad_link_header"], bad_af.len() as u64 + 2);
     assert_eq!(s.packets, bad_af.len() as u64 + 2);
 }
