@@ -675,7 +675,7 @@ mod tests {
         r.tunnel.push(Tunnel::Ipv6);
         same_as_serde(&r, "-", None);
         let mut line = Vec::new();
-        LineWriter::default().write_line(&mut line, &r, "-", None);
+        LineWriter::default().write_line(&mut line, &r, "-", None, None);
         assert!(String::from_utf8(line)
             .unwrap()
             .ends_with(r#","tunnel":["vxlan:vni=5001","ipv6"]}"#));
