@@ -323,6 +323,8 @@ impl Flow {
             end,
             flags: self.flags(),
             packets: self.packets,
+            transport: helloscope_tls::Transport::Tcp,
+            quic_version: None,
         }
     }
 

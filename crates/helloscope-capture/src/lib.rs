@@ -5,7 +5,9 @@
 //! with idle timeouts in packet time, and one [`FlowRecord`] per TLS flow saying what the
 //! client offered, what the server chose, and how the handshake ended.
 //!
-//! TLS is recognised by content (a ClientHello as the client's first bytes), on any port.
+//! TLS is recognised by content (a ClientHello as the client's first bytes), on any port;
+//! so are QUIC (a client Initial that decrypts) and DTLS (a ClientHello record) over UDP,
+//! followed in a table of their own ([`udp`]) with the same bounds.
 //!
 //! ```no_run
 //! use helloscope_capture::{Analyzer, FlowConfig, PacketSource};
@@ -34,6 +36,8 @@ pub mod sharded;
 pub mod source;
 pub mod stats;
 mod tls_stream;
+pub mod udp;
+mod udp_flow;
 
 use std::time::Duration;
 
@@ -48,6 +52,7 @@ pub use stats::Stats;
 /// Turns frames into flow records.
 pub struct Analyzer {
     table: flow::FlowTable,
+    udp: udp::UdpTable,
     stats: Stats,
 }
 
@@ -55,6 +60,7 @@ impl Analyzer {
     /// An analyzer with the given table bounds.
     pub fn new(cfg: FlowConfig) -> Self {
         Analyzer {
+            udp: udp::UdpTable::new(cfg.clone()),
             table: flow::FlowTable::new(cfg),
             stats: Stats::default(),
         }
@@ -82,8 +88,55 @@ impl Analyzer {
                     self.stats.fingerprints_reused_but_ja3,
                 ) = self.table.fingerprints_reused();
             }
+            Err(DecodeSkip::NotTcp) => self.not_tcp(ts, link, frame, emit),
             Err(skip) => self.stats.skip(skip.name()),
         }
+    }
+
+    /// A frame that is IP but not TCP: a UDP datagram goes to [`Analyzer::on_datagram`].
+    #[cold]
+    #[inline(never)]
+    fn not_tcp(
+        &mut self,
+        ts: Duration,
+        link: LinkType,
+        frame: &[u8],
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        match udp::decode_udp(link, frame) {
+            Some(d) => self.on_datagram(d.src, d.dst, d.src_port, d.dst_port, d.payload, ts, emit),
+            None => self.stats.skip(DecodeSkip::NotTcp.name()),
+        }
+    }
+
+    /// Takes one UDP datagram from `src:sport` to `dst:dport` captured at `ts`: QUIC and DTLS
+    /// handshakes are found by content, on any port.
+    ///
+    /// ```
+    /// use helloscope_capture::{Analyzer, FlowConfig};
+    /// # let initial = helloscope_tls::doc_sample::quic_client_initial();
+    /// let mut a = Analyzer::new(FlowConfig::default());
+    /// let mut records = Vec::new();
+    /// let (c, s) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+    /// // `initial`: a QUIC client Initial (RFC 9001 Appendix A.2).
+    /// a.on_datagram(c, s, 50000, 443, &initial, std::time::Duration::ZERO, &mut |r| records.push(r));
+    /// a.finish(&mut |r| records.push(r));
+    /// assert_eq!(records[0].transport.name(), "quic");
+    /// assert_eq!(records[0].outcome.name(), "no_response");
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_datagram(
+        &mut self,
+        src: std::net::IpAddr,
+        dst: std::net::IpAddr,
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+        ts: Duration,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        self.udp
+            .on_datagram(src, dst, sport, dport, payload, ts, &mut self.stats, emit);
     }
 
     /// Reads `source` to its end (or, for a live source, until `source` has nothing more),
@@ -104,6 +157,7 @@ impl Analyzer {
     /// Reports every flow still open (with [`EndReason::EndOfCapture`]) and empties the table.
     pub fn finish(&mut self, emit: &mut impl FnMut(FlowRecord)) {
         self.table.flush(&mut self.stats, emit);
+        self.udp.flush(&mut self.stats, emit);
     }
 
     /// The counters so far.
@@ -113,7 +167,7 @@ impl Analyzer {
 
     /// Entries in the flow table now.
     pub fn flows_in_table(&self) -> usize {
-        self.table.len()
+        self.table.len() + self.udp.len()
     }
 
     /// The table bounds in force.

@@ -1,0 +1,258 @@
+//! UDP: the datagrams of a frame, and the bounded table of UDP exchanges that carry a QUIC or
+//! DTLS handshake.
+//!
+//! Only frames the TCP decoder turned down as not TCP come here, so the TCP path does not
+//! change. A datagram that starts neither a QUIC Initial nor a DTLS ClientHello, and belongs
+//! to no exchange in the table, costs a few byte comparisons (and a lookup while the table
+//! holds exchanges) and no allocation.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use helloscope_tls::quic::looks_like_initial;
+use helloscope_tls::Transport;
+
+use crate::decode::LinkType;
+use crate::flow::FlowConfig;
+use crate::record::{EndReason, FlowRecord};
+use crate::stats::Stats;
+use crate::udp_flow::UdpFlow;
+
+/// A UDP datagram found in a frame, borrowing its payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UdpDatagram<'a> {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// The payload, as captured.
+    pub payload: &'a [u8],
+}
+
+/// The network layer of a frame, for etherparse: the link headers it does not read (SLL,
+/// SLL2, BSD loopback) are skipped by their fixed sizes.
+fn sliced(link: LinkType, frame: &[u8]) -> Option<SlicedPacket<'_>> {
+    let r = match link {
+        LinkType::Ethernet => SlicedPacket::from_ethernet(frame),
+        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => SlicedPacket::from_ip(frame),
+        LinkType::LinuxSll => {
+            let proto = u16::from_be_bytes(frame.get(14..16)?.try_into().ok()?);
+            SlicedPacket::from_ether_type(etherparse::EtherType(proto), frame.get(16..)?)
+        }
+        LinkType::LinuxSll2 => {
+            let proto = u16::from_be_bytes(frame.get(..2)?.try_into().ok()?);
+            SlicedPacket::from_ether_type(etherparse::EtherType(proto), frame.get(20..)?)
+        }
+        LinkType::Null | LinkType::Loop => {
+            let h: [u8; 4] = frame.get(..4)?.try_into().ok()?;
+            // Host byte order for NULL, network for LOOP; the family is small either way.
+            let af = match u32::from_le_bytes(h) {
+                af if link == LinkType::Null && af <= 0xffff => af,
+                _ => u32::from_be_bytes(h),
+            };
+            let et = match af {
+                2 => 0x0800,
+                10 | 24 | 28 | 30 => 0x86dd,
+                _ => return None,
+            };
+            SlicedPacket::from_ether_type(etherparse::EtherType(et), &frame[4..])
+        }
+    };
+    r.ok()
+}
+
+/// The UDP datagram in a frame of link type `link`; `None` for anything else (and for IP
+/// fragments, which are not reassembled here).
+///
+/// ```
+/// use helloscope_capture::{udp::decode_udp, LinkType};
+/// let b = etherparse::PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).udp(5000, 443);
+/// let mut frame = Vec::new();
+/// b.write(&mut frame, b"hello").unwrap();
+/// let d = decode_udp(LinkType::Raw, &frame).unwrap();
+/// assert_eq!((d.src_port, d.dst_port, d.payload), (5000, 443, &b"hello"[..]));
+/// ```
+pub fn decode_udp(link: LinkType, frame: &[u8]) -> Option<UdpDatagram<'_>> {
+    let s = sliced(link, frame)?;
+    let (src, dst) = match &s.net {
+        Some(NetSlice::Ipv4(v4)) => (
+            IpAddr::V4(v4.header().source_addr()),
+            IpAddr::V4(v4.header().destination_addr()),
+        ),
+        Some(NetSlice::Ipv6(v6)) => (
+            IpAddr::V6(v6.header().source_addr()),
+            IpAddr::V6(v6.header().destination_addr()),
+        ),
+        _ => return None,
+    };
+    match s.transport {
+        Some(TransportSlice::Udp(u)) => Some(UdpDatagram {
+            src,
+            dst,
+            src_port: u.source_port(),
+            dst_port: u.destination_port(),
+            payload: u.payload(),
+        }),
+        _ => None,
+    }
+}
+
+/// An exchange's identity, the same both ways: the two endpoints in a fixed order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct UdpKey(SocketAddr, SocketAddr);
+
+impl UdpKey {
+    fn of(a: SocketAddr, b: SocketAddr) -> Self {
+        if a <= b {
+            UdpKey(a, b)
+        } else {
+            UdpKey(b, a)
+        }
+    }
+}
+
+/// The UDP exchanges being followed: QUIC connections and DTLS associations, bounded in
+/// number by [`FlowConfig::max_flows`] and in bytes by its buffer limits, evicted after
+/// [`FlowConfig::idle_timeout`] of packet time.
+pub(crate) struct UdpTable {
+    cfg: FlowConfig,
+    flows: HashMap<UdpKey, UdpFlow>,
+    buffered: usize,
+    now: Duration,
+    next_sweep: Duration,
+}
+
+impl UdpTable {
+    pub(crate) fn new(cfg: FlowConfig) -> Self {
+        UdpTable {
+            cfg,
+            flows: HashMap::new(),
+            buffered: 0,
+            now: Duration::ZERO,
+            next_sweep: Duration::ZERO,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Takes one UDP datagram from `src:sport` to `dst:dport`, captured at `ts`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn on_datagram(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+        ts: Duration,
+        stats: &mut Stats,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        stats.udp_datagrams += 1;
+        self.now = self.now.max(ts);
+        if self.now >= self.next_sweep {
+            self.sweep(stats, emit);
+        }
+        let (from, to) = (SocketAddr::new(src, sport), SocketAddr::new(dst, dport));
+        let key = UdpKey::of(from, to);
+        if !self.flows.is_empty() {
+            if let Some(flow) = self.flows.get_mut(&key) {
+                let before = flow.buffered();
+                let decided = flow.on_datagram(from, payload, ts, stats);
+                let after = flow.buffered();
+                self.buffered = self.buffered - before + after;
+                if decided || self.buffered > self.cfg.max_buffer_total {
+                    let mut flow = self.flows.remove(&key).unwrap_or_else(|| unreachable!());
+                    self.buffered -= after;
+                    if !decided {
+                        stats.buffers_shed += 1;
+                        flow.buffer_limit = true;
+                    }
+                    stats.note_flow_end(flow.record(EndReason::Decided), emit);
+                }
+                return;
+            }
+        }
+        let transport = if looks_like_initial(payload) {
+            Transport::Quic
+        } else if helloscope_tls::dtls::looks_like_client_hello(payload) {
+            Transport::Dtls
+        } else {
+            return;
+        };
+        let limit = self.cfg.max_buffer_per_direction;
+        let Some(mut flow) = UdpFlow::start(transport, from, to, payload, ts, limit, stats) else {
+            stats.udp_not_handshake += 1;
+            return;
+        };
+        match transport {
+            Transport::Quic => stats.flows_quic += 1,
+            _ => stats.flows_dtls += 1,
+        }
+        if flow.decided() {
+            stats.note_flow_end(flow.record(EndReason::Decided), emit);
+            return;
+        }
+        if self.flows.len() >= self.cfg.max_flows {
+            self.evict_oldest(stats, emit);
+        }
+        self.buffered += flow.buffered();
+        self.flows.insert(key, flow);
+        stats.udp_flows_peak = stats.udp_flows_peak.max(self.flows.len() as u64);
+    }
+
+    /// Makes room for one exchange: the one idle longest goes (and is reported).
+    fn evict_oldest(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
+        let Some(key) = self
+            .flows
+            .iter()
+            .min_by_key(|(_, f)| f.last_seen)
+            .map(|(k, _)| *k)
+        else {
+            return;
+        };
+        if let Some(mut f) = self.flows.remove(&key) {
+            self.buffered -= f.buffered();
+            stats.evicted_table_full += 1;
+            stats.note_flow_end(f.record(EndReason::TableFull), emit);
+        }
+    }
+
+    /// Reports and forgets the exchanges idle for longer than the timeout.
+    fn sweep(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
+        let timeout = self.cfg.idle_timeout;
+        self.next_sweep = self.now + (timeout / 4).max(Duration::from_secs(1));
+        let Some(limit) = self.now.checked_sub(timeout) else {
+            return;
+        };
+        let buffered = &mut self.buffered;
+        self.flows.retain(|_, f| {
+            if f.last_seen >= limit {
+                return true;
+            }
+            *buffered -= f.buffered();
+            stats.evicted_idle += 1;
+            stats.note_flow_end(f.record(EndReason::IdleTimeout), emit);
+            false
+        });
+    }
+
+    /// Reports every exchange still open and empties the table.
+    pub(crate) fn flush(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
+        self.buffered = 0;
+        let mut flows: Vec<UdpFlow> = self.flows.drain().map(|(_, f)| f).collect();
+        // In the order they started, as a reader of the output expects.
+        flows.sort_by_key(|f| f.first_seen);
+        for mut f in flows {
+            stats.note_flow_end(f.record(EndReason::EndOfCapture), emit);
+        }
+    }
+}
