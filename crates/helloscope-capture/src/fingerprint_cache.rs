@@ -83,11 +83,7 @@ impl ServerFingerprints {
     pub(crate) fn compute_over(h: &ServerHello<'_>, transport: helloscope_tls::Transport) -> Self {
         let j = helloscope_tls::ja3s(h);
         #[cfg(feature = "ja4s")]
-        let ja4s = Some(
-            helloscope_tls::ja4s(h, transport)
-                .as_str()
-                .into(),
-        );
+        let ja4s = Some(helloscope_tls::ja4s(h, transport).as_str().into());
         #[cfg(not(feature = "ja4s"))]
         let ja4s = None;
         ServerFingerprints {

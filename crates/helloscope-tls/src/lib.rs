@@ -36,14 +36,14 @@
 
 pub mod alert;
 pub mod client_hello;
+pub mod dtls;
 pub mod error;
 pub mod extensions;
 pub mod fingerprint;
 pub mod grease;
-pub mod dtls;
 pub mod handshake;
-pub mod record;
 pub mod quic;
+pub mod record;
 pub mod registry;
 pub mod server_hello;
 pub mod sslv2;
@@ -77,7 +77,9 @@ pub mod doc_sample {
 
     /// The client Initial of RFC 9001 Appendix A.2, a whole 1200-byte UDP payload.
     pub fn quic_client_initial() -> Vec<u8> {
-        hex(include_str!("../testdata/quic/rfc9001-a2-client-initial.hex"))
+        hex(include_str!(
+            "../testdata/quic/rfc9001-a2-client-initial.hex"
+        ))
     }
 
     /// Bytes from hex text, whitespace ignored.
@@ -87,6 +89,9 @@ pub mod doc_sample {
             .filter(u8::is_ascii_hexdigit)
             .map(|b| (b as char).to_digit(16).unwrap_or(0) as u8)
             .collect();
-        digits.chunks(2).map(|p| p[0] << 4 | p.get(1).copied().unwrap_or(0)).collect()
+        digits
+            .chunks(2)
+            .map(|p| p[0] << 4 | p.get(1).copied().unwrap_or(0))
+            .collect()
     }
 }

@@ -337,7 +337,14 @@ mod tests {
     #[test]
     fn second_client_hello_after_hello_verify_request_is_its_own_message() {
         let mut r = FragmentReassembler::new(1000);
-        let got = run(&mut r, &[frag(0, 3, 0, b"abc"), frag(0, 3, 0, b"abc"), frag(1, 4, 0, b"abcd")]);
+        let got = run(
+            &mut r,
+            &[
+                frag(0, 3, 0, b"abc"),
+                frag(0, 3, 0, b"abc"),
+                frag(1, 4, 0, b"abcd"),
+            ],
+        );
         assert_eq!(got, [(0, b"abc".to_vec()), (1, b"abcd".to_vec())]);
     }
 

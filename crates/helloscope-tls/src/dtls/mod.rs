@@ -77,7 +77,7 @@ struct Hello {
 
 /// Everything the cleartext part of one DTLS association says, read from its datagrams in
 /// both directions: the ClientHello that counts (the one after a HelloVerifyRequest, which
-/// carries the cookie), the ServerHello, a cleartext alert, ChangeCipherSpec and encrypted
+/// carries the cookie; else the first), the first ServerHello, a cleartext alert, ChangeCipherSpec and encrypted
 /// records per side.
 #[derive(Clone, Debug)]
 pub struct DtlsReader {
@@ -173,6 +173,7 @@ impl DtlsReader {
             let (f, rest) = parse_handshake_fragment(fragment)?;
             fragment = rest;
             let mut hvr = false;
+            let hvr_seen = self.hello_verify_request;
             let (client_hello, server_hello) = (&mut self.client_hello, &mut self.server_hello);
             self.reassembly[idx(from)].push(f, |m| {
                 let hello = match (from, m.msg_type) {
@@ -185,9 +186,12 @@ impl DtlsReader {
                     _ => return,
                 };
                 hello.count += 1;
-                // The ClientHello that counts is the latest (after a HelloVerifyRequest the
-                // client sends it again with the cookie); the ServerHello, the first.
-                if hello.body.is_empty() || from == Sender::Client {
+                // The ClientHello that counts is the one after a HelloVerifyRequest (the
+                // same hello again, with the cookie); otherwise the first, as over TCP (a
+                // DTLS 1.3 client's hello after a HelloRetryRequest is another hello, and
+                // fingerprints are of the first). The ServerHello is the first.
+                if hello.body.is_empty() || (from == Sender::Client && hello.count == 2 && hvr_seen)
+                {
                     hello.body.clear();
                     hello.body.extend_from_slice(m.body);
                 }
@@ -197,8 +201,8 @@ impl DtlsReader {
         Ok(())
     }
 
-    /// The ClientHello that counts: the one after the HelloVerifyRequest when there was one,
-    /// else the first ([`Error::Incomplete`] until one is whole).
+    /// The ClientHello that counts: the one right after the HelloVerifyRequest when there was
+    /// one, else the first ([`Error::Incomplete`] until one is whole).
     pub fn client_hello(&self) -> Result<ClientHello<'_>, Error> {
         if self.client_hello.count == 0 {
             return Err(Error::Incomplete { needed: 1 });

@@ -44,11 +44,12 @@ fn malformed(field: &'static str) -> Error {
     }
 }
 
-/// True for the record versions of DTLS: 0xfeff, 0xfefd, and 0xfefc (which RFC 9147 forbids
-/// in records, but which a datagram could still carry).
+/// True for the record versions of DTLS: 0xfeff, 0xfefd, 0xfefc (which RFC 9147 forbids in
+/// records, but which a datagram could still carry), and 0x0100, the DTLS 1.0 of OpenSSL
+/// before 0.9.8f (`DTLS1_BAD_VER`, still spoken by old Cisco AnyConnect gateways).
 #[inline]
 pub(crate) fn is_dtls_version(hi: u8, lo: u8) -> bool {
-    hi == 0xfe && matches!(lo, 0xff | 0xfd | 0xfc)
+    (hi == 0xfe && matches!(lo, 0xff | 0xfd | 0xfc)) || (hi, lo) == (0x01, 0x00)
 }
 
 /// Parses the DTLS record at the front of `datagram`, returning it and the rest.

@@ -102,6 +102,8 @@ pub struct InitialReader {
     server: CryptoStream,
     scratch: Vec<u8>,
     retry: bool,
+    /// A Retry was seen and the client has not sent its next Initial yet.
+    retry_pending: bool,
     version_negotiation: bool,
     close: Option<ConnectionClose>,
     one_rtt: [bool; 2],
@@ -128,6 +130,7 @@ impl InitialReader {
             server: CryptoStream::new(limit),
             scratch: Vec::new(),
             retry: false,
+            retry_pending: false,
             version_negotiation: false,
             close: None,
             one_rtt: [false; 2],
@@ -169,13 +172,12 @@ impl InitialReader {
         match h.packet_type {
             LongPacketType::Initial => self.on_initial(h, from),
             LongPacketType::Retry => {
-                if from == Sender::Server {
+                // A client accepts one Retry (RFC 9000 §17.2.5.2); a server may send more
+                // (one per Initial it got), which the client ignores.
+                if from == Sender::Server && !self.retry {
                     self.retry = true;
-                    // The client's next Initial has the Retry's Source Connection ID as its
-                    // DCID, and keys come from it (RFC 9001 §5.2). A hello already whole is
-                    // kept: the client sends the same one again.
-                    self.keys = None;
-                    self.odcid.1 = 0;
+                    self.retry_pending = true;
+                    // A hello already whole is kept: the client sends the same one again.
                     if self.client.first_message().is_err() {
                         self.client.clear();
                     }
@@ -198,6 +200,13 @@ impl InitialReader {
 
     fn on_initial(&mut self, h: &LongHeader<'_>, from: Sender) -> Result<(), Error> {
         self.initials[idx(from)] += 1;
+        if from == Sender::Client && self.retry_pending {
+            // The client's first Initial after the Retry has the Retry's Source Connection
+            // ID as its DCID, and both sides' keys now come from it (RFC 9001 §5.2).
+            self.retry_pending = false;
+            self.keys = None;
+            self.set_odcid(h.dcid);
+        }
         // Keys for this packet's version, from the connection's first DCID.
         let stale = self.keys.as_ref().map(|k| k.client.version()) != Some(h.version);
         if stale {

@@ -64,7 +64,7 @@ fn expand_label(prk: &Hkdf<Sha256>, label: &[&str], out: &mut [u8]) {
         at += part.len();
     }
     info[at] = 0; // no context
-    // Lengths asked for here (12 to 32 bytes) are far below HKDF's limit of 255 blocks.
+                  // Lengths asked for here (12 to 32 bytes) are far below HKDF's limit of 255 blocks.
     let _ = prk.expand(&info[..at + 1], out);
 }
 

@@ -35,16 +35,32 @@ fn initial_secrets_and_keys() {
         (
             QuicVersion::V1,
             "c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea",
-            ["1f369613dd76d5467730efcbe3b1a22d", "fa044b2f42a3fd3b46fb255c", "9f50449e04a0e810283a1e9933adedd2"],
+            [
+                "1f369613dd76d5467730efcbe3b1a22d",
+                "fa044b2f42a3fd3b46fb255c",
+                "9f50449e04a0e810283a1e9933adedd2",
+            ],
             "3c199828fd139efd216c155ad844cc81fb82fa8d7446fa7d78be803acdda951b",
-            ["cf3a5331653c364c88f0f379b6067e37", "0ac1493ca1905853b0bba03e", "c206b8d9b9f0f37644430b490eeaa314"],
+            [
+                "cf3a5331653c364c88f0f379b6067e37",
+                "0ac1493ca1905853b0bba03e",
+                "c206b8d9b9f0f37644430b490eeaa314",
+            ],
         ),
         (
             QuicVersion::V2,
             "14ec9d6eb9fd7af83bf5a668bc17a7e283766aade7ecd0891f70f9ff7f4bf47b",
-            ["8b1a0bc121284290a29e0971b5cd045d", "91f73e2351d8fa91660e909f", "45b95e15235d6f45a6b19cbcb0294ba9"],
+            [
+                "8b1a0bc121284290a29e0971b5cd045d",
+                "91f73e2351d8fa91660e909f",
+                "45b95e15235d6f45a6b19cbcb0294ba9",
+            ],
             "0263db1782731bf4588e7e4d93b7463907cb8cd8200b5da55a8bd488eafc37c1",
-            ["82db637861d55e1d011f19ea71d5d2a7", "dd13c276499c0249d3310652", "edf6d05c83121201b436e16877593c3a"],
+            [
+                "82db637861d55e1d011f19ea71d5d2a7",
+                "dd13c276499c0249d3310652",
+                "edf6d05c83121201b436e16877593c3a",
+            ],
         ),
     ];
     for (v, cs, ck, ss, sk) in cases {
@@ -77,11 +93,17 @@ fn open(name: &str, sender: Sender) -> (LongHeader<'static>, u64, Vec<u8>) {
 /// AEAD's authentication would both be wrong); the payload is the CRYPTO frame then PADDING.
 #[test]
 fn client_initial_v1_and_v2() {
-    for (name, version) in [("v1-client", QuicVersion::V1), ("v2-client", QuicVersion::V2)] {
+    for (name, version) in [
+        ("v1-client", QuicVersion::V1),
+        ("v2-client", QuicVersion::V2),
+    ] {
         let (h, pn, payload) = open(name, Sender::Client);
         assert_eq!(h.version, version);
         assert_eq!(h.packet_type, LongPacketType::Initial);
-        assert_eq!((h.dcid, h.scid, h.token), (&hex(DCID)[..], &[][..], &[][..]));
+        assert_eq!(
+            (h.dcid, h.scid, h.token),
+            (&hex(DCID)[..], &[][..], &[][..])
+        );
         assert_eq!(h.pn_offset, 18);
         assert_eq!(h.packet.len(), 1200);
         assert_eq!(pn, 2);
@@ -126,7 +148,10 @@ fn server_initial_v1_and_v2() {
 fn reader_gets_both_hellos() {
     for (c, s) in [("v1-client", "v1-server"), ("v2-client", "v2-server")] {
         let mut r = InitialReader::new(1 << 16);
-        assert_eq!(r.client_hello().unwrap_err(), Error::Incomplete { needed: 4 });
+        assert_eq!(
+            r.client_hello().unwrap_err(),
+            Error::Incomplete { needed: 4 }
+        );
         r.on_datagram(&vector(c), Sender::Client).unwrap();
         let ch = r.client_hello().unwrap();
         assert_eq!(ch.server_name_str(), Some("example.com"));
@@ -169,7 +194,10 @@ fn crypto_frames_over_several_packets_out_of_order() {
     r.on_datagram(&packets[1], Sender::Client).unwrap();
     assert!(matches!(r.client_hello(), Err(Error::Incomplete { .. })));
     r.on_datagram(&packets[0], Sender::Client).unwrap();
-    assert_eq!(r.client_hello().unwrap().server_name_str(), Some("example.com"));
+    assert_eq!(
+        r.client_hello().unwrap().server_name_str(),
+        Some("example.com")
+    );
     assert_eq!(r.initials(Sender::Client), (4, 0));
 }
 
@@ -183,7 +211,11 @@ fn varint(v: u64) -> Vec<u8> {
 fn seal_client_initial(pn: u32, frames: &[u8]) -> Vec<u8> {
     use aes::cipher::{BlockEncrypt, KeyInit};
     use aes_gcm::aead::AeadInPlace;
-    let m = key_material(QuicVersion::V1, &initial_secrets(QuicVersion::V1, &hex(DCID)).unwrap().0).unwrap();
+    let m = key_material(
+        QuicVersion::V1,
+        &initial_secrets(QuicVersion::V1, &hex(DCID)).unwrap().0,
+    )
+    .unwrap();
     let mut payload = frames.to_vec();
     payload.resize(payload.len().max(64), 0);
     let length = 4 + payload.len() + 16;
@@ -229,13 +261,17 @@ fn retry_then_new_dcid() {
     let mut frames = vec![0x06, 0x00];
     frames.extend(varint(100));
     frames.extend(&crypto[4..104]);
-    r.on_datagram(&seal_client_initial(0, &frames), Sender::Client).unwrap();
+    r.on_datagram(&seal_client_initial(0, &frames), Sender::Client)
+        .unwrap();
     r.on_datagram(&retry, Sender::Server).unwrap();
     assert!(r.retry());
     // After the Retry, the client's Initial for the RFC's DCID is read from scratch; a whole
     // hello is found.
     r.on_datagram(&vector("v1-client"), Sender::Client).unwrap();
-    assert_eq!(r.client_hello().unwrap().server_name_str(), Some("example.com"));
+    assert_eq!(
+        r.client_hello().unwrap().server_name_str(),
+        Some("example.com")
+    );
 }
 
 #[test]
@@ -248,9 +284,13 @@ fn version_negotiation_and_close() {
     assert!(r.version_negotiation());
     // CONNECTION_CLOSE with CRYPTO_ERROR 0x128 (handshake_failure, 40).
     let close = [0x1c, 0x41, 0x28, 0x06, 0x00];
-    r.on_datagram(&seal_client_initial(0, &close), Sender::Client).unwrap();
+    r.on_datagram(&seal_client_initial(0, &close), Sender::Client)
+        .unwrap();
     let c = r.connection_close().unwrap();
-    assert_eq!((c.from, c.error_code, c.tls_alert), (Sender::Client, 0x128, Some(40)));
+    assert_eq!(
+        (c.from, c.error_code, c.tls_alert),
+        (Sender::Client, 0x128, Some(40))
+    );
 }
 
 #[test]
