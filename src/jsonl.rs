@@ -292,6 +292,8 @@ impl Default for LineWriter {
 fn line_bound(r: &FlowRecord, source_json: &[u8], eval: Option<&Evaluation>) -> usize {
     let opt = |s: Option<&str>| s.map_or(4, |s| s.len() + 2);
     let mut n = FIXED_ROOM + source_json.len();
+    // `,"transport":"quic","quic_version":"0x0000000a"`: keys, longest names.
+    n += r#","transport":"quic","quic_version":"0x0000000a""#.len();
     if let Some(c) = &r.client_hello {
         n += c.sni.as_deref().map_or(4, esc_len);
         n += c.alpn.iter().map(|a| esc_len(a) + 1).sum::<usize>();
@@ -491,6 +493,13 @@ impl LineWriter {
         c.put(b']');
         key!(c, "packets");
         c.decimal(r.packets);
+        key!(c, "transport");
+        c.clean(r.transport.name());
+        key!(c, "quic_version");
+        match r.quic_version {
+            Some(v) => c.clean(&crate::output::quic_version_name(v)),
+            None => c.put_slice(b"null"),
+        }
         c.put(b'}');
         let written = c.pos;
         out.extend_from_slice(&scratch[..written]);

@@ -68,6 +68,14 @@ pub struct FlowJson {
     pub end: &'static str,
     pub flags: Vec<&'static str>,
     pub packets: u64,
+    pub transport: &'static str,
+    pub quic_version: Option<String>,
+}
+
+/// A QUIC version as the outputs write it: `v1`, `v2`, `draft-29`, else `0x` and eight hex
+/// digits.
+pub fn quic_version_name(v: u32) -> String {
+    helloscope_tls::quic::QuicVersion(v).to_string()
 }
 
 pub fn rfc3339_micros(d: Duration) -> String {
@@ -150,6 +158,8 @@ impl FlowJson {
             end: r.end.name(),
             flags: flag_names(&r.flags),
             packets: r.packets,
+            transport: r.transport.name(),
+            quic_version: r.quic_version.map(quic_version_name),
         }
     }
 }
@@ -181,6 +191,8 @@ pub const CSV_HEADER: &[&str] = &[
     "policy_profile",
     "policy_verdict",
     "policy_findings",
+    "transport",
+    "quic_version",
 ];
 
 fn csv_field(s: &str) -> String {
@@ -244,6 +256,8 @@ pub fn csv_row(j: &FlowJson) -> String {
                     .join(" ")
             })
             .unwrap_or_default(),
+        j.transport.to_string(),
+        o(&j.quic_version),
     ];
     fields
         .iter()
@@ -261,6 +275,7 @@ pub struct Table {
 pub const TABLE_HEADER: &[&str] = &[
     "CLIENT",
     "SERVER",
+    "PROTO",
     "SNI",
     "OFFERS",
     "MAX",
@@ -298,6 +313,10 @@ impl Table {
         self.rows.push(vec![
             format!("{}:{}", bracket(&j.client_ip), j.client_port),
             format!("{}:{}", bracket(&j.server_ip), j.server_port),
+            match &j.quic_version {
+                Some(v) => format!("{} {v}", j.transport),
+                None => j.transport.to_string(),
+            },
             o(&j.sni),
             if j.versions_offered.is_empty() {
                 "-".into()

@@ -204,7 +204,13 @@ impl Policy {
         }
         let ch = r.client_hello.as_ref();
         let mut findings = Vec::new();
-        let offered = ch.map(|c| c.version_offered_max);
+        // DTLS versions count as the TLS versions they are built on; QUIC is TLS 1.3 by
+        // definition (RFC 9001 §4.2), whatever else its hello lists.
+        let quic = r.transport == helloscope_tls::Transport::Quic;
+        let offered = ch.map(|c| match quic {
+            true => TlsVersion::Tls13,
+            false => c.version_offered_max,
+        });
         let version_refused = match r.outcome {
             Outcome::Alert {
                 description, from, ..
@@ -223,7 +229,7 @@ impl Policy {
             }
             _ => false,
         };
-        let below = offered.is_some_and(|v| v < self.min_version);
+        let below = offered.is_some_and(|v| v.tls_equivalent() < self.min_version);
         let verdict = if version_refused && (below || r.server_hello.is_none()) {
             Verdict::Failing
         } else if below {
@@ -248,7 +254,7 @@ impl Policy {
             });
         }
         if let Some(neg) = r.server_hello.as_ref().map(|s| s.version) {
-            if !below && neg < self.min_version {
+            if !below && !quic && neg.tls_equivalent() < self.min_version {
                 findings.push(Finding {
                     code: "negotiated_below_minimum",
                     message: format!(
