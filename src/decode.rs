@@ -369,7 +369,10 @@ pub fn describe(bytes: &[u8]) -> Result<String, String> {
         return Ok(out);
     }
     if matches!(bytes.first(), Some(20..=24))
-        && matches!(bytes.get(1..3), Some([0xfe, 0xff | 0xfd | 0xfc] | [0x01, 0x00]))
+        && matches!(
+            bytes.get(1..3),
+            Some([0xfe, 0xff | 0xfd | 0xfc] | [0x01, 0x00])
+        )
     {
         dtls_datagram(&mut out, bytes);
         return Ok(out);
@@ -425,7 +428,9 @@ pub fn describe(bytes: &[u8]) -> Result<String, String> {
         message(&mut out, m.msg_type, m.body);
         return Ok(out);
     }
-    Err("not a TLS record, an SSLv2 hello, a ClientHello/ServerHello handshake message, a QUIC \
+    Err(
+        "not a TLS record, an SSLv2 hello, a ClientHello/ServerHello handshake message, a QUIC \
          client Initial or a DTLS record"
-        .into())
+            .into(),
+    )
 }

@@ -321,7 +321,12 @@ impl Table {
             if j.versions_offered.is_empty() {
                 "-".into()
             } else {
-                j.versions_offered.join(",").replace("TLS ", "")
+                j.versions_offered
+                    .join(",")
+                    .replace("DTLS ", "DTLS")
+                    .replace(",TLS ", ",")
+                    .trim_start_matches("TLS ")
+                    .to_owned()
             },
             o(&j.version_offered_max),
             o(&j.version),

@@ -3,7 +3,8 @@
 //!
 //! Outcomes: a fatal cleartext DTLS alert, or a QUIC CONNECTION_CLOSE carrying a TLS alert
 //! (CRYPTO_ERROR) in an Initial packet, is `alert`; any other CONNECTION_CLOSE in an Initial
-//! is `closed`; a ServerHello and then encrypted traffic both ways (QUIC: 1-RTT packets from
+//! is `closed` (`no_response` when it is the client giving up on a server that never
+//! answered); a ServerHello and then encrypted traffic both ways (QUIC: 1-RTT packets from
 //! both sides; DTLS 1.0/1.2: ChangeCipherSpec both ways; DTLS 1.3: encrypted records both
 //! ways) is `established`; a ServerHello alone is `negotiated`; nothing back is
 //! `no_response`.
@@ -161,6 +162,8 @@ impl UdpFlow {
                             description: AlertDescription(d),
                             from: side(c.from),
                         },
+                        // A client giving up on a server that never answered.
+                        None if self.datagrams_from_server == 0 => Outcome::NoResponse,
                         None => Outcome::Closed { from: side(c.from) },
                     });
                 } else if self.server_hello.is_some()
