@@ -256,3 +256,114 @@ impl UdpTable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn initial() -> Vec<u8> {
+        helloscope_tls::doc_sample::quic_client_initial()
+    }
+
+    fn feed(
+        t: &mut UdpTable,
+        sport: u16,
+        payload: &[u8],
+        secs: u64,
+        stats: &mut Stats,
+        out: &mut Vec<FlowRecord>,
+    ) {
+        let (c, s): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        t.on_datagram(
+            c,
+            s,
+            sport,
+            443,
+            payload,
+            Duration::from_secs(secs),
+            stats,
+            &mut |r| out.push(r),
+        );
+    }
+
+    #[test]
+    fn other_datagrams_make_no_flow() {
+        let mut t = UdpTable::new(FlowConfig::default());
+        let (mut stats, mut out) = (Stats::default(), Vec::new());
+        // DNS-like, empty, and something that starts like a QUIC Initial but does not open.
+        let mut fake = initial();
+        fake[100] ^= 0xff;
+        for p in [&b"\x12\x34\x01\x00\x00\x01"[..], b"", &fake] {
+            feed(&mut t, 5000, p, 1, &mut stats, &mut out);
+        }
+        assert_eq!(t.len(), 0);
+        assert_eq!(stats.udp_datagrams, 3);
+        assert_eq!(stats.udp_not_handshake, 1);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn table_is_bounded_and_times_out() {
+        let cfg = FlowConfig {
+            max_flows: 2,
+            idle_timeout: Duration::from_secs(60),
+            ..FlowConfig::default()
+        };
+        let mut t = UdpTable::new(cfg);
+        let (mut stats, mut out) = (Stats::default(), Vec::new());
+        for port in 0..5 {
+            feed(
+                &mut t,
+                6000 + port,
+                &initial(),
+                10 + u64::from(port),
+                &mut stats,
+                &mut out,
+            );
+            assert!(t.len() <= 2);
+        }
+        assert_eq!(stats.evicted_table_full, 3);
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|r| r.end == EndReason::TableFull));
+        // Far later, any datagram sweeps the idle ones out.
+        feed(&mut t, 7000, b"x", 1000, &mut stats, &mut out);
+        assert_eq!(t.len(), 0);
+        assert_eq!(stats.evicted_idle, 2);
+        assert_eq!(out.len(), 5);
+        for r in &out {
+            assert_eq!(r.transport, Transport::Quic);
+            assert_eq!(r.quic_version, Some(1));
+            assert_eq!(r.outcome.name(), "no_response");
+            let ch = r.client_hello.as_ref().unwrap();
+            assert_eq!(ch.sni.as_deref(), Some("example.com"));
+            assert!(ch.ja4.as_deref().unwrap().starts_with("q13d"));
+        }
+    }
+
+    #[test]
+    fn decode_udp_over_link_types() {
+        let b = etherparse::PacketBuilder::ipv6([1; 16], [2; 16], 64).udp(1, 2);
+        let mut ip = Vec::new();
+        b.write(&mut ip, b"payload").unwrap();
+        // SLL2: protocol, reserved, ifindex, ARPHRD, packet type, address length, address.
+        let mut sll2 = vec![
+            0x86, 0xdd, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        sll2.extend(&ip);
+        // BSD loopback: AF_INET6 = 24 in host (little-endian) order.
+        let mut null = 24u32.to_le_bytes().to_vec();
+        null.extend(&ip);
+        for (link, frame) in [
+            (LinkType::Raw, &ip),
+            (LinkType::LinuxSll2, &sll2),
+            (LinkType::Null, &null),
+        ] {
+            let d = decode_udp(link, frame).unwrap();
+            assert_eq!((d.src_port, d.dst_port, d.payload), (1, 2, &b"payload"[..]));
+        }
+        assert!(decode_udp(LinkType::Raw, &ip[..30]).is_none());
+    }
+}
