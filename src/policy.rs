@@ -392,6 +392,44 @@ mod tests {
         assert!(IpNet::parse("10.0.0.0/33").is_err());
     }
 
+    /// DTLS versions count as the TLS versions they are built on, QUIC as TLS 1.3: over the
+    /// recorded DTLS 1.0 and 1.2 handshakes and QUIC ones (captures/record_udp.sh).
+    #[test]
+    fn dtls_and_quic_versions_against_a_minimum() {
+        use helloscope_capture::{Analyzer, FlowConfig, PacketSource};
+        let mut records = Vec::new();
+        let mut a = Analyzer::new(FlowConfig::default());
+        for f in ["captures/dtls.pcap", "captures/quic.pcap"] {
+            let path = format!("{}/{f}", env!("CARGO_MANIFEST_DIR"));
+            let mut src = PacketSource::open_file(&path).unwrap();
+            a.run(&mut src, &mut |r| records.push(r)).unwrap();
+        }
+        a.finish(&mut |r| records.push(r));
+        let policy = |min| Policy {
+            profile: "t".into(),
+            hosts: vec![HostPattern::new("*.procore.com")],
+            host_ips: vec![],
+            min_version: min,
+            legacy_hosts: vec![],
+        };
+        let mut seen = 0;
+        for r in &records {
+            let offered = r.client_hello.as_ref().unwrap().version_offered_max;
+            let v12 = policy(TlsVersion::Tls12).evaluate(r).unwrap().verdict;
+            let v13 = policy(TlsVersion::Tls13).evaluate(r).unwrap().verdict;
+            let (want12, want13) = match (r.transport, offered) {
+                (helloscope_tls::Transport::Quic, _) => (true, true),
+                (_, TlsVersion::Dtls12) => (true, false),
+                (_, TlsVersion::Dtls10) => (false, false),
+                other => panic!("unexpected {other:?}"),
+            };
+            assert_eq!(v12 == Verdict::Ready, want12, "{r:?}");
+            assert_eq!(v13 == Verdict::Ready, want13, "{r:?}");
+            seen += 1;
+        }
+        assert_eq!(seen, 12);
+    }
+
     #[test]
     fn versions() {
         assert_eq!(parse_version("1.2").unwrap(), TlsVersion::Tls12);
