@@ -123,6 +123,10 @@ impl UdpKey {
 pub(crate) struct UdpTable {
     cfg: FlowConfig,
     flows: HashMap<UdpKey, UdpFlow>,
+    /// Exchanges already reported, with when they were last seen: their later datagrams (a
+    /// QUIC client's retransmitted Initial, a DTLS retransmission) must not start them again.
+    /// As bounded as `flows`, and emptied of idle entries with it.
+    done: HashMap<UdpKey, Duration>,
     buffered: usize,
     now: Duration,
     next_sweep: Duration,
@@ -133,6 +137,7 @@ impl UdpTable {
         UdpTable {
             cfg,
             flows: HashMap::new(),
+            done: HashMap::new(),
             buffered: 0,
             now: Duration::ZERO,
             next_sweep: Duration::ZERO,
@@ -163,7 +168,7 @@ impl UdpTable {
         }
         let (from, to) = (SocketAddr::new(src, sport), SocketAddr::new(dst, dport));
         let key = UdpKey::of(from, to);
-        if !self.flows.is_empty() {
+        if !self.flows.is_empty() || !self.done.is_empty() {
             if let Some(flow) = self.flows.get_mut(&key) {
                 let before = flow.buffered();
                 let decided = flow.on_datagram(from, payload, ts, stats);
@@ -177,7 +182,13 @@ impl UdpTable {
                         flow.buffer_limit = true;
                     }
                     stats.note_flow_end(flow.record(EndReason::Decided), emit);
+                    self.remember_done(key);
                 }
+                return;
+            }
+            if let Some(seen) = self.done.get_mut(&key) {
+                *seen = self.now;
+                stats.packets_fast_path += 1;
                 return;
             }
         }
@@ -199,6 +210,7 @@ impl UdpTable {
         }
         if flow.decided() {
             stats.note_flow_end(flow.record(EndReason::Decided), emit);
+            self.remember_done(key);
             return;
         }
         if self.flows.len() >= self.cfg.max_flows {
@@ -207,6 +219,14 @@ impl UdpTable {
         self.buffered += flow.buffered();
         self.flows.insert(key, flow);
         stats.udp_flows_peak = stats.udp_flows_peak.max(self.flows.len() as u64);
+    }
+
+    fn remember_done(&mut self, key: UdpKey) {
+        if self.done.len() >= self.cfg.max_flows {
+            // Forgetting them all costs at worst a duplicate record for a late retransmission.
+            self.done.clear();
+        }
+        self.done.insert(key, self.now);
     }
 
     /// Makes room for one exchange: the one idle longest goes (and is reported).
@@ -233,6 +253,7 @@ impl UdpTable {
         let Some(limit) = self.now.checked_sub(timeout) else {
             return;
         };
+        self.done.retain(|_, seen| *seen >= limit);
         let buffered = &mut self.buffered;
         self.flows.retain(|_, f| {
             if f.last_seen >= limit {
@@ -248,6 +269,7 @@ impl UdpTable {
     /// Reports every exchange still open and empties the table.
     pub(crate) fn flush(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
         self.buffered = 0;
+        self.done.clear();
         let mut flows: Vec<UdpFlow> = self.flows.drain().map(|(_, f)| f).collect();
         // In the order they started, as a reader of the output expects.
         flows.sort_by_key(|f| f.first_seen);
@@ -341,6 +363,59 @@ mod tests {
             assert_eq!(ch.sni.as_deref(), Some("example.com"));
             assert!(ch.ja4.as_deref().unwrap().starts_with("q13d"));
         }
+    }
+
+    /// A DTLS ClientHello record: one suite, null compression, no extensions.
+    fn dtls_client_hello() -> Vec<u8> {
+        let mut body = vec![0xfe, 0xfd];
+        body.extend([0u8; 32]);
+        body.extend([0, 0, 0, 2, 0xc0, 0x2b, 1, 0]);
+        let n = body.len() as u8;
+        let mut d = vec![22, 0xfe, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, n + 12];
+        d.extend([1, 0, 0, n, 0, 0, 0, 0, 0, 0, 0, n]);
+        d.extend(&body);
+        d
+    }
+
+    /// An exchange decided by the server's alert is reported once: the client's
+    /// retransmitted ClientHello does not start it again until it has been idle past the
+    /// timeout.
+    #[test]
+    fn decided_exchanges_are_reported_once() {
+        let mut t = UdpTable::new(FlowConfig::default());
+        let (mut stats, mut out) = (Stats::default(), Vec::new());
+        let (c, s): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let mut at = |t: &mut UdpTable, from_client: bool, p: &[u8], secs: u64| {
+            let (a, b, pa, pb) = if from_client {
+                (c, s, 6000, 443)
+            } else {
+                (s, c, 443, 6000)
+            };
+            t.on_datagram(
+                a,
+                b,
+                pa,
+                pb,
+                p,
+                Duration::from_secs(secs),
+                &mut stats,
+                &mut |r| out.push(r),
+            );
+        };
+        let hello = dtls_client_hello();
+        let alert = [21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 70];
+        at(&mut t, true, &hello, 1);
+        at(&mut t, false, &alert, 1);
+        at(&mut t, true, &hello, 2);
+        assert_eq!(t.len(), 0);
+        at(&mut t, true, &hello, 1000);
+        assert_eq!(t.len(), 1);
+        assert_eq!(stats.flows_dtls, 2);
+        assert_eq!(stats.packets_fast_path, 1);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].transport, Transport::Dtls);
+        assert_eq!(out[0].outcome.name(), "alert");
+        assert_eq!(out[0].end, EndReason::Decided);
     }
 
     #[test]
