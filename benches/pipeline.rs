@@ -1,6 +1,8 @@
 //! The per-packet pipeline on in-memory packet sets (no file I/O): the `bulk` mix (established
 //! flows carrying data: the fast path) and the `handshakes` mix (short flows: parsing and
-//! fingerprints), plus the flow table's insert, lookup and eviction.
+//! fingerprints), the `quic` mix (QUIC handshakes: Initial keys derived, packets decrypted,
+//! hellos parsed; reported in handshakes per second), plus the flow table's insert, lookup and
+//! eviction.
 
 mod gen;
 
@@ -69,6 +71,29 @@ fn pipeline(c: &mut Criterion) {
 /// The flow table alone: SYNs of new flows (insert), the same SYNs again (lookup of followed
 /// flows), the later packets of flows already decided (lookup of finished flows: the fast
 /// path), and a table one tenth the size of the flow count (eviction).
+/// QUIC handshakes per second, decryption included: each element is one whole connection.
+fn quic(c: &mut Criterion) {
+    const FLOWS: u64 = 2_000;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut w = gen::PcapWriter::new(Vec::new());
+    gen::quic(&mut w, &gen::quic_templates(&dir), &mut gen::Rng(1), FLOWS);
+    let packets = frames(&w.w);
+    assert_eq!(
+        run(&packets, FlowConfig::default()),
+        FLOWS,
+        "one record per handshake"
+    );
+    let mut g = c.benchmark_group("pipeline/quic");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(FLOWS));
+    g.bench_function("handshakes", |b| {
+        b.iter(|| run(black_box(&packets), FlowConfig::default()))
+    });
+    g.finish();
+}
+
+/// The flow table alone: SYNs of new flows (insert), their repeats (lookup), and a table one
+/// tenth the size of the flow count (eviction).
 fn flow_table(c: &mut Criterion) {
     let packets = mix("handshakes");
     let syns: Vec<&(Duration, Vec<u8>)> =
@@ -157,5 +182,5 @@ fn flow_table(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, pipeline, flow_table);
+criterion_group!(benches, pipeline, quic, flow_table);
 criterion_main!(benches);

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release --example loadgen -- bulk bulk.pcap [--size-mb 1024] [--flows 4000] [--seed 1]
 //! cargo run --release --example loadgen -- handshakes hs.pcap [--flows 1000000] [--seed 1] [--shuffle-chromium]
+//! cargo run --release --example loadgen -- quic quic.pcap [--flows 100000] [--seed 1]
 //! ```
 //!
 //! `bulk`: a few thousand established TLS flows, their handshakes followed by application data
@@ -12,6 +13,8 @@
 //! SYN, SYN-ACK, the client's hello, the server's first flight and a FIN; with
 //! `--shuffle-chromium`, Chromium's hellos get a new extension order on every connection, as
 //! Chromium does (replayed byte for byte, every connection of a client build looks the same).
+//! `quic`: QUIC connections, each a whole aioquic handshake of `captures/quic.pcap` (Initials
+//! to be decrypted, Handshake and 1-RTT packets) from a new client address and port.
 //! The output is pcap with Ethernet/IPv4 framing; the same seed gives the same bytes.
 
 #[path = "../benches/gen/mod.rs"]
@@ -32,7 +35,7 @@ fn main() {
     };
     let (Some(mix), Some(out)) = (args.first(), args.get(1)) else {
         eprintln!(
-            "usage: loadgen bulk|handshakes OUT.pcap [--size-mb N] [--flows N] [--seed N] \
+            "usage: loadgen bulk|handshakes|quic OUT.pcap [--size-mb N] [--flows N] [--seed N] \
              [--shuffle-chromium]"
         );
         std::process::exit(2);
@@ -56,8 +59,14 @@ fn main() {
             get("--flows", 1_000_000),
             args.iter().any(|a| a == "--shuffle-chromium"),
         ),
+        "quic" => gen::quic(
+            &mut w,
+            &gen::quic_templates(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")),
+            &mut rng,
+            get("--flows", 100_000),
+        ),
         m => {
-            eprintln!("loadgen: unknown mix {m:?} (bulk or handshakes)");
+            eprintln!("loadgen: unknown mix {m:?} (bulk, handshakes or quic)");
             std::process::exit(2);
         }
     }

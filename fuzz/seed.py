@@ -65,4 +65,21 @@ for x in fr[:20]:
         parts = [eth(0x0800, ip4(ip[9], payload[o:o + 16], o, o + 16 < len(payload), 7))
                  for o in range(0, len(payload), 16)]
         put("decode", bytes([1]) + b"\xff".join(reversed(parts)))
+# quic_initial and dtls: the UDP payloads of each capture, a two-byte length each with the top
+# bit set for the server's (the side whose source port is the server's well-known one).
+for f, target, ports in (("quic.pcap", "quic_initial", range(4450, 4460)), ("dtls.pcap", "dtls", range(4460, 4470))):
+    link, fr = frames(os.path.join(root, "captures", f))
+    blob = b""
+    for x in fr:
+        ip = x[14:]
+        if len(ip) < 28 or ip[9] != 17:
+            continue
+        ihl = (ip[0] & 0x0f) * 4
+        sport = struct.unpack(">H", ip[ihl:ihl+2])[0]
+        payload = ip[ihl+8:]
+        blob += struct.pack(">H", len(payload) | (0x8000 if sport in ports else 0)) + payload
+        if len(blob) > 8000:
+            put(target, blob); blob = b""
+    if blob:
+        put(target, blob)
 print("seeded", {t: len(os.listdir(os.path.join(here, "corpus", t))) for t in os.listdir(os.path.join(here, "corpus"))})

@@ -1,4 +1,5 @@
-//! `helloscope decode`: every field and fingerprint of one raw record or hello.
+//! `helloscope decode`: every field and fingerprint of one raw record or hello, a QUIC
+//! client Initial (decrypted), or a DTLS datagram.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -42,11 +43,14 @@ fn extension_line(out: &mut String, e: &helloscope_tls::Extension<'_>) {
     );
 }
 
-fn client_hello(out: &mut String, h: &ClientHello<'_>) {
+fn client_hello(out: &mut String, h: &ClientHello<'_>, t: Transport) {
     let _ = writeln!(out, "ClientHello");
     let _ = writeln!(out, "  legacy_version        {}", h.legacy_version);
     let _ = writeln!(out, "  random                {}", hex(h.random));
     let _ = writeln!(out, "  session_id            {} bytes", h.session_id.len());
+    if let Some(c) = h.cookie {
+        let _ = writeln!(out, "  cookie                {} bytes", c.len());
+    }
     let _ = writeln!(out, "  cipher_suites         {}", h.cipher_suites().len());
     for c in h.cipher_suites() {
         let name = if c.is_grease() {
@@ -120,13 +124,14 @@ fn client_hello(out: &mut String, h: &ClientHello<'_>) {
     let j = ja3(h);
     let _ = writeln!(out, "  ja3                   {}", j.hash());
     let _ = writeln!(out, "  ja3_string            {}", j.string);
-    let _ = writeln!(out, "  ja4                   {}", ja4(h, Transport::Tcp));
-    let _ = writeln!(out, "  ja4_r                 {}", ja4_r(h, Transport::Tcp));
-    let _ = writeln!(out, "  ja4_o                 {}", ja4_o(h, Transport::Tcp));
-    let _ = writeln!(out, "  ja4_ro                {}", ja4_ro(h, Transport::Tcp));
+    let _ = writeln!(out, "  ja4                   {}", ja4(h, t));
+    let _ = writeln!(out, "  ja4_r                 {}", ja4_r(h, t));
+    let _ = writeln!(out, "  ja4_o                 {}", ja4_o(h, t));
+    let _ = writeln!(out, "  ja4_ro                {}", ja4_ro(h, t));
 }
 
-fn server_hello(out: &mut String, h: &ServerHello<'_>) {
+#[cfg_attr(not(feature = "ja4s"), allow(unused_variables))]
+fn server_hello(out: &mut String, h: &ServerHello<'_>, t: Transport) {
     let kind = if h.is_hello_retry_request() {
         "HelloRetryRequest"
     } else {
@@ -167,12 +172,12 @@ fn server_hello(out: &mut String, h: &ServerHello<'_>) {
         let _ = writeln!(
             out,
             "  ja4s                  {}",
-            helloscope_tls::ja4s(h, Transport::Tcp)
+            helloscope_tls::ja4s(h, t)
         );
         let _ = writeln!(
             out,
             "  ja4s_r                {}",
-            helloscope_tls::ja4s_r(h, Transport::Tcp)
+            helloscope_tls::ja4s_r(h, t)
         );
     }
 }
@@ -180,13 +185,13 @@ fn server_hello(out: &mut String, h: &ServerHello<'_>) {
 fn message(out: &mut String, t: HandshakeType, body: &[u8]) {
     match t {
         HandshakeType::CLIENT_HELLO => match ClientHello::parse(body) {
-            Ok(h) => client_hello(out, &h),
+            Ok(h) => client_hello(out, &h, Transport::Tcp),
             Err(e) => {
                 let _ = writeln!(out, "client_hello: {e}");
             }
         },
         HandshakeType::SERVER_HELLO => match ServerHello::parse(body) {
-            Ok(h) => server_hello(out, &h),
+            Ok(h) => server_hello(out, &h, Transport::Tcp),
             Err(e) => {
                 let _ = writeln!(out, "server_hello: {e}");
             }
@@ -194,6 +199,154 @@ fn message(out: &mut String, t: HandshakeType, body: &[u8]) {
         t => {
             let _ = writeln!(out, "{t} ({} bytes)", body.len());
         }
+    }
+}
+
+/// A QUIC client Initial datagram: its packets, decrypted, and the ClientHello in them.
+fn quic_initial(out: &mut String, bytes: &[u8]) {
+    use helloscope_tls::quic::{InitialReader, Packet, Packets, Sender};
+    for p in Packets::new(bytes) {
+        match p {
+            Packet::Long(h) => {
+                let _ = writeln!(
+                    out,
+                    "QUIC {:?} packet, version {} (0x{:08x}), dcid {}, scid {}, token {} bytes, {} bytes",
+                    h.packet_type,
+                    h.version,
+                    h.version.0,
+                    hex(h.dcid),
+                    hex(h.scid),
+                    h.token.len(),
+                    h.packet.len()
+                );
+            }
+            Packet::Short { packet } => {
+                let _ = writeln!(out, "QUIC short-header packet, {} bytes", packet.len());
+            }
+            Packet::VersionNegotiation { .. } => {
+                let _ = writeln!(out, "QUIC Version Negotiation");
+            }
+        }
+    }
+    let mut r = InitialReader::new(1 << 16);
+    if let Err(e) = r.on_datagram(bytes, Sender::Client) {
+        let _ = writeln!(out, "  {e}");
+    }
+    let (n, failed) = r.initials(Sender::Client);
+    let _ = writeln!(out, "  Initial packets opened {}", n - failed);
+    let _ = writeln!(
+        out,
+        "  crypto stream         {} bytes in order",
+        r.crypto_stream(Sender::Client).contiguous().len()
+    );
+    match r.client_hello() {
+        Ok(h) => client_hello(out, &h, Transport::Quic),
+        Err(e) => {
+            let _ = writeln!(out, "client_hello: {e}");
+        }
+    }
+}
+
+/// A DTLS datagram: its records and the handshake messages they complete.
+fn dtls_datagram(out: &mut String, bytes: &[u8]) {
+    use helloscope_tls::dtls::{
+        parse_handshake_fragment, DtlsRecords, FragmentReassembler, HelloVerifyRequest,
+        HELLO_VERIFY_REQUEST,
+    };
+    let mut reasm = FragmentReassembler::new(1 << 24);
+    let mut records = DtlsRecords::new(bytes);
+    for r in records.by_ref() {
+        let _ = writeln!(
+            out,
+            "record {} {} epoch {} seq {} ({} bytes)",
+            r.content_type()
+                .map_or_else(|| r.content_type.to_string(), |c| c.to_string()),
+            r.version,
+            r.epoch,
+            r.sequence_number,
+            r.fragment.len()
+        );
+        if r.epoch != 0 {
+            continue;
+        }
+        match r.content_type() {
+            Some(ContentType::Handshake) => {
+                let mut rest = r.fragment;
+                while !rest.is_empty() {
+                    let f = match parse_handshake_fragment(rest) {
+                        Ok((f, next)) => {
+                            rest = next;
+                            f
+                        }
+                        Err(e) => {
+                            let _ = writeln!(out, "  handshake: {e}");
+                            break;
+                        }
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  {} message_seq {} fragment {}+{} of {}",
+                        f.msg_type,
+                        f.message_seq,
+                        f.fragment_offset,
+                        f.fragment.len(),
+                        f.length
+                    );
+                    let pushed = reasm.push(f, |m| match m.msg_type {
+                        HandshakeType::CLIENT_HELLO => match ClientHello::parse_dtls(m.body) {
+                            Ok(h) => client_hello(out, &h, Transport::Dtls),
+                            Err(e) => {
+                                let _ = writeln!(out, "client_hello: {e}");
+                            }
+                        },
+                        HandshakeType::SERVER_HELLO => match ServerHello::parse(m.body) {
+                            Ok(h) => server_hello(out, &h, Transport::Dtls),
+                            Err(e) => {
+                                let _ = writeln!(out, "server_hello: {e}");
+                            }
+                        },
+                        HELLO_VERIFY_REQUEST => match HelloVerifyRequest::parse(m.body) {
+                            Ok(h) => {
+                                let _ = writeln!(
+                                    out,
+                                    "HelloVerifyRequest {} cookie {} bytes",
+                                    h.server_version,
+                                    h.cookie.len()
+                                );
+                            }
+                            Err(e) => {
+                                let _ = writeln!(out, "hello_verify_request: {e}");
+                            }
+                        },
+                        t => {
+                            let _ = writeln!(out, "{t} ({} bytes)", m.body.len());
+                        }
+                    });
+                    if let Err(e) = pushed {
+                        let _ = writeln!(out, "  handshake: {e}");
+                    }
+                }
+            }
+            Some(ContentType::Alert) => match Alert::parse(r.fragment) {
+                Ok(a) => {
+                    let _ = writeln!(out, "Alert {a}");
+                }
+                Err(_) => {
+                    let _ = writeln!(out, "Alert (encrypted)");
+                }
+            },
+            _ => {}
+        }
+    }
+    if let Some(e) = records.stopped_by() {
+        let _ = writeln!(out, "stopped: {e}");
+    }
+    if reasm.pending() > 0 {
+        let _ = writeln!(
+            out,
+            "incomplete handshake message: {} bytes held",
+            reasm.pending()
+        );
     }
 }
 
@@ -212,6 +365,19 @@ pub fn describe(bytes: &[u8]) -> Result<String, String> {
             out,
             "  (no JA3/JA4: neither is defined for SSLv2-format hellos)"
         );
+        return Ok(out);
+    }
+    if helloscope_tls::quic::looks_like_initial(bytes) {
+        quic_initial(&mut out, bytes);
+        return Ok(out);
+    }
+    if matches!(bytes.first(), Some(20..=24))
+        && matches!(
+            bytes.get(1..3),
+            Some([0xfe, 0xff | 0xfd | 0xfc] | [0x01, 0x00])
+        )
+    {
+        dtls_datagram(&mut out, bytes);
         return Ok(out);
     }
     if matches!(bytes.first(), Some(20..=24)) && bytes.get(1) == Some(&3) {
@@ -265,7 +431,11 @@ pub fn describe(bytes: &[u8]) -> Result<String, String> {
         message(&mut out, m.msg_type, m.body);
         return Ok(out);
     }
-    Err("not a TLS record, an SSLv2 hello or a ClientHello/ServerHello handshake message".into())
+    Err(
+        "not a TLS record, an SSLv2 hello, a ClientHello/ServerHello handshake message, a QUIC \
+         client Initial or a DTLS record"
+            .into(),
+    )
 }
 
 /// Runs `decode` on hex from the command line, or a file of hex or raw bytes.

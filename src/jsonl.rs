@@ -298,6 +298,8 @@ fn line_bound(
 ) -> usize {
     let opt = |s: Option<&str>| s.map_or(4, |s| s.len() + 2);
     let mut n = FIXED_ROOM + source_json.len();
+    // `,"transport":"quic","quic_version":"0x0000000a"`: keys, longest names.
+    n += r#","transport":"quic","quic_version":"0x0000000a""#.len();
     if let Some(c) = &r.client_hello {
         n += c.sni.as_deref().map_or(4, esc_len);
         n += c.alpn.iter().map(|a| esc_len(a) + 1).sum::<usize>();
@@ -529,6 +531,13 @@ impl LineWriter {
             }
             c.put(b']');
         }
+        key!(c, "transport");
+        c.clean(r.transport.name());
+        key!(c, "quic_version");
+        match r.quic_version {
+            Some(v) => c.clean(&crate::output::quic_version_name(v)),
+            None => c.put_slice(b"null"),
+        }
         c.put(b'}');
         let written = c.pos;
         out.extend_from_slice(&scratch[..written]);
@@ -676,9 +685,13 @@ mod tests {
         same_as_serde(&r, "-", None);
         let mut line = Vec::new();
         LineWriter::default().write_line(&mut line, &r, "-", None, None);
-        assert!(String::from_utf8(line)
-            .unwrap()
-            .ends_with(r#","tunnel":["vxlan:vni=5001","ipv6"]}"#));
+        let line = String::from_utf8(line).unwrap();
+        assert!(
+            line.ends_with(
+                r#","tunnel":["vxlan:vni=5001","ipv6"],"transport":"tcp","quic_version":null}"#
+            ),
+            "{line}"
+        );
     }
 
     /// The room sized for a line holds the worst each field can be: every string made of

@@ -103,6 +103,14 @@ pub struct FlowJson {
     /// The encapsulations, outermost first; absent when none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<Vec<String>>,
+    pub transport: &'static str,
+    pub quic_version: Option<String>,
+}
+
+/// A QUIC version as the outputs write it: `v1`, `v2`, `draft-29`, else `0x` and eight hex
+/// digits.
+pub fn quic_version_name(v: u32) -> String {
+    helloscope_tls::quic::QuicVersion(v).to_string()
 }
 
 pub fn rfc3339_micros(d: Duration) -> String {
@@ -193,6 +201,8 @@ impl FlowJson {
             flags: flag_names(&r.flags),
             packets: r.packets,
             tunnel: (!r.tunnel.is_empty()).then(|| r.tunnel.names()),
+            transport: r.transport.name(),
+            quic_version: r.quic_version.map(quic_version_name),
         }
     }
 }
@@ -229,6 +239,8 @@ pub const CSV_HEADER: &[&str] = &[
     "policy_verdict",
     "policy_findings",
     "tunnel",
+    "transport",
+    "quic_version",
 ];
 
 fn csv_field(s: &str) -> String {
@@ -309,6 +321,8 @@ pub fn csv_row(j: &FlowJson) -> String {
             })
             .unwrap_or_default(),
         j.tunnel.as_ref().map(|t| t.join(" ")).unwrap_or_default(),
+        j.transport.to_string(),
+        o(&j.quic_version),
     ];
     fields
         .iter()
@@ -326,6 +340,7 @@ pub struct Table {
 pub const TABLE_HEADER: &[&str] = &[
     "CLIENT",
     "SERVER",
+    "PROTO",
     "SNI",
     "OFFERS",
     "MAX",
@@ -364,11 +379,20 @@ impl Table {
         self.rows.push(vec![
             format!("{}:{}", bracket(&j.client_ip), j.client_port),
             format!("{}:{}", bracket(&j.server_ip), j.server_port),
+            match &j.quic_version {
+                Some(v) => format!("{} {v}", j.transport),
+                None => j.transport.to_string(),
+            },
             o(&j.sni),
             if j.versions_offered.is_empty() {
                 "-".into()
             } else {
-                j.versions_offered.join(",").replace("TLS ", "")
+                j.versions_offered
+                    .join(",")
+                    .replace("DTLS ", "DTLS")
+                    .replace(",TLS ", ",")
+                    .trim_start_matches("TLS ")
+                    .to_owned()
             },
             o(&j.version_offered_max),
             o(&j.version),

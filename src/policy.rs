@@ -207,7 +207,13 @@ impl Policy {
         }
         let ch = r.client_hello.as_ref();
         let mut findings = Vec::new();
-        let offered = ch.map(|c| c.version_offered_max);
+        // DTLS versions count as the TLS versions they are built on; QUIC is TLS 1.3 by
+        // definition (RFC 9001 §4.2), whatever else its hello lists.
+        let quic = r.transport == helloscope_tls::Transport::Quic;
+        let offered = ch.map(|c| match quic {
+            true => TlsVersion::Tls13,
+            false => c.version_offered_max,
+        });
         let version_refused = match r.outcome {
             Outcome::Alert {
                 description, from, ..
@@ -226,7 +232,7 @@ impl Policy {
             }
             _ => false,
         };
-        let below = offered.is_some_and(|v| v < self.min_version);
+        let below = offered.is_some_and(|v| v.tls_equivalent() < self.min_version);
         let verdict = if version_refused && (below || r.server_hello.is_none()) {
             Verdict::Failing
         } else if below {
@@ -253,7 +259,7 @@ impl Policy {
             });
         }
         if let Some(neg) = r.server_hello.as_ref().map(|s| s.version) {
-            if !below && neg < self.min_version {
+            if !below && !quic && neg.tls_equivalent() < self.min_version {
                 findings.push(Finding {
                     code: "negotiated_below_minimum",
                     remediation: None,
@@ -393,6 +399,44 @@ mod tests {
             .unwrap()
             .contains("::1".parse().unwrap()));
         assert!(IpNet::parse("10.0.0.0/33").is_err());
+    }
+
+    /// DTLS versions count as the TLS versions they are built on, QUIC as TLS 1.3: over the
+    /// recorded DTLS 1.0 and 1.2 handshakes and QUIC ones (captures/record_udp.sh).
+    #[test]
+    fn dtls_and_quic_versions_against_a_minimum() {
+        use helloscope_capture::{Analyzer, FlowConfig, PacketSource};
+        let mut records = Vec::new();
+        let mut a = Analyzer::new(FlowConfig::default());
+        for f in ["captures/dtls.pcap", "captures/quic.pcap"] {
+            let path = format!("{}/{f}", env!("CARGO_MANIFEST_DIR"));
+            let mut src = PacketSource::open_file(&path).unwrap();
+            a.run(&mut src, &mut |r| records.push(r)).unwrap();
+        }
+        a.finish(&mut |r| records.push(r));
+        let policy = |min| Policy {
+            profile: "t".into(),
+            hosts: vec![HostPattern::new("*.procore.com")],
+            host_ips: vec![],
+            min_version: min,
+            legacy_hosts: vec![],
+        };
+        let mut seen = 0;
+        for r in &records {
+            let offered = r.client_hello.as_ref().unwrap().version_offered_max;
+            let v12 = policy(TlsVersion::Tls12).evaluate(r).unwrap().verdict;
+            let v13 = policy(TlsVersion::Tls13).evaluate(r).unwrap().verdict;
+            let (want12, want13) = match (r.transport, offered) {
+                (helloscope_tls::Transport::Quic, _) => (true, true),
+                (_, TlsVersion::Dtls12) => (true, false),
+                (_, TlsVersion::Dtls10) => (false, false),
+                other => panic!("unexpected {other:?}"),
+            };
+            assert_eq!(v12 == Verdict::Ready, want12, "{r:?}");
+            assert_eq!(v13 == Verdict::Ready, want13, "{r:?}");
+            seen += 1;
+        }
+        assert_eq!(seen, 12);
     }
 
     #[test]

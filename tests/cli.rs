@@ -56,6 +56,8 @@ const KEYS: &[&str] = &[
     "ja4s",
     "outcome",
     "alert",
+    "transport",
+    "quic_version",
 ];
 
 #[test]
@@ -74,6 +76,8 @@ fn jsonl_has_every_documented_key() {
             assert!(r.get(k).is_some(), "key {k} missing in {r}");
         }
         assert!(r.get("policy").is_none(), "no policy key without a policy");
+        assert_eq!(r["transport"], "tcp");
+        assert!(r["quic_version"].is_null());
         assert_eq!(r["source"], "captures/openssl.pcap");
         // RFC 3339, UTC, microseconds.
         let ts = r["ts"].as_str().unwrap();
@@ -671,4 +675,61 @@ fn host_ip_with_min_version_is_an_ad_hoc_policy() {
         assert!(o.stdout.is_empty(), "{args:?}");
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// QUIC and DTLS through the CLI: the records say their transport, and `decode` reads a QUIC
+/// client Initial (RFC 9001 Appendix A.2, hex in a file) and a real DTLS ClientHello datagram
+/// (the first of captures/dtls.pcap, openssl s_client -dtls1_2).
+#[test]
+fn quic_and_dtls_records_and_decode() {
+    let o = helloscope(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        "captures/quic.pcap",
+        "captures/dtls.pcap",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let recs = jsonl(&o);
+    assert_eq!(recs.len(), 12);
+    assert_eq!(recs.iter().filter(|r| r["transport"] == "quic").count(), 6);
+    assert_eq!(recs.iter().filter(|r| r["transport"] == "dtls").count(), 6);
+    assert!(recs
+        .iter()
+        .any(|r| r["transport"] == "quic" && r["quic_version"] == "v2"));
+    let o = helloscope(&[
+        "decode",
+        "crates/helloscope-tls/testdata/quic/rfc9001-a2-client-initial.hex",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    for want in [
+        "QUIC Initial packet, version v1",
+        "example.com",
+        "q13d0211an_",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    let mut src = helloscope_capture::PacketSource::open_file("captures/dtls.pcap").unwrap();
+    let link = src.link_type();
+    let p = src.next_packet().unwrap().unwrap();
+    let d = helloscope_capture::udp::decode_udp(link, p.data).unwrap();
+    let hex: String = d.payload.iter().map(|b| format!("{b:02x}")).collect();
+    let o = helloscope(&["decode", &hex]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    for want in [
+        "DTLS 1.",
+        "client_hello message_seq 0",
+        "cookie                0 bytes",
+        "dtls.procore.com",
+        "ja4                   dd2d",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
 }

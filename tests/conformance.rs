@@ -1,7 +1,7 @@
 //! Conformance against public captures and their authors' expected values
 //! (`../shared/corpus/expected.jsonl`, see its README).
 //!
-//! Every TCP TLS flow of the answer key goes through the whole pipeline (libpcap, decoding,
+//! Every TLS flow of the answer key (over TCP, QUIC or DTLS) goes through the whole pipeline (libpcap, decoding,
 //! reassembly, parsing, fingerprints) and its SNI, JA3, JA4, JA4_r, JA3S, JA4S (with the `ja4s`
 //! feature), negotiated version and cipher must match. Where the key follows a reference
 //! tool that departs from the JA4 specification, the specification's value is used and the
@@ -39,7 +39,35 @@ const KNOWN_DIFFERENCES: &[(&str, u16, &str, &str)] = &[
          it as TLS 1.2 and takes two random bytes (0xacad) for the cipher; helloscope reads \
          the real one, 0xc02b",
     ),
+    (
+        "zeek/testing/btest/Traces/quic/interop/quic-go_quic-go/handshake.pcap",
+        40084,
+        "*",
+        PPP_LINK,
+    ),
+    (
+        "zeek/testing/btest/Traces/quic/interop/quic-go_quic-go/retry.pcap",
+        42834,
+        "*",
+        PPP_LINK,
+    ),
+    (
+        "zeek/testing/btest/Traces/quic/interop/quic-go_quic-go/zerortt.pcap",
+        60492,
+        "*",
+        PPP_LINK,
+    ),
+    (
+        "zeek/testing/btest/Traces/quic/interop/quic-go_quic-go/zerortt.pcap",
+        49394,
+        "*",
+        PPP_LINK,
+    ),
 ];
+
+const PPP_LINK: &str =
+    "the capture's link type is 9 (PPP), which the packet decoder does not read \
+                        yet (helloscope reports `unsupported link type 9`)";
 
 type Key = (String, u16, String, u16);
 
@@ -70,6 +98,7 @@ fn version_text(v: &str) -> String {
         "SSLv2" => "SSL 2.0".into(),
         v if v.starts_with("TLS1.3-draft") => format!("TLS 1.3 draft {}", &v[12..]),
         v if v.starts_with("TLS1.") => format!("TLS 1.{}", &v[5..]),
+        v if v.starts_with("DTLS1.") => format!("DTLS 1.{}", &v[6..]),
         v => v.into(),
     }
 }
@@ -90,6 +119,7 @@ fn corpus_flows_match_their_authors_expected_values() {
         .collect();
     let mut per_file: HashMap<String, HashMap<Key, FlowRecord>> = HashMap::new();
     let mut checked = 0usize;
+    let mut checked_by_transport: HashMap<&str, usize> = HashMap::new();
     let mut compared = 0usize;
     let mut failures = Vec::new();
     let mut known = 0usize;
@@ -115,9 +145,11 @@ fn corpus_flows_match_their_authors_expected_values() {
         let Some(d) = e.get("expected_derived") else {
             continue;
         };
-        if d["transport"] != "tcp" || d["proto"] != "tls" {
-            continue;
-        }
+        let transport = match (d["transport"].as_str(), d["proto"].as_str()) {
+            (Some("tcp"), Some("tls")) => "tcp",
+            (Some("udp"), Some(p @ ("quic" | "dtls"))) => p,
+            _ => continue,
+        };
         let key: Key = (
             d["client"].as_str().unwrap().to_owned(),
             d["client_port"].as_u64().unwrap() as u16,
@@ -136,6 +168,7 @@ fn corpus_flows_match_their_authors_expected_values() {
             continue;
         }
         checked += 1;
+        *checked_by_transport.entry(transport).or_insert(0usize) += 1;
         let Some(r) = flows.get(&key) else {
             failures.push(format!("{file} {key:?}: flow not reported"));
             continue;
@@ -156,6 +189,11 @@ fn corpus_flows_match_their_authors_expected_values() {
             }
         };
         let s = |v: &Value| v.as_str().map(str::to_owned);
+        check(
+            "transport",
+            Some(transport.to_owned()),
+            Some(r.transport.name().to_owned()),
+        );
         if d.get("n_client_hello")
             .is_some_and(|n| n.as_u64() > Some(0))
         {
@@ -221,9 +259,15 @@ fn corpus_flows_match_their_authors_expected_values() {
          {} mismatches; {author_only_found}/{author_only_total} flows that only another tool reported were found too",
         failures.len()
     );
+    eprintln!("conformance: flows checked by transport: {checked_by_transport:?}");
     assert!(
-        checked > 700,
-        "the answer key should hold over 700 TCP TLS flows, found {checked}"
+        checked_by_transport.get("tcp").copied().unwrap_or(0) > 700,
+        "the answer key should hold over 700 TCP TLS flows: {checked_by_transport:?}"
+    );
+    assert!(
+        checked_by_transport.get("quic").copied().unwrap_or(0) > 90
+            && checked_by_transport.get("dtls").copied().unwrap_or(0) > 10,
+        "the answer key should hold over 90 QUIC and 10 DTLS flows: {checked_by_transport:?}"
     );
     assert!(
         failures.is_empty(),

@@ -234,6 +234,49 @@ impl<W: Write> PcapWriter<W> {
         self.bytes += 16 + len as u64;
     }
 
+    /// One UDP datagram in Ethernet/IPv4 (UDP checksum 0: none, as IPv4 allows).
+    pub fn udp(&mut self, src: ([u8; 4], u16), dst: ([u8; 4], u16), payload: &[u8]) {
+        let f = &mut self.frame;
+        f.clear();
+        f.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);
+        let total = (20 + 8 + payload.len()) as u16;
+        let mut ip = [0u8; 20];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+        ip[6] = 0x40;
+        ip[8] = 64;
+        ip[9] = 17;
+        ip[12..16].copy_from_slice(&src.0);
+        ip[16..20].copy_from_slice(&dst.0);
+        let mut sum: u32 = ip
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&src.1.to_be_bytes());
+        f.extend_from_slice(&dst.1.to_be_bytes());
+        f.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(payload);
+        self.ts_us += 7;
+        let len = f.len() as u32;
+        self.w
+            .write_all(&((self.ts_us / 1_000_000) as u32).to_le_bytes())
+            .unwrap();
+        self.w
+            .write_all(&((self.ts_us % 1_000_000) as u32).to_le_bytes())
+            .unwrap();
+        self.w.write_all(&len.to_le_bytes()).unwrap();
+        self.w.write_all(&len.to_le_bytes()).unwrap();
+        self.w.write_all(f).unwrap();
+        self.packets += 1;
+        self.bytes += 16 + len as u64;
+    }
+
     fn replay(&mut self, e: &Endpoint, p: &TPacket) {
         let (src, dst, isn, peer_isn) = if p.from_client {
             (e.client, e.server, e.isn_c, e.isn_s)
@@ -442,5 +485,63 @@ pub fn handshakes<W: Write>(
             0x11,
             &[],
         );
+    }
+}
+
+/// A QUIC connection of `captures/quic.pcap`: its datagrams in order, and which side sent each.
+pub struct QuicTemplate {
+    datagrams: Vec<(bool, Vec<u8>)>,
+}
+
+/// Every QUIC connection of `captures/quic.pcap` whose handshake completed (its server port
+/// answered, and 1-RTT packets went both ways).
+pub fn quic_templates(dir: &Path) -> Vec<QuicTemplate> {
+    let mut src = PacketSource::open_file(dir.join("quic.pcap").to_str().unwrap()).unwrap();
+    let link = src.link_type();
+    let mut flows: Vec<((IpAddr, u16), QuicTemplate)> = Vec::new();
+    while let Some(p) = src.next_packet().unwrap() {
+        let Some(d) = helloscope_capture::udp::decode_udp(link, p.data) else {
+            continue;
+        };
+        let (a, b) = ((d.src, d.src_port), (d.dst, d.dst_port));
+        let i = match flows.iter().position(|f| f.0 == a || f.0 == b) {
+            Some(i) => i,
+            None => {
+                flows.push((
+                    a,
+                    QuicTemplate {
+                        datagrams: Vec::new(),
+                    },
+                ));
+                flows.len() - 1
+            }
+        };
+        let from_client = flows[i].0 == a;
+        flows[i].1.datagrams.push((from_client, d.payload.to_vec()));
+    }
+    flows
+        .into_iter()
+        .map(|f| f.1)
+        .filter(|t| {
+            let short = |c: bool| t.datagrams.iter().any(|d| d.0 == c && d.1[0] & 0x80 == 0);
+            short(true) && short(false)
+        })
+        .collect()
+}
+
+/// The `quic` mix: `nflows` QUIC connections, each a recorded aioquic handshake replayed
+/// from a new client address and port: every one is found, its Initial keys derived, its
+/// Initials decrypted and its hellos parsed anew.
+pub fn quic<W: Write>(w: &mut PcapWriter<W>, all: &[QuicTemplate], rng: &mut Rng, nflows: u64) {
+    for n in 0..nflows {
+        let t = &all[(rng.next() % all.len() as u64) as usize];
+        let e = endpoint(rng, n);
+        for (from_client, d) in &t.datagrams {
+            if *from_client {
+                w.udp(e.client, e.server, d);
+            } else {
+                w.udp(e.server, e.client, d);
+            }
+        }
     }
 }

@@ -39,8 +39,13 @@ pub(crate) struct ClientFingerprints {
 
 impl ClientFingerprints {
     pub(crate) fn compute(h: &ClientHello<'_>) -> Self {
+        Self::compute_over(h, helloscope_tls::Transport::Tcp)
+    }
+
+    /// The fingerprints of a hello that travelled over `transport` (JA4's first letter).
+    pub(crate) fn compute_over(h: &ClientHello<'_>, transport: helloscope_tls::Transport) -> Self {
         let ja3 = helloscope_tls::ja3(h);
-        let (ja4, ja4_r) = helloscope_tls::ja4_with_raw(h, helloscope_tls::Transport::Tcp);
+        let (ja4, ja4_r) = helloscope_tls::ja4_with_raw(h, transport);
         let alpn: Vec<String> = h
             .alpn()
             .map(|n| n.map(crate::record::text).collect())
@@ -70,13 +75,15 @@ pub(crate) struct ServerFingerprints {
 
 impl ServerFingerprints {
     pub(crate) fn compute(h: &ServerHello<'_>) -> Self {
+        Self::compute_over(h, helloscope_tls::Transport::Tcp)
+    }
+
+    /// The fingerprints of a hello that travelled over `transport` (JA4S's first letter).
+    #[cfg_attr(not(feature = "ja4s"), allow(unused_variables))]
+    pub(crate) fn compute_over(h: &ServerHello<'_>, transport: helloscope_tls::Transport) -> Self {
         let j = helloscope_tls::ja3s(h);
         #[cfg(feature = "ja4s")]
-        let ja4s = Some(
-            helloscope_tls::ja4s(h, helloscope_tls::Transport::Tcp)
-                .as_str()
-                .into(),
-        );
+        let ja4s = Some(helloscope_tls::ja4s(h, transport).as_str().into());
         #[cfg(not(feature = "ja4s"))]
         let ja4s = None;
         ServerFingerprints {

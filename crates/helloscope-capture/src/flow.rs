@@ -335,6 +335,8 @@ impl Flow {
             flags: self.flags(),
             packets: self.packets,
             tunnel: self.tunnel,
+            transport: helloscope_tls::Transport::Tcp,
+            quic_version: None,
         }
     }
 

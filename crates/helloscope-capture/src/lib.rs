@@ -6,7 +6,9 @@
 //! with idle timeouts in packet time, and one [`FlowRecord`] per TLS flow saying what the
 //! client offered, what the server chose, and how the handshake ended.
 //!
-//! TLS is recognised by content (a ClientHello as the client's first bytes), on any port.
+//! TLS is recognised by content (a ClientHello as the client's first bytes), on any port;
+//! so are QUIC (a client Initial that decrypts) and DTLS (a ClientHello record) over UDP,
+//! followed in a table of their own ([`udp`]) with the same bounds.
 //!
 //! ```no_run
 //! use helloscope_capture::{Analyzer, FlowConfig, PacketSource};
@@ -36,6 +38,8 @@ pub mod sharded;
 pub mod source;
 pub mod stats;
 mod tls_stream;
+pub mod udp;
+mod udp_flow;
 
 use std::time::Duration;
 
@@ -53,6 +57,7 @@ pub use stats::Stats;
 /// Turns frames into flow records.
 pub struct Analyzer {
     table: flow::FlowTable,
+    udp: udp::UdpTable,
     stats: Stats,
     defrag: defrag::Defragmenter,
     /// This analyzer's shard and the number of shards, when it follows only its share of the
@@ -70,6 +75,7 @@ impl Analyzer {
     pub fn new(cfg: FlowConfig) -> Self {
         Analyzer {
             defrag: defrag::Defragmenter::new(cfg.defrag),
+            udp: udp::UdpTable::new(cfg.clone()),
             table: flow::FlowTable::new(cfg),
             stats: Stats::default(),
             shard: None,
@@ -98,7 +104,7 @@ impl Analyzer {
         self.stats.bytes += frame.len() as u64;
         match decode_packet(link, frame) {
             Ok(Decoded::Tcp(seg)) => self.on_segment(&seg, ts, emit),
-            Ok(Decoded::Udp(_)) => self.stats.skip(DecodeSkip::NotTcp.name()),
+            Ok(Decoded::Udp(d)) => self.on_udp(&d, ts, emit),
             Ok(Decoded::Fragment(f)) => self.on_fragment(&f, frame.len(), ts, emit),
             Err(skip) => self.stats.skip(skip.name()),
         }
@@ -157,7 +163,7 @@ impl Analyzer {
                     whole = self.defrag.push(&inner, ts);
                 }
                 Ok(Decoded::Fragment(_)) if shared => self.stats.skip(DecodeSkip::TooDeep.name()),
-                Ok(Decoded::Udp(_)) if shared => self.stats.skip(DecodeSkip::NotTcp.name()),
+                Ok(Decoded::Udp(u)) if shared => self.on_udp(&u, ts, emit),
                 Err(skip) if shared => self.stats.skip(skip.name()),
                 _ => {}
             }
@@ -165,6 +171,65 @@ impl Analyzer {
         if shared {
             self.stats.set_defrag(self.defrag.stats());
         }
+    }
+
+    /// A UDP datagram, found by the general decoder (through any tunnel): QUIC and DTLS are
+    /// looked for by content. With `--threads`, shard 0 takes every datagram (the shard
+    /// router sends it there).
+    #[cold]
+    #[inline(never)]
+    fn on_udp(&mut self, d: &UdpDatagram<'_>, ts: Duration, emit: &mut impl FnMut(FlowRecord)) {
+        self.udp.on_datagram(
+            d.src,
+            d.dst,
+            d.src_port,
+            d.dst_port,
+            d.payload,
+            d.tunnel,
+            ts,
+            &mut self.stats,
+            emit,
+        );
+    }
+
+    /// Takes one UDP datagram from `src:sport` to `dst:dport` captured at `ts`: QUIC and DTLS
+    /// handshakes are found by content, on any port.
+    ///
+    /// ```
+    /// use helloscope_capture::{Analyzer, FlowConfig};
+    /// # let initial = helloscope_tls::doc_sample::quic_client_initial();
+    /// let mut a = Analyzer::new(FlowConfig::default());
+    /// let mut records = Vec::new();
+    /// let (c, s) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+    /// // `initial`: a QUIC client Initial (RFC 9001 Appendix A.2).
+    /// a.on_datagram(c, s, 50000, 443, &initial, std::time::Duration::ZERO, &mut |r| records.push(r));
+    /// a.finish(&mut |r| records.push(r));
+    /// assert_eq!(records[0].transport.name(), "quic");
+    /// assert_eq!(records[0].outcome.name(), "no_response");
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_datagram(
+        &mut self,
+        src: std::net::IpAddr,
+        dst: std::net::IpAddr,
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+        ts: Duration,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        let plain = decode::TunnelStack::new();
+        self.udp.on_datagram(
+            src,
+            dst,
+            sport,
+            dport,
+            payload,
+            plain,
+            ts,
+            &mut self.stats,
+            emit,
+        );
     }
 
     /// Reads `source` to its end (or, for a live source, until `source` has nothing more),
@@ -189,6 +254,7 @@ impl Analyzer {
             self.stats.set_defrag(self.defrag.stats());
         }
         self.table.flush(&mut self.stats, emit);
+        self.udp.flush(&mut self.stats, emit);
     }
 
     /// The counters so far.
@@ -198,7 +264,7 @@ impl Analyzer {
 
     /// Entries in the flow table now.
     pub fn flows_in_table(&self) -> usize {
-        self.table.len()
+        self.table.len() + self.udp.len()
     }
 
     /// The table bounds in force.

@@ -1,4 +1,4 @@
-//! What comes out: one [`FlowRecord`] per TLS flow.
+//! What comes out: one [`FlowRecord`] per TLS flow (over TCP, QUIC or DTLS).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use helloscope_tls::extensions::parse_server_name;
 use helloscope_tls::{
     AlertDescription, AlertLevel, CipherSuite, ClientHello, DowngradeSentinel, ExtensionType,
-    ServerHello, Sslv2ClientHello, TlsVersion,
+    ServerHello, Sslv2ClientHello, TlsVersion, Transport,
 };
 
 use crate::decode::TunnelStack;
@@ -156,6 +156,12 @@ impl ClientHelloSummary {
         Self::with_fingerprints(h, ClientFingerprints::compute(h))
     }
 
+    /// Summarises a ClientHello that travelled over `transport` (QUIC, DTLS): JA4 starts
+    /// with its letter.
+    pub fn from_hello_over(h: &ClientHello<'_>, transport: Transport) -> Self {
+        Self::with_fingerprints(h, ClientFingerprints::compute_over(h, transport))
+    }
+
     /// Summarises a parsed ClientHello whose fingerprints are known.
     pub(crate) fn with_fingerprints(h: &ClientHello<'_>, fp: ClientFingerprints) -> Self {
         // What is not in the fingerprint key: the server name, and the extension types with
@@ -238,6 +244,11 @@ impl ServerHelloSummary {
         Self::with_fingerprints(h, ServerFingerprints::compute(h))
     }
 
+    /// Summarises the first ServerHello of a QUIC connection or DTLS association.
+    pub fn from_hello_over(h: &ServerHello<'_>, transport: Transport) -> Self {
+        Self::with_fingerprints(h, ServerFingerprints::compute_over(h, transport))
+    }
+
     /// Summarises the first ServerHello whose fingerprints are known.
     pub(crate) fn with_fingerprints(h: &ServerHello<'_>, fp: ServerFingerprints) -> Self {
         ServerHelloSummary {
@@ -304,6 +315,10 @@ pub struct FlowRecord {
     pub packets: u64,
     /// The encapsulations the flow came through, outermost first (empty when none).
     pub tunnel: TunnelStack,
+    /// What carried the handshake: TLS over TCP, QUIC, or DTLS.
+    pub transport: Transport,
+    /// The QUIC version of the connection's Initial packets (QUIC only).
+    pub quic_version: Option<u32>,
 }
 
 #[cfg(test)]

@@ -64,6 +64,19 @@ pub struct Stats {
     /// ClientHellos found with their extensions in another order (Chromium shuffles them on
     /// every connection): everything was reused but JA3, which was computed.
     pub fingerprints_reused_but_ja3: u64,
+    /// Frames with a UDP datagram.
+    pub udp_datagrams: u64,
+    /// UDP exchanges whose first datagram was a QUIC client Initial that decrypted.
+    pub flows_quic: u64,
+    /// UDP exchanges whose first datagram was a DTLS ClientHello record.
+    pub flows_dtls: u64,
+    /// Datagrams that looked like the start of a QUIC or DTLS handshake and were not (a QUIC
+    /// Initial that did not authenticate, a DTLS record that did not parse).
+    pub udp_not_handshake: u64,
+    /// QUIC Initial packets of a followed connection that could not be decrypted.
+    pub quic_initials_undecryptable: u64,
+    /// Most UDP exchanges followed at once.
+    pub udp_flows_peak: u64,
 }
 
 impl Stats {
@@ -119,5 +132,11 @@ impl Stats {
         self.buffers_shed += o.buffers_shed;
         self.fingerprints_reused += o.fingerprints_reused;
         self.fingerprints_reused_but_ja3 += o.fingerprints_reused_but_ja3;
+        self.udp_datagrams += o.udp_datagrams;
+        self.flows_quic += o.flows_quic;
+        self.flows_dtls += o.flows_dtls;
+        self.udp_not_handshake += o.udp_not_handshake;
+        self.quic_initials_undecryptable += o.quic_initials_undecryptable;
+        self.udp_flows_peak = self.udp_flows_peak.max(o.udp_flows_peak);
     }
 }

@@ -22,6 +22,9 @@ pub struct ClientHello<'a> {
     pub random: &'a [u8],
     /// `legacy_session_id`.
     pub session_id: &'a [u8],
+    /// The DTLS `cookie` (RFC 6347 §4.2.1; `legacy_cookie` in DTLS 1.3), which follows the
+    /// session ID in a DTLS ClientHello; `None` for a TLS ClientHello, which has no such field.
+    pub cookie: Option<&'a [u8]>,
     cipher_suites: &'a [u8],
     /// `legacy_compression_methods`.
     pub compression_methods: &'a [u8],
@@ -29,13 +32,19 @@ pub struct ClientHello<'a> {
     extensions_malformed: bool,
 }
 
-fn client_hello(i: &[u8]) -> PResult<'_, ClientHello<'_>> {
+fn client_hello(i: &[u8], dtls: bool) -> PResult<'_, ClientHello<'_>> {
     let (i, legacy_version) = field("legacy_version", be_u16)(i)?;
     let (i, random) = field("random", take(32usize))(i)?;
     let (i, session_id) = field(
         "legacy_session_id",
         verify(vec_u8, |s: &[u8]| s.len() <= 32),
     )(i)?;
+    let (i, cookie) = if dtls {
+        let (i, c) = field("cookie", vec_u8)(i)?;
+        (i, Some(c))
+    } else {
+        (i, None)
+    };
     let (i, cipher_suites) = field(
         "cipher_suites",
         verify(vec_u16, |s: &[u8]| s.len() % 2 == 0),
@@ -49,6 +58,7 @@ fn client_hello(i: &[u8]) -> PResult<'_, ClientHello<'_>> {
             legacy_version: TlsVersion::from_wire(legacy_version),
             random,
             session_id,
+            cookie,
             cipher_suites,
             compression_methods,
             extensions,
@@ -72,7 +82,27 @@ impl<'a> ClientHello<'a> {
     /// # Ok::<(), helloscope_tls::Error>(())
     /// ```
     pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
-        finish("ClientHello", client_hello(body))
+        finish("ClientHello", client_hello(body, false))
+    }
+
+    /// Parses the body of a DTLS client_hello (after its twelve-byte DTLS handshake header
+    /// and reassembly): the same fields with a `cookie` after the session ID (RFC 6347
+    /// §4.2.1, RFC 9147 §5.3).
+    ///
+    /// ```
+    /// use helloscope_tls::{ClientHello, TlsVersion};
+    /// let mut body = vec![0xfe, 0xfd];
+    /// body.extend([0u8; 32]); // random
+    /// body.extend([0, 2, 0xc0, 0xde]); // no session id, a two-byte cookie
+    /// body.extend([0, 2, 0xc0, 0x2b, 1, 0]); // one suite, null compression
+    /// let ch = ClientHello::parse_dtls(&body)?;
+    /// assert_eq!(ch.legacy_version, TlsVersion::Dtls12);
+    /// assert_eq!(ch.cookie, Some(&[0xc0, 0xde][..]));
+    /// assert_eq!(ch.cipher_suites().count(), 1);
+    /// # Ok::<(), helloscope_tls::Error>(())
+    /// ```
+    pub fn parse_dtls(body: &'a [u8]) -> Result<Self, Error> {
+        finish("ClientHello", client_hello(body, true))
     }
 
     /// The cipher suites in wire order, GREASE and SCSVs included.

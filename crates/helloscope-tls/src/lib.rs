@@ -36,11 +36,13 @@
 
 pub mod alert;
 pub mod client_hello;
+pub mod dtls;
 pub mod error;
 pub mod extensions;
 pub mod fingerprint;
 pub mod grease;
 pub mod handshake;
+pub mod quic;
 pub mod record;
 pub mod registry;
 pub mod server_hello;
@@ -72,4 +74,24 @@ pub use version::TlsVersion;
 pub mod doc_sample {
     /// The first flight of curl 7.88.1 (OpenSSL 3.0) to `api.procore.com` on loopback.
     pub const CURL_CLIENT_HELLO: &[u8] = include_bytes!("../testdata/curl-7.88.1-clienthello.bin");
+
+    /// The client Initial of RFC 9001 Appendix A.2, a whole 1200-byte UDP payload.
+    pub fn quic_client_initial() -> Vec<u8> {
+        hex(include_str!(
+            "../testdata/quic/rfc9001-a2-client-initial.hex"
+        ))
+    }
+
+    /// Bytes from hex text, whitespace ignored.
+    pub fn hex(text: &str) -> Vec<u8> {
+        let digits: Vec<u8> = text
+            .bytes()
+            .filter(u8::is_ascii_hexdigit)
+            .map(|b| (b as char).to_digit(16).unwrap_or(0) as u8)
+            .collect();
+        digits
+            .chunks(2)
+            .map(|p| p[0] << 4 | p.get(1).copied().unwrap_or(0))
+            .collect()
+    }
 }

@@ -132,6 +132,25 @@ impl TlsVersion {
         }
     }
 
+    /// The TLS version a DTLS version is built on (RFC 6347 §1: DTLS 1.0 is TLS 1.1's, DTLS
+    /// 1.2 is TLS 1.2's; RFC 9147: DTLS 1.3 is TLS 1.3's), so that a policy's minimum TLS
+    /// version applies to DTLS too; every other version is itself.
+    ///
+    /// ```
+    /// use helloscope_tls::TlsVersion;
+    /// assert_eq!(TlsVersion::Dtls12.tls_equivalent(), TlsVersion::Tls12);
+    /// assert_eq!(TlsVersion::Dtls10.tls_equivalent(), TlsVersion::Tls11);
+    /// assert_eq!(TlsVersion::Tls10.tls_equivalent(), TlsVersion::Tls10);
+    /// ```
+    pub const fn tls_equivalent(self) -> Self {
+        match self {
+            Self::Dtls10 => Self::Tls11,
+            Self::Dtls12 => Self::Tls12,
+            Self::Dtls13 => Self::Tls13,
+            v => v,
+        }
+    }
+
     /// Strength rank used by `Ord`: higher is newer.
     const fn rank(self) -> u32 {
         match self {

@@ -77,6 +77,18 @@ pub(crate) fn alpn_chars(first: Option<&[u8]>) -> [u8; 2] {
     }
 }
 
+/// The order in which JA4 picks the "highest" supported version: by wire value, as the
+/// specification says, except that DTLS numbers count down (0xfefc, DTLS 1.3, is newer than
+/// 0xfefd, DTLS 1.2), so among DTLS versions the newest wins.
+#[inline]
+fn version_key(v: TlsVersion) -> (u32, u16) {
+    let wire = v.to_wire();
+    match v {
+        TlsVersion::Dtls10 | TlsVersion::Dtls12 | TlsVersion::Dtls13 => (u32::from(!wire), wire),
+        _ => (u32::from(wire) << 16, wire),
+    }
+}
+
 /// One walk over the hello gathers everything JA4 needs.
 ///
 /// The version is the numerically highest non-GREASE supported_versions value when the
@@ -115,14 +127,14 @@ fn parts(hello: &ClientHello<'_>, transport: Transport) -> Parts {
             }
             ExtensionType::SUPPORTED_VERSIONS if version.is_none() => {
                 if let Ok(list) = crate::extensions::parse_supported_versions_client(e.data) {
-                    version = list.filter(|v| !v.is_grease()).map(|v| v.to_wire()).max();
+                    version = list.filter(|v| !v.is_grease()).map(version_key).max();
                 }
             }
             _ => {}
         }
     }
     let version = version
-        .map(TlsVersion::from_wire)
+        .map(|(_, wire)| TlsVersion::from_wire(wire))
         .unwrap_or(hello.legacy_version)
         .ja4_code()
         .as_bytes();

@@ -142,6 +142,19 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// `tcp`, `quic` or `dtls`.
+    ///
+    /// ```
+    /// assert_eq!(helloscope_tls::Transport::Quic.name(), "quic");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Quic => "quic",
+            Transport::Dtls => "dtls",
+        }
+    }
+
     pub(crate) const fn letter(self) -> u8 {
         match self {
             Transport::Tcp => b't',
