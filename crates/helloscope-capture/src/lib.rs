@@ -28,11 +28,13 @@ mod fingerprint_cache;
 mod finished;
 mod flow;
 mod pcapfile;
+mod pcapng;
 pub mod reassembly;
 pub mod record;
 pub mod sharded;
 pub mod source;
 pub mod stats;
+mod stream;
 mod tls_stream;
 
 use std::time::Duration;
@@ -87,18 +89,23 @@ impl Analyzer {
     }
 
     /// Reads `source` to its end (or, for a live source, until `source` has nothing more),
-    /// processing every packet. A damaged file stops the read with an error; everything read
-    /// before it has been processed and the flows are still in the table.
+    /// processing every packet with its own link type; packets of link types not decoded are
+    /// counted (`unsupported_link_type`). A damaged file stops the read with an error;
+    /// everything read before it has been processed and the flows are still in the table.
     pub fn run(
         &mut self,
         source: &mut PacketSource,
         emit: &mut impl FnMut(FlowRecord),
     ) -> Result<(), SourceError> {
-        let link = source.link_type();
-        while let Some(p) = source.next_packet()? {
-            self.process(p.ts, link, p.data, emit);
-        }
-        Ok(())
+        let r = loop {
+            match source.next_packet() {
+                Ok(Some(p)) => self.process(p.ts, p.link, p.data, emit),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.stats.merge(&source.take_skipped());
+        r
     }
 
     /// Reports every flow still open (with [`EndReason::EndOfCapture`]) and empties the table.
