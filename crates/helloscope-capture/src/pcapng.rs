@@ -422,7 +422,7 @@ mod tests {
         );
         assert_eq!(r(3).split(12_345), (12, 345_000_000));
         assert_eq!(r(0).split(77), (77, 0));
-        assert_eq!(r(12).split(5_000_000_000_123), (5, 123));
+        assert_eq!(r(12).split(5_000_000_123_999), (5, 123), "picoseconds");
         assert_eq!(r(19).split(u64::MAX), (1, 844_674_407));
         // Base 2: 2^-10 s units, 512 of them is half a second.
         assert_eq!(r(0x80 | 10).split((3 << 10) | 512), (3, 500_000_000));
