@@ -37,4 +37,17 @@ for f in sorted(os.listdir(os.path.join(root, "captures"))):
         # pipeline input: frames of one flow after another, even first byte = Ethernet.
         blob = b"".join(bytes([0x10]) + struct.pack("<H", len(x)) + x for x in fr[:40])
         put("pipeline", blob)
+# files: whole captures, plain and compressed (the container formats are what is fuzzed,
+# so only the first few KiB of each).
+import gzip, subprocess
+for f in sorted(os.listdir(os.path.join(root, "captures"))):
+    if f.endswith((".pcap", ".pcapng")):
+        b = open(os.path.join(root, "captures", f), "rb").read()[:4096]
+        put("files", b)
+        put("files", gzip.compress(b))
+        for tool in (["zstd", "-q", "-c"], ["lz4", "-q", "-c"]):
+            try:
+                put("files", subprocess.run(tool, input=b, capture_output=True, check=True).stdout)
+            except (OSError, subprocess.CalledProcessError):
+                pass
 print("seeded", {t: len(os.listdir(os.path.join(here, "corpus", t))) for t in os.listdir(os.path.join(here, "corpus"))})

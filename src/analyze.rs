@@ -65,10 +65,7 @@ fn analyze(
     let mut inputs = Merged::open(files, filter)?;
     let sources = inputs.sources();
     // Compressed or piped inputs have no size to measure progress against.
-    let pb = progress_bar(
-        if inputs.plain { inputs.total_size() } else { 0 },
-        progress,
-    );
+    let pb = progress_bar(if inputs.plain { inputs.total_size() } else { 0 }, progress);
     let mut io_err: Option<io::Error> = None;
     let mut n: u64 = 0;
     let mut stats = None;
@@ -89,13 +86,9 @@ fn analyze(
                     pb.set_position(bytes);
                 }
             };
-            if let Some((s, error)) = source.analyze_sharded(
-                c.threads,
-                &flow_config(c),
-                &prepare,
-                &mut accept,
-                &progress,
-            ) {
+            if let Some((s, error)) =
+                source.analyze_sharded(c.threads, &flow_config(c), &prepare, &mut accept, &progress)
+            {
                 if let Some(e) = error {
                     eprintln!("helloscope: {e} (flows read before it are reported)");
                     inputs.damaged = true;

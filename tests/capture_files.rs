@@ -26,10 +26,18 @@ struct Pkt {
 /// The link type and packets of a little-endian microsecond pcap file, read here without
 /// the project's reader.
 fn read_pcap(name: &str) -> (u16, Vec<Pkt>) {
-    let b = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("captures").join(name))
-        .unwrap();
+    let b = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("captures")
+            .join(name),
+    )
+    .unwrap();
     let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
-    assert_eq!(u32_at(0), 0xa1b2_c3d4, "{name}: little-endian, microseconds");
+    assert_eq!(
+        u32_at(0),
+        0xa1b2_c3d4,
+        "{name}: little-endian, microseconds"
+    );
     let link = u32_at(20) as u16;
     let mut out = Vec::new();
     let mut i = 24;
@@ -235,10 +243,14 @@ fn run_bytes(bytes: Vec<u8>) -> (Vec<FlowRecord>, Stats, bool) {
 fn originals(files: &[&str]) -> Vec<FlowRecord> {
     let mut all = Vec::new();
     for f in files {
-        let (recs, _, failed) = run_bytes(std::fs::read(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("captures").join(f),
-        )
-        .unwrap());
+        let (recs, _, failed) = run_bytes(
+            std::fs::read(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("captures")
+                    .join(f),
+            )
+            .unwrap(),
+        );
         assert!(!failed && !recs.is_empty(), "{f}");
         all.extend(recs);
     }
@@ -298,7 +310,11 @@ fn one_pcapng_with_three_link_types_gives_the_records_of_the_three_captures() {
     assert!(got == want, "records differ from the original captures'");
     assert_eq!(stats.skipped.get("unsupported_link_type"), Some(&1));
     let packets: usize = THREE.iter().map(|f| read_pcap(f).1.len()).sum();
-    assert_eq!(stats.packets, packets as u64 + 1, "the 802.11 packet is counted");
+    assert_eq!(
+        stats.packets,
+        packets as u64 + 1,
+        "the 802.11 packet is counted"
+    );
 }
 
 #[test]
@@ -395,7 +411,11 @@ fn same_packets_as_libpcap_on_every_pcapng_at_hand() {
                     n += 1;
                 }
                 (Err(pcap::Error::NoMorePackets), Ok(None)) => break,
-                (t, m) => panic!("{f:?} packet {n}: libpcap {:?}, ours {:?}", t.err(), m.err()),
+                (t, m) => panic!(
+                    "{f:?} packet {n}: libpcap {:?}, ours {:?}",
+                    t.err(),
+                    m.err()
+                ),
             }
         }
         assert!(n > 0, "{f:?}");
@@ -473,8 +493,8 @@ fn compressed_captures_from_files_and_standard_input() {
     assert_eq!(want.status.code(), Some(0));
     let (want, _) = records(&want);
     assert_eq!(want.len(), originals(&THREE).len());
-    let classic = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/openssl.pcap"))
-        .unwrap();
+    let classic =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/openssl.pcap")).unwrap();
     let classic_want = records(&helloscope(
         &["analyze", "--format", "jsonl", "captures/openssl.pcap"],
         None,
@@ -490,18 +510,31 @@ fn compressed_captures_from_files_and_standard_input() {
         std::fs::write(&f, squash(&plain)).unwrap();
         for threads in ["1", "2"] {
             let o = helloscope(
-                &["analyze", "--format", "jsonl", "--threads", threads, f.to_str().unwrap()],
+                &[
+                    "analyze",
+                    "--format",
+                    "jsonl",
+                    "--threads",
+                    threads,
+                    f.to_str().unwrap(),
+                ],
                 None,
             );
             assert_eq!(o.status.code(), Some(0), "{name}");
             assert_eq!(records(&o).0, want, "{name} --threads {threads}");
         }
-        let o = helloscope(&["analyze", "--format", "jsonl", "-"], Some(&squash(&plain)));
+        let o = helloscope(
+            &["analyze", "--format", "jsonl", "-"],
+            Some(&squash(&plain)),
+        );
         assert_eq!(o.status.code(), Some(0), "{name} on standard input");
         let (got, sources) = records(&o);
         assert_eq!(got, want, "{name} on standard input");
         assert!(sources.iter().all(|s| s.1 == "-"));
-        let o = helloscope(&["analyze", "--format", "jsonl", "-"], Some(&squash(&classic)));
+        let o = helloscope(
+            &["analyze", "--format", "jsonl", "-"],
+            Some(&squash(&classic)),
+        );
         assert_eq!(records(&o).0, classic_want, "classic pcap in {name}");
     }
     // gzip members one after the other (`cat a.gz b.gz`) are one stream, as gzip reads them.
@@ -511,7 +544,10 @@ fn compressed_captures_from_files_and_standard_input() {
     let o = helloscope(&["analyze", "--format", "jsonl", "-"], Some(&two));
     assert_eq!(records(&o).0, want, "two gzip members");
     // A compressed file that is not a capture inside: one clear message.
-    let o = helloscope(&["analyze", "-"], Some(&zstd(b"hello, not a capture at all")));
+    let o = helloscope(
+        &["analyze", "-"],
+        Some(&zstd(b"hello, not a capture at all")),
+    );
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("unknown file format inside zstd"), "{err}");
@@ -559,14 +595,23 @@ fn rotated_pieces_in_a_directory_give_the_unsplit_records() {
         std::fs::write(d.join(names[i]), bytes).unwrap();
     }
     std::fs::write(d.join("README.txt"), "captures of the test\n").unwrap();
-    let unsplit = helloscope(&["analyze", "--format", "jsonl", "captures/openssl.pcap"], None);
+    let unsplit = helloscope(
+        &["analyze", "--format", "jsonl", "captures/openssl.pcap"],
+        None,
+    );
     let (want, _) = records(&unsplit);
     let dir = d.to_str().unwrap();
     for threads in ["1", "2"] {
-        let o = helloscope(&["analyze", "--format", "jsonl", "--threads", threads, dir], None);
+        let o = helloscope(
+            &["analyze", "--format", "jsonl", "--threads", threads, dir],
+            None,
+        );
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(0), "{err}");
-        assert!(err.contains("README.txt") && err.contains("skipped"), "{err}");
+        assert!(
+            err.contains("README.txt") && err.contains("skipped"),
+            "{err}"
+        );
         let (got, sources) = records(&o);
         assert_eq!(got, want, "--threads {threads}");
         // Each record names the piece that holds its flow's first packet.
@@ -576,7 +621,10 @@ fn rotated_pieces_in_a_directory_give_the_unsplit_records() {
         };
         for (ts, src) in sources {
             let i = names.iter().position(|n| src.ends_with(n)).unwrap();
-            let (first, last) = (rfc3339(pieces[i][0].ns), rfc3339(pieces[i].last().unwrap().ns));
+            let (first, last) = (
+                rfc3339(pieces[i][0].ns),
+                rfc3339(pieces[i].last().unwrap().ns),
+            );
             assert!(first <= ts && ts <= last, "{ts} is not in {src}");
         }
     }
@@ -588,7 +636,11 @@ fn rotated_pieces_in_a_directory_give_the_unsplit_records() {
                 &["analyze", "--format", "jsonl", d.join(n).to_str().unwrap()],
                 None,
             );
-            records(&o).0.iter().filter(|r| r.contains("\"midstream\"")).count()
+            records(&o)
+                .0
+                .iter()
+                .filter(|r| r.contains("\"midstream\""))
+                .count()
         })
         .sum();
     assert!(separately > 0, "the cuts split connections");
@@ -636,10 +688,22 @@ fn a_filter_is_compiled_for_each_link_type() {
     std::fs::write(&p, mixed_pcapng()).unwrap();
     // ipv6.pcap (Linux cooked v1) is the one capture over IPv6: its flows, and no other.
     let o = helloscope(
-        &["analyze", "--format", "jsonl", "-f", "ip6", p.to_str().unwrap()],
+        &[
+            "analyze",
+            "--format",
+            "jsonl",
+            "-f",
+            "ip6",
+            p.to_str().unwrap(),
+        ],
         None,
     );
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let (got, _) = records(&o);
     let (want, _) = records(&helloscope(
         &["analyze", "--format", "jsonl", "captures/ipv6.pcap"],
@@ -649,7 +713,14 @@ fn a_filter_is_compiled_for_each_link_type() {
     assert_eq!(got, want);
     // And the other two, by the complement.
     let o = helloscope(
-        &["analyze", "--format", "jsonl", "-f", "not ip6", p.to_str().unwrap()],
+        &[
+            "analyze",
+            "--format",
+            "jsonl",
+            "-f",
+            "not ip6",
+            p.to_str().unwrap(),
+        ],
         None,
     );
     let (got, _) = records(&o);
@@ -696,7 +767,11 @@ fn a_damaged_pcapng_block_ends_the_read_with_a_clear_message() {
         assert!(err.contains(&format!("at byte offset {at}")), "{err}");
         assert!(err.contains(&format!("after packet {packet}")), "{err}");
         let (flows, _) = records(&o);
-        assert!(flows.len() >= 5, "{name}: {} flows before the damage", flows.len());
+        assert!(
+            flows.len() >= 5,
+            "{name}: {} flows before the damage",
+            flows.len()
+        );
     }
     std::fs::remove_dir_all(&d).ok();
 }
