@@ -128,7 +128,7 @@ fn analyze(
             }
         };
         let mut analyzer = Analyzer::new(flow_config(c));
-        while inputs.next(&mut |p| {
+        let mut take = |p: Packet<'_>| {
             n += 16 + p.data.len() as u64;
             analyzer.process(p.ts, p.link, p.data, &mut emit);
             if let Some(pb) = &pb {
@@ -136,7 +136,25 @@ fn analyze(
                     pb.set_position(n);
                 }
             }
-        })? {}
+        };
+        if let Some(source) = inputs.single() {
+            // One input: read it directly, without the merge's bookkeeping per packet.
+            let error = loop {
+                match source.next_packet() {
+                    Ok(Some(p)) => take(p),
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                }
+            };
+            let skipped = source.take_skipped();
+            inputs.skipped.merge(&skipped);
+            if let Some(e) = error {
+                eprintln!("helloscope: {e} (flows read before it are reported)");
+                inputs.damaged = true;
+            }
+        } else {
+            while inputs.next(&mut take)? {}
+        }
         analyzer.finish(&mut emit);
         stats = Some(analyzer.stats().clone());
     }

@@ -239,6 +239,8 @@ impl Merged {
                     }
                 }
             };
+            // The only input left (or the only one): nothing to compare its times with.
+            let alone = self.heap.is_empty() && self.next_to_open == self.inputs.len();
             let Some(s) = self.inputs[k].source.as_mut() else {
                 continue;
             };
@@ -252,6 +254,10 @@ impl Merged {
                     self.fail(k, e);
                     continue;
                 }
+            }
+            if alone {
+                self.current = Some(k);
+                return Ok(true);
             }
             match s.next_time() {
                 Ok(Some(t)) => {

@@ -166,7 +166,7 @@ pub struct PacketSource {
     plain_file: bool,
     filter: Option<FileFilter>,
     /// The next packet, read ahead by [`PacketSource::next_time`].
-    pending: Option<crate::pcapfile::Record>,
+    pending: Option<(crate::pcapfile::Record, LinkType)>,
     /// Packets of interfaces whose link type is not decoded: counted, not delivered.
     unsupported: Stats,
 }
@@ -384,13 +384,13 @@ impl PacketSource {
         if self.pending.is_none() && !self.is_live() {
             self.pending = self.next_record()?;
         }
-        Ok(self.pending.map(|r| r.ts))
+        Ok(self.pending.map(|r| r.0.ts))
     }
 
     /// The next record of a file that is to be delivered: of a decoded link type, and taken
     /// by the filter if there is one.
     #[inline]
-    fn next_record(&mut self) -> Result<Option<crate::pcapfile::Record>, SourceError> {
+    fn next_record(&mut self) -> Result<Option<(crate::pcapfile::Record, LinkType)>, SourceError> {
         loop {
             let r = match &mut self.inner {
                 Inner::Pcap(r) => r.next(),
@@ -415,7 +415,7 @@ impl PacketSource {
                     continue;
                 }
             }
-            if LinkType::from_linktype(rec.linktype as i32).is_none() {
+            let Some(link) = LinkType::from_linktype(rec.linktype as i32) else {
                 self.unsupported.packets += 1;
                 self.unsupported.bytes += rec.caplen as u64;
                 *self
@@ -424,8 +424,8 @@ impl PacketSource {
                     .entry("unsupported_link_type")
                     .or_insert(0) += 1;
                 continue;
-            }
-            return Ok(Some(rec));
+            };
+            return Ok(Some((rec, link)));
         }
     }
 
@@ -435,10 +435,10 @@ impl PacketSource {
     #[inline]
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, SourceError> {
         if !matches!(self.inner, Inner::Live(_)) {
-            let rec = match self.pending.take() {
-                Some(rec) => rec,
+            let (rec, link) = match self.pending.take() {
+                Some(next) => next,
                 None => match self.next_record()? {
-                    Some(rec) => rec,
+                    Some(next) => next,
                     None => return Ok(None),
                 },
             };
@@ -446,7 +446,7 @@ impl PacketSource {
                 ts: rec.ts,
                 wire_len: rec.wire_len,
                 data: &self.inner.file_buf()[rec.at..rec.at + rec.caplen],
-                link: LinkType::from_linktype(rec.linktype as i32).unwrap_or(self.link),
+                link,
             }));
         }
         let Inner::Live(c) = &mut self.inner else {
