@@ -1,8 +1,9 @@
 //! # helloscope-capture
 //!
-//! Packets to TLS flows: libpcap sources (files and live interfaces), L2–L4 decoding with
-//! etherparse, reassembly of the handshake bytes of each TCP direction, a bounded flow table
-//! with idle timeouts in packet time, and one [`FlowRecord`] per TLS flow saying what the
+//! Packets to TLS flows: capture files (pcap and pcapng with any number of interfaces, plain
+//! or gzip/zstd/lz4 compressed, read by this crate) and live interfaces (libpcap), L2–L4
+//! decoding with etherparse, reassembly of the handshake bytes of each TCP direction, a
+//! bounded flow table with idle timeouts in packet time, and one [`FlowRecord`] per TLS flow saying what the
 //! client offered, what the server chose, and how the handshake ended.
 //!
 //! TLS is recognised by content (a ClientHello as the client's first bytes), on any port.
