@@ -7,6 +7,7 @@
 //! with the file.
 
 use std::io::{self, Read};
+use std::sync::mpsc;
 
 /// Size of the read buffer. Large reads are what make file reading cheap (see pcapfile.rs).
 const BUF_LEN: usize = 256 << 10;
@@ -32,6 +33,77 @@ impl Compression {
             [0x04, 0x22, 0x4d, 0x18, ..] => Compression::Lz4,
             _ => Compression::None,
         }
+    }
+}
+
+/// Decompressed blocks a [`Prefetch`] thread may hold ready: enough to keep both sides busy,
+/// few enough that memory stays small.
+const PREFETCH_BLOCKS: usize = 4;
+
+/// A stream read on a thread of its own, a block ahead of its reader: decompression then
+/// runs beside the analysis, as `zcat FILE | helloscope analyze -` would on two cores,
+/// instead of taking turns with it.
+struct Prefetch {
+    blocks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    /// Emptied blocks go back to the thread, so that no block is allocated per read.
+    spent: mpsc::SyncSender<Vec<u8>>,
+    block: Vec<u8>,
+    pos: usize,
+}
+
+impl Prefetch {
+    fn spawn(mut src: Box<dyn Read + Send>) -> Prefetch {
+        let (tx, blocks) = mpsc::sync_channel(PREFETCH_BLOCKS);
+        let (spent, recycled) = mpsc::sync_channel::<Vec<u8>>(PREFETCH_BLOCKS + 2);
+        std::thread::spawn(move || loop {
+            let mut b = recycled.try_recv().unwrap_or_default();
+            b.resize(BUF_LEN, 0);
+            let r = loop {
+                match src.read(&mut b) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    r => break r,
+                }
+            };
+            let last = !matches!(r, Ok(n) if n > 0);
+            let sent = match r {
+                Ok(0) => break,
+                Ok(n) => {
+                    b.truncate(n);
+                    tx.send(Ok(b))
+                }
+                Err(e) => tx.send(Err(e)),
+            };
+            // The reader is gone (dropped the source), or the stream ended: stop.
+            if sent.is_err() || last {
+                break;
+            }
+        });
+        Prefetch {
+            blocks,
+            spent,
+            block: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for Prefetch {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.block.len() {
+            let next = match self.blocks.recv() {
+                Ok(Ok(b)) => b,
+                Ok(Err(e)) => return Err(e),
+                // The thread ended: the end of the stream.
+                Err(_) => return Ok(0),
+            };
+            let done = std::mem::replace(&mut self.block, next);
+            let _ = self.spent.try_send(done);
+            self.pos = 0;
+        }
+        let n = out.len().min(self.block.len() - self.pos);
+        out[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
@@ -81,7 +153,7 @@ impl ReadBuf {
             Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(rest)),
             Compression::None => unreachable!("handled above"),
         };
-        let mut rd = ReadBuf::new(src);
+        let mut rd = ReadBuf::new(Box::new(Prefetch::spawn(src)));
         rd.compression = compression;
         Ok(rd)
     }
