@@ -6,7 +6,9 @@
 #   benches/compressed.sh CAPTURE.pcap [RUNS]
 #
 # Needs pigz or gzip, zstd, lz4, editcap and tshark (Debian: pigz zstd lz4 tshark). Prints
-# the best wall time of RUNS (default 3) for each, and MB/s of the uncompressed capture.
+# the best wall time of RUNS (default 3) for each, MB/s of the uncompressed capture, and the
+# CPU time (user + system, all threads and processes) of that run: on a shared machine the
+# wall time varies with the load, the CPU time much less.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 f=$1
@@ -27,11 +29,11 @@ best() { # name command...
   local name=$1; shift
   local t
   t=$(for _ in $(seq "$runs"); do
-    /usr/bin/time -f "%e %M" bash -c "$* >/dev/null 2>&1" 2>&1 | tail -1
+    /usr/bin/time -f "%e %M %U %S" bash -c "$* >/dev/null 2>&1" 2>&1 | tail -1
   done | sort -n | head -1)
-  read -r s kb <<<"$t"
-  printf '%-34s %7.2f s %7.0f MB/s %6.0f MB peak\n' "$name" "$s" \
-    "$(echo "$bytes / 1000000 / $s" | bc -l)" "$(echo "$kb / 1024" | bc -l)"
+  read -r s kb u sy <<<"$t"
+  printf '%-34s %7.2f s %7.0f MB/s %6.2f s CPU %6.0f MB peak\n' "$name" "$s" \
+    "$(echo "$bytes / 1000000 / $s" | bc -l)" "$(echo "$u + $sy" | bc -l)" "$(echo "$kb / 1024" | bc -l)"
 }
 
 tshark_fields="-Y 'tls.handshake.type<=2' -T fields -e frame.time_epoch -e ip.src -e tcp.srcport \

@@ -121,8 +121,11 @@ impl Merged {
             match source.next_time() {
                 Ok(Some(first)) => {
                     // Many rotated files would hold a read buffer (and a decompressor) each:
-                    // keep only standard input open, and reopen files when their time comes.
-                    let keep = !several || n.path == "-";
+                    // reopen regular files when their time comes; keep open what cannot be
+                    // read twice (standard input, pipes such as `<(zcat a.gz)`).
+                    let regular =
+                        n.path != "-" && std::fs::metadata(&n.path).is_ok_and(|m| m.is_file());
+                    let keep = !several || !regular;
                     m.inputs.push(Input {
                         path: n.path,
                         first,

@@ -677,6 +677,15 @@ fn overlapping_files_are_merged_by_time() {
             assert_eq!(o.status.code(), Some(0));
             assert_eq!(records(&o).0, want, "{file} --threads {threads}");
         }
+        // One half on standard input (which cannot be read twice), the other from a file.
+        let o = helloscope(
+            &["analyze", "--format", "jsonl", "-", b.to_str().unwrap()],
+            Some(&gzip(&write_pcap(link, &even))),
+        );
+        assert_eq!(o.status.code(), Some(0));
+        let (got, sources) = records(&o);
+        assert_eq!(got, want, "{file} with standard input");
+        assert!(sources.iter().any(|s| s.1 == "-"));
         std::fs::remove_dir_all(&d).ok();
     }
 }
