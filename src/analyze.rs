@@ -128,20 +128,19 @@ fn analyze(
             }
         };
         let mut analyzer = Analyzer::new(flow_config(c));
-        let mut take = |p: Packet<'_>| {
-            n += 16 + p.data.len() as u64;
-            analyzer.process(p.ts, p.link, p.data, &mut emit);
-            if let Some(pb) = &pb {
-                if n & 0xffff < 1600 {
-                    pb.set_position(n);
-                }
-            }
-        };
         if let Some(source) = inputs.single() {
             // One input: read it directly, without the merge's bookkeeping per packet.
             let error = loop {
                 match source.next_packet() {
-                    Ok(Some(p)) => take(p),
+                    Ok(Some(p)) => {
+                        n += 16 + p.data.len() as u64;
+                        analyzer.process(p.ts, p.link, p.data, &mut emit);
+                        if let Some(pb) = &pb {
+                            if n & 0xffff < 1600 {
+                                pb.set_position(n);
+                            }
+                        }
+                    }
                     Ok(None) => break None,
                     Err(e) => break Some(e),
                 }
@@ -153,6 +152,15 @@ fn analyze(
                 inputs.damaged = true;
             }
         } else {
+            let mut take = |p: Packet<'_>| {
+                n += 16 + p.data.len() as u64;
+                analyzer.process(p.ts, p.link, p.data, &mut emit);
+                if let Some(pb) = &pb {
+                    if n & 0xffff < 1600 {
+                        pb.set_position(n);
+                    }
+                }
+            };
             while inputs.next(&mut take)? {}
         }
         analyzer.finish(&mut emit);
