@@ -65,7 +65,8 @@ impl Analyzer {
 
     /// Takes one frame of link type `link` captured at `ts`; `emit` receives each flow record
     /// as soon as the flow is decided.
-    #[inline]
+    // Always: the CLI calls it from three loops, and out of line it cost 4 % of a whole run.
+    #[inline(always)]
     pub fn process(
         &mut self,
         ts: Duration,

@@ -157,7 +157,7 @@ impl PcapReader {
     }
 
     /// The next record, or `None` at a clean end of file.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next(&mut self) -> Result<Option<Record>, PcapError> {
         // The usual case: the whole record is in the buffer; otherwise refill first.
         let (ts, wire_len, caplen) = match self.buffered_header()? {

@@ -196,7 +196,7 @@ impl PcapngReader {
     }
 
     /// The next packet, or `None` at a clean end of the stream.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next(&mut self) -> Result<Option<Record>, PcapError> {
         match self.buffered_epb() {
             Some(rec) => Ok(Some(rec)),
@@ -207,7 +207,7 @@ impl PcapngReader {
     /// The usual case, read with as few checks as are needed: a well-formed Enhanced Packet
     /// Block of a described interface, wholly in the buffer. Anything else (another block,
     /// damage, a block cut by the buffer's end) is left to [`Self::next_block`].
-    #[inline]
+    #[inline(always)]
     fn buffered_epb(&mut self) -> Option<Record> {
         // One branch on the byte order per packet, not one per field.
         if self.swapped {

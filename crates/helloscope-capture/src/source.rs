@@ -169,6 +169,8 @@ pub struct PacketSource {
     pending: Option<(crate::pcapfile::Record, LinkType)>,
     /// Packets of interfaces whose link type is not decoded: counted, not delivered.
     unsupported: Stats,
+    /// The link type of a classic pcap file, when it is decoded.
+    pcap_link: Option<LinkType>,
 }
 
 fn link_of(name: &str, lt: pcap::Linktype) -> Result<LinkType, SourceError> {
@@ -263,6 +265,10 @@ impl PacketSource {
                 }
             },
         };
+        let pcap_link = match inner {
+            Inner::Pcap(_) => LinkType::from_linktype(linktype as i32),
+            _ => None,
+        };
         Ok(PacketSource {
             inner,
             name: name.to_owned(),
@@ -273,6 +279,7 @@ impl PacketSource {
             filter: None,
             pending: None,
             unsupported: Stats::default(),
+            pcap_link,
         })
     }
 
@@ -318,6 +325,7 @@ impl PacketSource {
             filter: None,
             pending: None,
             unsupported: Stats::default(),
+            pcap_link: None,
         })
     }
 
@@ -416,13 +424,7 @@ impl PacketSource {
                 }
             }
             let Some(link) = LinkType::from_linktype(rec.linktype as i32) else {
-                self.unsupported.packets += 1;
-                self.unsupported.bytes += rec.caplen as u64;
-                *self
-                    .unsupported
-                    .skipped
-                    .entry("unsupported_link_type")
-                    .or_insert(0) += 1;
+                count_unsupported(&mut self.unsupported, rec.caplen);
                 continue;
             };
             return Ok(Some((rec, link)));
@@ -434,6 +436,63 @@ impl PacketSource {
     /// the file is damaged.
     #[inline]
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, SourceError> {
+        // The usual case first: a classic pcap file of a decoded link type, no filter, nothing
+        // read ahead; every packet is delivered as it is read.
+        if let (Some(link), None, None) = (self.pcap_link, &self.filter, &self.pending) {
+            let Inner::Pcap(r) = &mut self.inner else {
+                unreachable!("pcap_link is set for classic pcap files only")
+            };
+            return match r.next() {
+                Ok(Some(rec)) => {
+                    self.packets += 1;
+                    Ok(Some(Packet {
+                        ts: rec.ts,
+                        wire_len: rec.wire_len,
+                        data: &r.buf()[rec.at..rec.at + rec.caplen],
+                        link,
+                    }))
+                }
+                Ok(None) => Ok(None),
+                Err(e) => Err(SourceError::Read {
+                    source_name: self.name.clone(),
+                    packet: self.packets,
+                    message: e.to_string(),
+                }),
+            };
+        }
+        // A pcapng file, no filter, nothing read ahead: packets of link types not decoded
+        // are counted here, the others delivered.
+        if self.filter.is_none() && self.pending.is_none() && matches!(self.inner, Inner::Pcapng(_))
+        {
+            let Inner::Pcapng(r) = &mut self.inner else {
+                unreachable!("matched above")
+            };
+            let (rec, link) = loop {
+                match r.next() {
+                    Ok(Some(rec)) => {
+                        self.packets += 1;
+                        match LinkType::from_linktype(rec.linktype as i32) {
+                            Some(link) => break (rec, link),
+                            None => count_unsupported(&mut self.unsupported, rec.caplen),
+                        }
+                    }
+                    Ok(None) => return Ok(None),
+                    Err(e) => {
+                        return Err(SourceError::Read {
+                            source_name: self.name.clone(),
+                            packet: self.packets,
+                            message: e.to_string(),
+                        })
+                    }
+                }
+            };
+            return Ok(Some(Packet {
+                ts: rec.ts,
+                wire_len: rec.wire_len,
+                data: &r.buf()[rec.at..rec.at + rec.caplen],
+                link,
+            }));
+        }
         if !matches!(self.inner, Inner::Live(_)) {
             let (rec, link) = match self.pending.take() {
                 Some(next) => next,
@@ -564,6 +623,14 @@ impl PacketSource {
             Inner::Pcap(_) | Inner::Pcapng(_) => None,
         }
     }
+}
+
+/// Counts a packet of a link type not decoded.
+#[cold]
+fn count_unsupported(s: &mut Stats, caplen: usize) {
+    s.packets += 1;
+    s.bytes += caplen as u64;
+    *s.skipped.entry("unsupported_link_type").or_insert(0) += 1;
 }
 
 impl Inner {
