@@ -15,7 +15,6 @@ fn main() {
     let path = &args[0];
     let in_memory = args.iter().any(|a| a == "--in-memory");
     let mut src = PacketSource::open_file(path).expect("open");
-    let link = src.link_type();
     let cold = args.iter().any(|a| a == "--no-fingerprint-cache");
     let mut a = Analyzer::new(FlowConfig {
         fingerprint_cache: if cold { 0 } else { 4096 },
@@ -27,18 +26,18 @@ fn main() {
     if in_memory {
         let mut pkts = Vec::new();
         while let Some(p) = src.next_packet().unwrap() {
-            pkts.push((p.ts, p.data.to_vec()));
+            pkts.push((p.ts, p.link, p.data.to_vec()));
         }
         t = Instant::now();
-        for (ts, d) in &pkts {
+        for (ts, link, d) in &pkts {
             bytes += d.len() as u64 + 16;
-            a.process(*ts, link, d, &mut |_| records += 1);
+            a.process(*ts, *link, d, &mut |_| records += 1);
         }
     } else {
         t = Instant::now();
         while let Some(p) = src.next_packet().unwrap() {
             bytes += p.data.len() as u64 + 16;
-            a.process(p.ts, link, p.data, &mut |_| records += 1);
+            a.process(p.ts, p.link, p.data, &mut |_| records += 1);
         }
     }
     a.finish(&mut |_| records += 1);

@@ -82,4 +82,17 @@ for f, target, ports in (("quic.pcap", "quic_initial", range(4450, 4460)), ("dtl
             put(target, blob); blob = b""
     if blob:
         put(target, blob)
+# files: whole captures, plain and compressed (the container formats are what is fuzzed,
+# so only the first few KiB of each).
+import gzip, subprocess
+for f in sorted(os.listdir(os.path.join(root, "captures"))):
+    if f.endswith((".pcap", ".pcapng")):
+        b = open(os.path.join(root, "captures", f), "rb").read()[:4096]
+        put("files", b)
+        put("files", gzip.compress(b))
+        for tool in (["zstd", "-q", "-c"], ["lz4", "-q", "-c"]):
+            try:
+                put("files", subprocess.run(tool, input=b, capture_output=True, check=True).stdout)
+            except (OSError, subprocess.CalledProcessError):
+                pass
 print("seeded", {t: len(os.listdir(os.path.join(here, "corpus", t))) for t in os.listdir(os.path.join(here, "corpus"))})

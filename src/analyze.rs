@@ -1,13 +1,14 @@
-//! `helloscope analyze`: capture files, one after the other, through one sink.
+//! `helloscope analyze`: capture files and directories of them, read in time order through
+//! one flow table and one sink.
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
-use helloscope_capture::{Analyzer, FlowRecord, PacketSource, Stats};
+use helloscope_capture::{Analyzer, FlowRecord, Packet};
 
 use crate::common::{flow_config, Common, Failure};
+use crate::inputs::Merged;
 use crate::parallel;
 use crate::sink::{make_sink, Prepared};
 
@@ -20,7 +21,8 @@ pub const EXAMPLES_ANALYZE: &str = "Examples:
 /// `analyze`'s own options.
 #[derive(Args)]
 pub struct AnalyzeArgs {
-    /// Capture files; `-` reads standard input.
+    /// Capture files (pcap or pcapng, plain or gzip/zstd/lz4) or directories of them, read
+    /// in the order of their first packets; `-` reads standard input.
     #[arg(required = true)]
     pub files: Vec<String>,
     /// BPF filter applied while reading.
@@ -38,23 +40,18 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Failure> {
     analyze(&a.files, a.filter.as_deref(), &a.common, !a.no_progress)
 }
 
-fn progress_bar(path: &str, enabled: bool) -> Option<indicatif::ProgressBar> {
-    if !enabled || path == "-" || !io::stderr().is_terminal() {
-        return None;
-    }
-    let len = std::fs::metadata(path).ok()?.len();
-    if len < 32 << 20 {
+fn progress_bar(len: u64, enabled: bool) -> Option<indicatif::ProgressBar> {
+    if !enabled || !io::stderr().is_terminal() || len < 32 << 20 {
         return None;
     }
     let pb = indicatif::ProgressBar::new(len);
     pb.set_style(
         indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            "[{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
         )
         .ok()?
         .progress_chars("=> "),
     );
-    pb.set_message(path.to_owned());
     Some(pb)
 }
 
@@ -65,147 +62,124 @@ fn analyze(
     progress: bool,
 ) -> Result<ExitCode, Failure> {
     let mut sink = make_sink(c, false)?;
-    let mut total = Stats::default();
-    let mut damaged = false;
-    for path in files {
-        let mut source = match PacketSource::open_file(path) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("helloscope: {e}");
-                damaged = true;
-                continue;
+    let mut inputs = Merged::open(files, filter)?;
+    let sources = inputs.sources();
+    // Compressed or piped inputs have no size to measure progress against.
+    let pb = progress_bar(if inputs.plain { inputs.total_size() } else { 0 }, progress);
+    let mut io_err: Option<io::Error> = None;
+    let mut n: u64 = 0;
+    let mut stats = None;
+    if c.threads > 1 {
+        let formatter = sink.formatter(&sources);
+        let prepare = |r: FlowRecord, out: &mut Prepared| formatter.prepare(r, out);
+        let mut accept = |p: Prepared| {
+            if io_err.is_none() {
+                if let Err(e) = sink.accept(p, &sources) {
+                    io_err = Some(e);
+                }
             }
         };
-        if let Some(f) = filter {
-            source.set_filter(f)?;
-        }
-        let link = source.link_type();
-        let pb = progress_bar(path, progress);
-        let mut io_err: Option<io::Error> = None;
-        let mut n: u64 = 0;
-        let mut read_error = None;
-        let stats = if c.threads > 1 {
-            let formatter = sink.formatter(path);
-            let prepare = |r: FlowRecord, out: &mut Prepared| formatter.prepare(r, out);
-            let mut accept = |p: Prepared| {
-                if io_err.is_none() {
-                    if let Err(e) = sink.accept(p, path) {
-                        io_err = Some(e);
-                    }
-                }
-            };
+        // One classic pcap file: its workers read it themselves.
+        if let Some(source) = inputs.single() {
             let progress = |bytes: u64| {
                 if let Some(pb) = &pb {
                     pb.set_position(bytes);
                 }
             };
-            match source.analyze_sharded(
-                c.threads,
-                &flow_config(c),
-                &prepare,
-                &mut accept,
-                &progress,
-            ) {
-                Some((stats, error)) => {
-                    read_error = error;
-                    stats
+            if let Some((s, error)) =
+                source.analyze_sharded(c.threads, &flow_config(c), &prepare, &mut accept, &progress)
+            {
+                if let Some(e) = error {
+                    eprintln!("helloscope: {e} (flows read before it are reported)");
+                    inputs.damaged = true;
                 }
-                None => {
-                    let mut reading = Reading {
-                        source: &mut source,
-                        bytes: &mut n,
-                        progress: &pb,
-                        error: &mut read_error,
-                    };
-                    parallel_file(&mut reading, c, link, &prepare, &mut accept)
+                stats = Some(s);
+            }
+        }
+        if stats.is_none() {
+            let mut failure = None;
+            let mut read = |visit: &mut dyn FnMut(Packet<'_>)| -> bool {
+                let more = inputs.next(&mut |p| {
+                    n += 16 + p.data.len() as u64;
+                    if let Some(pb) = &pb {
+                        if n & 0xffff < 1600 {
+                            pb.set_position(n);
+                        }
+                    }
+                    visit(p);
+                });
+                more.unwrap_or_else(|f| {
+                    failure = Some(f);
+                    false
+                })
+            };
+            let s = parallel::run(c.threads, &flow_config(c), &mut read, &prepare, &mut accept);
+            if let Some(f) = failure {
+                return Err(f);
+            }
+            stats = Some(s);
+        }
+    } else {
+        let mut emit = |r: FlowRecord| {
+            if io_err.is_none() {
+                if let Err(e) = sink.record(&r, sources.of(r.first_seen)) {
+                    io_err = Some(e);
                 }
             }
-        } else {
-            let mut emit = |r: FlowRecord| {
-                if io_err.is_none() {
-                    if let Err(e) = sink.record(&r, path) {
-                        io_err = Some(e);
-                    }
-                }
-            };
-            let mut analyzer = Analyzer::new(flow_config(c));
-            loop {
+        };
+        let mut analyzer = Analyzer::new(flow_config(c));
+        if let Some(source) = inputs.single() {
+            // One input: read it directly, without the merge's bookkeeping per packet.
+            let error = loop {
                 match source.next_packet() {
                     Ok(Some(p)) => {
                         n += 16 + p.data.len() as u64;
-                        analyzer.process(p.ts, link, p.data, &mut emit);
+                        analyzer.process(p.ts, p.link, p.data, &mut emit);
                         if let Some(pb) = &pb {
                             if n & 0xffff < 1600 {
                                 pb.set_position(n);
                             }
                         }
                     }
-                    Ok(None) => break,
-                    Err(e) => {
-                        read_error = Some(e);
-                        break;
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                }
+            };
+            let skipped = source.take_skipped();
+            inputs.skipped.merge(&skipped);
+            if let Some(e) = error {
+                eprintln!("helloscope: {e} (flows read before it are reported)");
+                inputs.damaged = true;
+            }
+        } else {
+            let mut take = |p: Packet<'_>| {
+                n += 16 + p.data.len() as u64;
+                analyzer.process(p.ts, p.link, p.data, &mut emit);
+                if let Some(pb) = &pb {
+                    if n & 0xffff < 1600 {
+                        pb.set_position(n);
                     }
                 }
-            }
-            analyzer.finish(&mut emit);
-            analyzer.stats().clone()
-        };
-        if let Some(e) = read_error {
-            eprintln!("helloscope: {e} (flows read before it are reported)");
-            damaged = true;
+            };
+            while inputs.next(&mut take)? {}
         }
-        if let Some(pb) = pb {
-            pb.finish_and_clear();
-        }
-        if let Some(e) = io_err {
-            return Err(Failure(format!("writing output: {e}")));
-        }
-        total.merge(&stats);
+        analyzer.finish(&mut emit);
+        stats = Some(analyzer.stats().clone());
     }
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    if let Some(e) = io_err {
+        return Err(Failure(format!("writing output: {e}")));
+    }
+    let mut total = stats.unwrap_or_default();
+    total.merge(&inputs.skipped);
     sink.finish(&total)?;
-    Ok(if damaged {
+    Ok(if inputs.damaged {
         ExitCode::from(2)
     } else if sink.problems {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// A file being read, with its progress and the error that stopped it, if any.
-struct Reading<'a> {
-    source: &'a mut PacketSource,
-    bytes: &'a mut u64,
-    progress: &'a Option<indicatif::ProgressBar>,
-    error: &'a mut Option<helloscope_capture::SourceError>,
-}
-
-/// One file through `--threads` analyzers.
-fn parallel_file(
-    r: &mut Reading<'_>,
-    c: &Common,
-    link: helloscope_capture::LinkType,
-    prepare: &(dyn Fn(FlowRecord, &mut Prepared) + Sync),
-    emit: &mut dyn FnMut(Prepared),
-) -> Stats {
-    let mut read = |visit: &mut dyn FnMut(Duration, &[u8])| -> bool {
-        match r.source.next_packet() {
-            Ok(Some(p)) => {
-                *r.bytes += 16 + p.data.len() as u64;
-                if let Some(pb) = r.progress {
-                    if *r.bytes & 0xffff < 1600 {
-                        pb.set_position(*r.bytes);
-                    }
-                }
-                visit(p.ts, p.data);
-                true
-            }
-            Ok(None) => false,
-            Err(e) => {
-                *r.error = Some(e);
-                false
-            }
-        }
-    };
-    parallel::run(c.threads, &flow_config(c), link, &mut read, prepare, emit)
 }

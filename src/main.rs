@@ -4,6 +4,7 @@
 mod analyze;
 mod common;
 mod decode;
+mod inputs;
 mod jsonl;
 mod output;
 mod parallel;

@@ -1,4 +1,5 @@
-//! `--threads N` for sources read by one thread (pcapng, standard input, filtered files):
+//! `--threads N` for sources read by one thread (pcapng, compressed files, standard input,
+//! filtered files, several inputs merged by time; each packet with its own link type):
 //! flows sharded over N analyzer threads by a symmetric hash of their endpoints, so both
 //! directions of a connection meet in the same analyzer. The calling thread reads the
 //! capture; workers analyse and format. Classic pcap files are read by the workers themselves
@@ -8,21 +9,20 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use helloscope_capture::sharded::{per_worker_config, route, Batcher};
-use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, LinkType, Stats};
+use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, LinkType, Packet, Stats};
 
 /// Packets sent to a worker in one message: one allocation per batch, not per packet.
 struct Batch {
-    link: LinkType,
     data: Vec<u8>,
-    index: Vec<(Duration, u32, u32)>,
+    /// Per packet: time, link type, offset and length in `data`.
+    index: Vec<(Duration, LinkType, u32, u32)>,
 }
 
 const BATCH_PACKETS: usize = 512;
 
 impl Batch {
-    fn new(link: LinkType) -> Self {
+    fn new() -> Self {
         Batch {
-            link,
             data: Vec::with_capacity(BATCH_PACKETS * 256),
             index: Vec::with_capacity(BATCH_PACKETS),
         }
@@ -31,7 +31,7 @@ impl Batch {
 
 /// Something that reads the next packet, hands it to the visitor, and says whether there was
 /// one.
-pub type Reader<'a> = dyn FnMut(&mut dyn FnMut(Duration, &[u8])) -> bool + 'a;
+pub type Reader<'a> = dyn FnMut(&mut dyn FnMut(Packet<'_>)) -> bool + 'a;
 
 /// Reads packets with `read` (which hands the next packet to its argument and returns false
 /// at the end), analyses them on `threads` workers, prepares each record into a batch `B`
@@ -40,7 +40,6 @@ pub type Reader<'a> = dyn FnMut(&mut dyn FnMut(Duration, &[u8])) -> bool + 'a;
 pub fn run<B: Default + Send>(
     threads: usize,
     cfg: &FlowConfig,
-    link: LinkType,
     read: &mut Reader<'_>,
     prepare: &(dyn Fn(FlowRecord, &mut B) + Sync),
     emit: &mut dyn FnMut(B),
@@ -63,9 +62,9 @@ pub fn run<B: Default + Send>(
                 let mut batcher = Batcher::new(prepare, rec_tx);
                 let mut send = |r: FlowRecord| batcher.push(r);
                 for b in rx {
-                    for &(ts, start, len) in &b.index {
+                    for &(ts, link, start, len) in &b.index {
                         let f = &b.data[start as usize..(start + len) as usize];
-                        a.process(ts, b.link, f, &mut send);
+                        a.process(ts, link, f, &mut send);
                     }
                 }
                 a.finish(&mut send);
@@ -74,26 +73,27 @@ pub fn run<B: Default + Send>(
             }));
         }
         drop(rec_tx);
-        let mut batches: Vec<Batch> = (0..threads).map(|_| Batch::new(link)).collect();
+        let mut batches: Vec<Batch> = (0..threads).map(|_| Batch::new()).collect();
         let mut full: Option<usize> = None;
         loop {
-            let more = read(&mut |ts, frame| {
+            let more = read(&mut |p| {
                 // An IP fragment goes to every worker (see `route`).
-                let to = match route(link, frame, threads) {
+                let to = match route(p.link, p.data, threads) {
                     Some(s) => s..s + 1,
                     None => 0..threads,
                 };
                 for s in to {
                     let b = &mut batches[s];
-                    b.index.push((ts, b.data.len() as u32, frame.len() as u32));
-                    b.data.extend_from_slice(frame);
+                    b.index
+                        .push((p.ts, p.link, b.data.len() as u32, p.data.len() as u32));
+                    b.data.extend_from_slice(p.data);
                     if b.index.len() >= BATCH_PACKETS {
                         full = Some(s);
                     }
                 }
             });
             if let Some(s) = full.take() {
-                let b = std::mem::replace(&mut batches[s], Batch::new(link));
+                let b = std::mem::replace(&mut batches[s], Batch::new());
                 let _ = senders[s].send(b);
                 while let Ok(r) = rec_rx.try_recv() {
                     emit(r);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use helloscope_capture::{FlowRecord, Stats};
 
 use crate::common::{build_policies, Common, Failure};
+use crate::inputs::Sources;
 use crate::jsonl;
 use crate::output::{csv_row, FlowJson, Format, Table, CSV_HEADER};
 use crate::policy::{self, Policy, Verdict};
@@ -54,7 +55,7 @@ pub struct Formatter {
     policies: Vec<Policy>,
     stacks: Arc<StackDb>,
     report: bool,
-    source: String,
+    sources: Sources,
 }
 
 /// A record for the report: its evaluation and the version the policy asks for, its stack.
@@ -95,18 +96,14 @@ impl Formatter {
         out.problem |= eval.as_ref().is_some_and(|(e, _)| is_problem(e));
         match self.format {
             Format::Csv => {
-                let j = FlowJson::new(
-                    &r,
-                    &self.source,
-                    eval.as_ref().map(|e| &e.0),
-                    stack.as_deref(),
-                );
+                let source = self.sources.of(r.first_seen);
+                let j = FlowJson::new(&r, source, eval.as_ref().map(|e| &e.0), stack.as_deref());
                 out.lines.extend_from_slice(csv_row(&j).as_bytes());
             }
             _ => out.writer.write_line(
                 &mut out.lines,
                 &r,
-                &self.source,
+                self.sources.of(r.first_seen),
                 eval.as_ref().map(|e| &e.0),
                 stack.as_deref(),
             ),
@@ -145,20 +142,20 @@ pub struct Sink {
 }
 
 impl Sink {
-    pub fn formatter(&self, source: &str) -> Formatter {
+    pub fn formatter(&self, sources: &Sources) -> Formatter {
         Formatter {
             format: self.format,
             policies: self.policies.clone(),
             stacks: self.stacks.clone(),
             report: self.report.is_some(),
-            source: source.to_owned(),
+            sources: sources.clone(),
         }
     }
 
     /// Writes what a worker prepared.
-    pub fn accept(&mut self, p: Prepared, source: &str) -> io::Result<()> {
+    pub fn accept(&mut self, p: Prepared, sources: &Sources) -> io::Result<()> {
         for r in &p.records {
-            self.record(r, source)?;
+            self.record(r, sources.of(r.first_seen))?;
         }
         if p.lines.is_empty() {
             return Ok(());

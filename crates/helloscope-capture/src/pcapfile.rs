@@ -3,15 +3,16 @@
 //! libpcap reads files through stdio in small blocks and copies every packet twice; on a
 //! 1 GB capture the profile showed the reading alone costing as much as all of helloscope's
 //! own work (see the Performance section of the README). This reader makes large `read`
-//! calls into one buffer and hands out packets borrowed from it. pcapng files, standard
-//! input and BPF filters still go through libpcap.
+//! calls into one buffer ([`crate::stream`]) and hands out packets borrowed from it. pcapng
+//! files are read the same way by [`crate::pcapng`].
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::time::Duration;
 
+use crate::stream::{Compression, ReadBuf};
+
 /// Largest caplen accepted: libpcap's own bound for savefiles (256 KiB).
-const MAX_CAPLEN: usize = 262_144;
+pub(crate) const MAX_CAPLEN: usize = 262_144;
 
 /// What is wrong with a file, and where.
 #[derive(Debug)]
@@ -25,6 +26,11 @@ pub(crate) enum PcapError {
     BadRecord {
         offset: u64,
         caplen: u32,
+    },
+    /// A pcapng block that cannot be right.
+    BadBlock {
+        offset: u64,
+        why: &'static str,
     },
 }
 
@@ -42,12 +48,12 @@ impl std::fmt::Display for PcapError {
                 f,
                 "corrupt packet record at byte offset {offset} (captured length {caplen})"
             ),
+            PcapError::BadBlock { offset, why } => {
+                write!(f, "corrupt pcapng block at byte offset {offset}: {why}")
+            }
         }
     }
 }
-
-/// One packet record: timestamp, length on the wire, captured bytes.
-pub(crate) type RawRecord<'a> = (Duration, u32, &'a [u8]);
 
 /// How a file's record headers are written: byte order and timestamp resolution.
 #[derive(Clone, Copy, Debug)]
@@ -95,118 +101,109 @@ impl RecordFormat {
 }
 
 pub(crate) struct PcapReader {
-    file: File,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    eof: bool,
+    rd: ReadBuf,
     pub(crate) format: RecordFormat,
-    /// File offset of `buf[0]`.
-    base: u64,
-    pub(crate) linktype: i32,
+    pub(crate) linktype: u32,
+}
+
+/// A record in the reader's buffer: where its bytes lie, and what its header says.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Record {
+    pub(crate) ts: Duration,
+    pub(crate) wire_len: u32,
+    /// LINKTYPE_ number of the interface that captured it.
+    pub(crate) linktype: u32,
+    /// Offset of the captured bytes in the reader's buffer.
+    pub(crate) at: usize,
+    pub(crate) caplen: usize,
 }
 
 impl PcapReader {
-    /// Opens `file` if it is a classic pcap file; `Ok(None)` for anything else (pcapng,
-    /// garbage), which is then left to libpcap and its error messages.
-    pub(crate) fn open(path: &str) -> io::Result<Option<PcapReader>> {
-        let mut file = File::open(path)?;
-        let mut h = [0u8; 24];
-        if file.read_exact(&mut h).is_err() {
-            return Ok(None);
+    /// Reads the file header at the front of `rd` if it is a classic pcap file; gives `rd`
+    /// back for anything else.
+    pub(crate) fn open(mut rd: ReadBuf) -> Result<PcapReader, ReadBuf> {
+        if rd.fill(FILE_HEADER_LEN as usize).is_err() || rd.len() < FILE_HEADER_LEN as usize {
+            return Err(rd);
         }
+        let h = &rd.available()[..FILE_HEADER_LEN as usize];
         let magic = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
         let (swapped, nanos) = match magic {
             0xa1b2_c3d4 => (false, false),
             0xa1b2_3c4d => (false, true),
             0xd4c3_b2a1 => (true, false),
             0x4d3c_b2a1 => (true, true),
-            _ => return Ok(None),
+            _ => return Err(rd),
         };
-        let rd = |b: [u8; 4]| {
-            if swapped {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            }
-        };
-        let linktype = (rd([h[20], h[21], h[22], h[23]]) & 0x0fff_ffff) as i32;
-        Ok(Some(PcapReader {
-            file,
-            buf: vec![0; 256 << 10],
-            start: 0,
-            end: 0,
-            eof: false,
-            format: RecordFormat { swapped, nanos },
-            base: FILE_HEADER_LEN,
+        let format = RecordFormat { swapped, nanos };
+        // The upper bits of the link type field carry the FCS length, not the link type.
+        let linktype = format.u32_at(h, 20) & 0x0fff_ffff;
+        rd.consume(FILE_HEADER_LEN as usize);
+        Ok(PcapReader {
+            rd,
+            format,
             linktype,
-        }))
+        })
     }
 
-    /// Makes at least `n` bytes available from `start`, unless the file ends first.
-    fn fill(&mut self, n: usize) -> Result<(), PcapError> {
-        while self.end - self.start < n && !self.eof {
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.base += self.start as u64;
-                self.end -= self.start;
-                self.start = 0;
-            }
-            if self.buf.len() < n {
-                self.buf.resize(n.next_power_of_two(), 0);
-            }
-            match self.file.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(k) => self.end += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(PcapError::Io(e)),
-            }
-        }
-        Ok(())
+    /// How the stream was stored.
+    pub(crate) fn compression(&self) -> Compression {
+        self.rd.compression
+    }
+
+    /// The reader's buffer, which [`Record::at`] indexes.
+    #[inline]
+    pub(crate) fn buf(&self) -> &[u8] {
+        &self.rd.buf
     }
 
     /// The next record, or `None` at a clean end of file.
-    #[inline]
-    pub(crate) fn next(&mut self) -> Result<Option<RawRecord<'_>>, PcapError> {
+    #[inline(always)]
+    pub(crate) fn next(&mut self) -> Result<Option<Record>, PcapError> {
         // The usual case: the whole record is in the buffer; otherwise refill first.
-        let (ts, len, caplen) = match self.buffered_header()? {
-            Some(h) if self.end - self.start >= RECORD_HEADER_LEN + h.2 => h,
+        let (ts, wire_len, caplen) = match self.buffered_header()? {
+            Some(h) if self.rd.len() >= RECORD_HEADER_LEN + h.2 => h,
             _ => match self.refill()? {
                 Some(h) => h,
                 None => return Ok(None),
             },
         };
-        let data_start = self.start + RECORD_HEADER_LEN;
-        self.start = data_start + caplen;
-        Ok(Some((ts, len, &self.buf[data_start..data_start + caplen])))
+        let at = self.rd.start + RECORD_HEADER_LEN;
+        self.rd.consume(RECORD_HEADER_LEN + caplen);
+        Ok(Some(Record {
+            ts,
+            wire_len,
+            linktype: self.linktype,
+            at,
+            caplen,
+        }))
     }
 
     /// The header of the next record, when it is in the buffer.
     #[inline]
     fn buffered_header(&self) -> Result<Option<(Duration, u32, usize)>, PcapError> {
-        if self.end - self.start < RECORD_HEADER_LEN {
+        let b = self.rd.available();
+        if b.len() < RECORD_HEADER_LEN {
             return Ok(None);
         }
-        let offset = self.base + self.start as u64;
-        let h = &self.buf[self.start..self.start + RECORD_HEADER_LEN];
-        self.format.header(h, offset).map(Some)
+        self.format.header(b, self.rd.offset()).map(Some)
     }
 
     /// Reads until the next record is wholly in the buffer, and gives its header; `None` at
     /// a clean end of file, an error when the file ends inside the record.
     #[cold]
     fn refill(&mut self) -> Result<Option<(Duration, u32, usize)>, PcapError> {
-        self.fill(RECORD_HEADER_LEN)?;
-        let offset = self.base + self.start as u64;
-        let avail = self.end - self.start;
-        if avail == 0 {
+        self.rd.fill(RECORD_HEADER_LEN).map_err(PcapError::Io)?;
+        let offset = self.rd.offset();
+        if self.rd.len() == 0 {
             return Ok(None);
         }
         let Some(h) = self.buffered_header()? else {
             return Err(PcapError::Truncated { offset });
         };
-        self.fill(RECORD_HEADER_LEN + h.2)?;
-        if self.end - self.start < RECORD_HEADER_LEN + h.2 {
+        self.rd
+            .fill(RECORD_HEADER_LEN + h.2)
+            .map_err(PcapError::Io)?;
+        if self.rd.len() < RECORD_HEADER_LEN + h.2 {
             return Err(PcapError::Truncated { offset });
         }
         Ok(Some(h))
@@ -305,10 +302,14 @@ mod tests {
     #[test]
     fn blocks_cut_anywhere_give_the_reader_s_records() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../captures/openssl.pcap");
-        let mut r = PcapReader::open(path).unwrap().unwrap();
+        let file = std::fs::File::open(path).unwrap();
+        let Ok(mut r) = PcapReader::open(ReadBuf::open(Box::new(file)).unwrap()) else {
+            panic!("{path} is a classic pcap file")
+        };
         let mut want = Vec::new();
-        while let Some((ts, len, d)) = r.next().unwrap() {
-            want.push((ts, len, d.to_vec()));
+        while let Some(rec) = r.next().unwrap() {
+            let d = &r.buf()[rec.at..rec.at + rec.caplen];
+            want.push((rec.ts, rec.wire_len, d.to_vec()));
         }
         let bytes = std::fs::read(path).unwrap();
         let body = &bytes[FILE_HEADER_LEN as usize..];

@@ -1,11 +1,13 @@
-//! Packet sources through libpcap: capture files (pcap and pcapng, `-` for standard input)
-//! and live interfaces, behind one type.
+//! Packet sources: capture files (pcap and pcapng, compressed or not, `-` for standard
+//! input) read by this crate's own readers, and live interfaces through libpcap, behind one
+//! type.
 
 use std::time::Duration;
 
-use pcap::{Active, Capture, Offline};
+use pcap::{Active, Capture};
 
 use crate::decode::LinkType;
+use crate::stats::Stats;
 
 /// Errors opening or reading a packet source, each with what a person can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +105,8 @@ pub struct CaptureStats {
 pub(crate) enum Inner {
     /// A classic pcap file read by [`crate::pcapfile`].
     Pcap(crate::pcapfile::PcapReader),
-    File(Capture<Offline>),
+    /// A pcapng file read by [`crate::pcapng`].
+    Pcapng(crate::pcapng::PcapngReader),
     Live(Capture<Active>),
 }
 
@@ -116,6 +119,41 @@ pub struct Packet<'a> {
     pub wire_len: u32,
     /// The captured bytes (may be shorter than `wire_len`).
     pub data: &'a [u8],
+    /// The link type of the interface that captured it (a pcapng file may have several).
+    pub link: LinkType,
+}
+
+/// A BPF filter on a file: libpcap compiles a filter for one link type, so there is one
+/// program per link type met, compiled when it is first met.
+struct FileFilter {
+    text: String,
+    programs: Vec<(u32, pcap::BpfProgram)>,
+}
+
+impl FileFilter {
+    fn compile(text: &str, linktype: u32) -> Result<pcap::BpfProgram, SourceError> {
+        let err = |e: pcap::Error| SourceError::Filter {
+            filter: text.to_owned(),
+            message: e.to_string(),
+        };
+        Capture::dead(pcap::Linktype(linktype as i32))
+            .map_err(err)?
+            .compile(text, true)
+            .map_err(err)
+    }
+
+    /// Whether the filter takes `data`, captured on an interface of `linktype`.
+    fn matches(&mut self, linktype: u32, data: &[u8]) -> Result<bool, SourceError> {
+        let i = match self.programs.iter().position(|p| p.0 == linktype) {
+            Some(i) => i,
+            None => {
+                let prog = Self::compile(&self.text, linktype)?;
+                self.programs.push((linktype, prog));
+                self.programs.len() - 1
+            }
+        };
+        Ok(self.programs[i].1.filter(data))
+    }
 }
 
 /// A capture file or a live interface.
@@ -124,6 +162,15 @@ pub struct PacketSource {
     name: String,
     link: LinkType,
     packets: u64,
+    /// An uncompressed regular file, which `--threads` workers can read themselves.
+    plain_file: bool,
+    filter: Option<FileFilter>,
+    /// The next packet, read ahead by [`PacketSource::next_time`].
+    pending: Option<(crate::pcapfile::Record, LinkType)>,
+    /// Packets of interfaces whose link type is not decoded: counted, not delivered.
+    unsupported: Stats,
+    /// The link type of a classic pcap file, when it is decoded.
+    pcap_link: Option<LinkType>,
 }
 
 fn link_of(name: &str, lt: pcap::Linktype) -> Result<LinkType, SourceError> {
@@ -135,38 +182,104 @@ fn link_of(name: &str, lt: pcap::Linktype) -> Result<LinkType, SourceError> {
 }
 
 impl PacketSource {
-    /// Opens a pcap or pcapng file; `-` reads standard input.
+    /// Opens a capture file: classic pcap or pcapng, either of them possibly compressed with
+    /// gzip, zstd or lz4 (recognised by their first bytes, not the name); `-` reads standard
+    /// input.
     pub fn open_file(path: &str) -> Result<Self, SourceError> {
-        if path != "-" {
-            let open_err = |e: std::io::Error| SourceError::Open {
-                path: path.to_owned(),
-                message: e.to_string(),
-            };
-            if let Some(r) = crate::pcapfile::PcapReader::open(path).map_err(open_err)? {
-                let link = link_of(path, pcap::Linktype(r.linktype))?;
-                return Ok(PacketSource {
-                    inner: Inner::Pcap(r),
-                    name: path.to_owned(),
-                    link,
-                    packets: 0,
-                });
-            }
-        }
-        Self::open_file_libpcap(path)
+        let open_err = |message: String| SourceError::Open {
+            path: path.to_owned(),
+            message,
+        };
+        let (stream, regular): (Box<dyn std::io::Read + Send>, bool) = if path == "-" {
+            (Box::new(std::io::stdin()), false)
+        } else {
+            let f = std::fs::File::open(path).map_err(|e| open_err(e.to_string()))?;
+            let regular = f.metadata().map(|m| m.is_file()).unwrap_or(false);
+            (Box::new(f), regular)
+        };
+        Self::from_stream(path, stream, regular).map_err(|e| match e {
+            SourceError::Open { message, .. } => open_err(message),
+            e => e,
+        })
     }
 
-    /// Opens a file through libpcap (pcapng, standard input, or when a filter is needed).
-    fn open_file_libpcap(path: &str) -> Result<Self, SourceError> {
-        let cap = Capture::from_file(path).map_err(|e| SourceError::Open {
-            path: path.to_owned(),
+    /// Reads a capture (as [`PacketSource::open_file`] does) from any byte stream; `name`
+    /// is what messages call it.
+    ///
+    /// ```
+    /// use helloscope_capture::PacketSource;
+    /// let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../captures/curl.pcapng"))?;
+    /// let mut src = PacketSource::from_reader("curl.pcapng", Box::new(std::io::Cursor::new(bytes)))?;
+    /// let mut n = 0;
+    /// while let Some(_packet) = src.next_packet()? {
+    ///     n += 1;
+    /// }
+    /// assert!(n > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_reader(
+        name: &str,
+        stream: Box<dyn std::io::Read + Send>,
+    ) -> Result<Self, SourceError> {
+        Self::from_stream(name, stream, false)
+    }
+
+    fn from_stream(
+        name: &str,
+        stream: Box<dyn std::io::Read + Send>,
+        regular: bool,
+    ) -> Result<Self, SourceError> {
+        use crate::stream::{Compression, ReadBuf};
+        let rd = ReadBuf::open(stream).map_err(|e| SourceError::Open {
+            path: name.to_owned(),
             message: e.to_string(),
         })?;
-        let link = link_of(path, cap.get_datalink())?;
+        let (linktype, compression, inner) = match crate::pcapfile::PcapReader::open(rd) {
+            Ok(r) => (r.linktype, r.compression(), Inner::Pcap(r)),
+            Err(rd) => match crate::pcapng::PcapngReader::open(rd) {
+                Ok(Ok(r)) => (
+                    r.first_linktype.unwrap_or(1),
+                    r.compression(),
+                    Inner::Pcapng(r),
+                ),
+                Ok(Err(e)) => {
+                    return Err(SourceError::Read {
+                        source_name: name.to_owned(),
+                        packet: 0,
+                        message: e.to_string(),
+                    })
+                }
+                Err(rd) => {
+                    let what = match rd.compression {
+                        Compression::None => "",
+                        Compression::Gzip => " inside gzip",
+                        Compression::Zstd => " inside zstd",
+                        Compression::Lz4 => " inside lz4",
+                    };
+                    return Err(SourceError::Open {
+                        path: name.to_owned(),
+                        message: format!(
+                            "unknown file format{what} (not a pcap or pcapng capture)"
+                        ),
+                    });
+                }
+            },
+        };
+        let pcap_link = match inner {
+            Inner::Pcap(_) => LinkType::from_linktype(linktype as i32),
+            _ => None,
+        };
         Ok(PacketSource {
-            inner: Inner::File(cap),
-            name: path.to_owned(),
-            link,
+            inner,
+            name: name.to_owned(),
+            // A first interface of a type not decoded: its packets are counted and skipped.
+            link: LinkType::from_linktype(linktype as i32).unwrap_or(LinkType::Ethernet),
             packets: 0,
+            plain_file: regular && compression == Compression::None,
+            filter: None,
+            pending: None,
+            unsupported: Stats::default(),
+            pcap_link,
         })
     }
 
@@ -208,33 +321,40 @@ impl PacketSource {
             name: cfg.interface.clone(),
             link,
             packets: 0,
+            plain_file: false,
+            filter: None,
+            pending: None,
+            unsupported: Stats::default(),
+            pcap_link: None,
         })
     }
 
-    /// Applies a BPF filter (works on files too).
+    /// Applies a BPF filter (works on files too, compiled for each link type they hold).
     pub fn set_filter(&mut self, filter: &str) -> Result<(), SourceError> {
-        // Filters run inside libpcap: reopen a plain pcap file through it.
-        if matches!(self.inner, Inner::Pcap(_)) {
-            if self.packets > 0 {
-                return Err(SourceError::Filter {
-                    filter: filter.to_owned(),
-                    message: "a filter must be set before reading".into(),
-                });
-            }
-            *self = Self::open_file_libpcap(&self.name.clone())?;
-        }
-        let r = match &mut self.inner {
-            Inner::File(c) => c.filter(filter, true),
+        let live = match &mut self.inner {
             Inner::Live(c) => c.filter(filter, true),
-            Inner::Pcap(_) => {
-                return Err(SourceError::Filter {
-                    filter: filter.to_owned(),
-                    message: "filters need libpcap, and the file could not be reopened through it"
-                        .into(),
-                })
+            Inner::Pcap(_) | Inner::Pcapng(_) => {
+                if self.packets > 0 {
+                    return Err(SourceError::Filter {
+                        filter: filter.to_owned(),
+                        message: "a filter must be set before reading".into(),
+                    });
+                }
+                // Compiled now for the first interface, so that a bad filter says so at once.
+                let first = match &self.inner {
+                    Inner::Pcap(r) => r.linktype,
+                    Inner::Pcapng(r) => r.first_linktype.unwrap_or(1),
+                    Inner::Live(_) => unreachable!("matched above"),
+                };
+                let prog = FileFilter::compile(filter, first)?;
+                self.filter = Some(FileFilter {
+                    text: filter.to_owned(),
+                    programs: vec![(first, prog)],
+                });
+                return Ok(());
             }
         };
-        r.map_err(|e| SourceError::Filter {
+        live.map_err(|e| SourceError::Filter {
             filter: filter.to_owned(),
             message: e.to_string(),
         })
@@ -245,39 +365,153 @@ impl PacketSource {
         &self.name
     }
 
-    /// The link type of the packets.
+    /// The link type of a live interface, or of a file's first interface (each
+    /// [`Packet`] says its own: a pcapng file may have several). Ethernet when the first
+    /// interface's type is not one decoded (its packets are counted in
+    /// [`PacketSource::take_skipped`], not delivered).
     pub fn link_type(&self) -> LinkType {
         self.link
     }
 
-    /// Packets read so far.
+    /// Packets read so far (for a file: every packet record, also those filtered out or of
+    /// a link type not decoded).
     pub fn packets_read(&self) -> u64 {
         self.packets
+    }
+
+    /// The packets this source read but did not deliver, because their interface's link
+    /// type is not decoded (`packets`, `bytes` and `skipped["unsupported_link_type"]`), since
+    /// the last call. [`crate::Analyzer::run`] adds them to its counters.
+    pub fn take_skipped(&mut self) -> Stats {
+        std::mem::take(&mut self.unsupported)
+    }
+
+    /// The time of the next packet of a file, without taking it (the next
+    /// [`PacketSource::next_packet`] gives it); `None` at the end, and for a live source.
+    pub fn next_time(&mut self) -> Result<Option<Duration>, SourceError> {
+        if self.pending.is_none() && !self.is_live() {
+            self.pending = self.next_record()?;
+        }
+        Ok(self.pending.map(|r| r.0.ts))
+    }
+
+    /// The next record of a file that is to be delivered: of a decoded link type, and taken
+    /// by the filter if there is one.
+    #[inline]
+    fn next_record(&mut self) -> Result<Option<(crate::pcapfile::Record, LinkType)>, SourceError> {
+        loop {
+            let r = match &mut self.inner {
+                Inner::Pcap(r) => r.next(),
+                Inner::Pcapng(r) => r.next(),
+                Inner::Live(_) => return Ok(None),
+            };
+            let rec = match r {
+                Ok(Some(rec)) => rec,
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    return Err(SourceError::Read {
+                        source_name: self.name.clone(),
+                        packet: self.packets,
+                        message: e.to_string(),
+                    })
+                }
+            };
+            self.packets += 1;
+            if let Some(f) = &mut self.filter {
+                let data = &self.inner.file_buf()[rec.at..rec.at + rec.caplen];
+                if !f.matches(rec.linktype, data)? {
+                    continue;
+                }
+            }
+            let Some(link) = LinkType::from_linktype(rec.linktype as i32) else {
+                count_unsupported(&mut self.unsupported, rec.caplen);
+                continue;
+            };
+            return Ok(Some((rec, link)));
+        }
     }
 
     /// The next packet: `Ok(None)` at the end of a file, or when a live source has nothing
     /// to deliver right now (after a pause of a few milliseconds; call again); an error when
     /// the file is damaged.
+    #[inline]
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, SourceError> {
-        let (r, live) = match &mut self.inner {
-            Inner::Pcap(r) => {
-                return match r.next() {
-                    Ok(Some((ts, wire_len, data))) => {
+        // The usual case first: a classic pcap file of a decoded link type, no filter, nothing
+        // read ahead; every packet is delivered as it is read.
+        if let (Some(link), None, None) = (self.pcap_link, &self.filter, &self.pending) {
+            let Inner::Pcap(r) = &mut self.inner else {
+                unreachable!("pcap_link is set for classic pcap files only")
+            };
+            return match r.next() {
+                Ok(Some(rec)) => {
+                    self.packets += 1;
+                    Ok(Some(Packet {
+                        ts: rec.ts,
+                        wire_len: rec.wire_len,
+                        data: &r.buf()[rec.at..rec.at + rec.caplen],
+                        link,
+                    }))
+                }
+                Ok(None) => Ok(None),
+                Err(e) => Err(SourceError::Read {
+                    source_name: self.name.clone(),
+                    packet: self.packets,
+                    message: e.to_string(),
+                }),
+            };
+        }
+        // A pcapng file, no filter, nothing read ahead: packets of link types not decoded
+        // are counted here, the others delivered.
+        if self.filter.is_none() && self.pending.is_none() && matches!(self.inner, Inner::Pcapng(_))
+        {
+            let Inner::Pcapng(r) = &mut self.inner else {
+                unreachable!("matched above")
+            };
+            let (rec, link) = loop {
+                match r.next() {
+                    Ok(Some(rec)) => {
                         self.packets += 1;
-                        Ok(Some(Packet { ts, wire_len, data }))
+                        match LinkType::from_linktype(rec.linktype as i32) {
+                            Some(link) => break (rec, link),
+                            None => count_unsupported(&mut self.unsupported, rec.caplen),
+                        }
                     }
-                    Ok(None) => Ok(None),
-                    Err(e) => Err(SourceError::Read {
-                        source_name: self.name.clone(),
-                        packet: self.packets,
-                        message: e.to_string(),
-                    }),
-                };
-            }
-            Inner::File(c) => (c.next_packet(), false),
-            Inner::Live(c) => (c.next_packet(), true),
+                    Ok(None) => return Ok(None),
+                    Err(e) => {
+                        return Err(SourceError::Read {
+                            source_name: self.name.clone(),
+                            packet: self.packets,
+                            message: e.to_string(),
+                        })
+                    }
+                }
+            };
+            return Ok(Some(Packet {
+                ts: rec.ts,
+                wire_len: rec.wire_len,
+                data: &r.buf()[rec.at..rec.at + rec.caplen],
+                link,
+            }));
+        }
+        if !matches!(self.inner, Inner::Live(_)) {
+            let (rec, link) = match self.pending.take() {
+                Some(next) => next,
+                None => match self.next_record()? {
+                    Some(next) => next,
+                    None => return Ok(None),
+                },
+            };
+            return Ok(Some(Packet {
+                ts: rec.ts,
+                wire_len: rec.wire_len,
+                data: &self.inner.file_buf()[rec.at..rec.at + rec.caplen],
+                link,
+            }));
+        }
+        let Inner::Live(c) = &mut self.inner else {
+            unreachable!("files are read above")
         };
-        match r {
+        match c.next_packet() {
             Ok(p) => {
                 self.packets += 1;
                 let ts = Duration::new(
@@ -288,10 +522,11 @@ impl PacketSource {
                     ts,
                     wire_len: p.header.len,
                     data: p.data,
+                    link: self.link,
                 }))
             }
             Err(pcap::Error::NoMorePackets) => Ok(None),
-            Err(pcap::Error::TimeoutExpired) if live => {
+            Err(pcap::Error::TimeoutExpired) => {
                 // Nothing to read right now: wait a little rather than spin.
                 std::thread::sleep(Duration::from_millis(5));
                 Ok(None)
@@ -305,8 +540,8 @@ impl PacketSource {
     }
 
     /// Analyses a classic pcap file on `threads` workers that share both the reading and the
-    /// flows (see [`crate::sharded`]); `None` for other sources (pcapng, standard input, a
-    /// filtered or live source), which are read by one thread.
+    /// flows (see [`crate::sharded`]); `None` for other sources (pcapng, compressed files,
+    /// standard input, a filtered or live source), which are read by one thread.
     ///
     /// Each record is prepared into a batch `B` by `prepare` on its worker (formatting is as
     /// costly as the analysis, so it is spread too), and `emit` receives the batches on the
@@ -341,6 +576,16 @@ impl PacketSource {
         let Inner::Pcap(r) = &self.inner else {
             return None;
         };
+        // The workers read the file themselves: it must be a plain file, read from its start,
+        // with no filter, of a link type decoded.
+        if !self.plain_file
+            || self.filter.is_some()
+            || self.packets > 0
+            || self.pending.is_some()
+            || LinkType::from_linktype(r.linktype as i32).is_none()
+        {
+            return None;
+        }
         let f = crate::sharded::BlockFile {
             path: self.name.clone(),
             format: r.format,
@@ -357,6 +602,11 @@ impl PacketSource {
         ))
     }
 
+    /// True for an uncompressed regular file (its size is what there is to read).
+    pub fn is_plain_file(&self) -> bool {
+        self.plain_file
+    }
+
     /// True for a live interface.
     pub fn is_live(&self) -> bool {
         matches!(self.inner, Inner::Live(_))
@@ -370,7 +620,27 @@ impl PacketSource {
                 dropped_by_kernel: s.dropped,
                 dropped_by_interface: s.if_dropped,
             }),
-            Inner::File(_) | Inner::Pcap(_) => None,
+            Inner::Pcap(_) | Inner::Pcapng(_) => None,
+        }
+    }
+}
+
+/// Counts a packet of a link type not decoded.
+#[cold]
+fn count_unsupported(s: &mut Stats, caplen: usize) {
+    s.packets += 1;
+    s.bytes += caplen as u64;
+    *s.skipped.entry("unsupported_link_type").or_insert(0) += 1;
+}
+
+impl Inner {
+    /// The read buffer of a file reader, which its records index.
+    #[inline]
+    fn file_buf(&self) -> &[u8] {
+        match self {
+            Inner::Pcap(r) => r.buf(),
+            Inner::Pcapng(r) => r.buf(),
+            Inner::Live(_) => &[],
         }
     }
 }
