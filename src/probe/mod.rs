@@ -245,11 +245,14 @@ fn build_policies(a: &ProbeArgs) -> Result<Vec<Policy>, Failure> {
         })?);
     }
     if let Some(v) = &a.min_version {
-        let mut p = Policy::builtin("onepagecrm").expect("built in");
-        p.profile = "custom".into();
-        p.hosts.clear();
-        p.min_version = policy::parse_version(v).map_err(Failure)?;
-        out.push(p);
+        // Hosts do not matter here: the policy applies to every server probed.
+        out.push(Policy {
+            profile: "custom".into(),
+            hosts: Vec::new(),
+            host_ips: Vec::new(),
+            min_version: policy::parse_version(v).map_err(Failure)?,
+            legacy_hosts: Vec::new(),
+        });
     }
     Ok(out)
 }
