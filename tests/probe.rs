@@ -549,3 +549,37 @@ fn unreachable_and_usage_errors_exit_2() {
         assert!(o.stdout.is_empty(), "{bad:?}");
     }
 }
+
+#[test]
+fn a_name_is_its_own_sni_and_every_address_is_tried() {
+    // `localhost` may resolve to ::1 first; the fake listens on 127.0.0.1 only, so the probe
+    // has to move on to the address that takes the connection.
+    let f = fake(|c, _| {
+        let _ = c.write_all(&[21, 3, 3, 0, 2, 2, 40]);
+    });
+    let o = Command::new(bin())
+        .args(["probe", "--format", "jsonl", "--timeout", "3"])
+        .arg(format!("localhost:{}", f.port))
+        .output()
+        .unwrap();
+    let h: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(h["host"], "localhost");
+    assert_eq!(h["sni"], "localhost");
+    assert_eq!(h["address"], "127.0.0.1");
+    assert_eq!(all_outcomes(&h), ["alert"; 5]);
+    let hellos = f.seen.lock().unwrap().clone();
+    let records = analyze_hellos(&hellos);
+    assert_eq!(records.len(), 5);
+    for r in records {
+        // SSL 3.0 has no extensions, so no server_name.
+        let ssl3 = r["versions_offered"][0] == "SSL 3.0";
+        assert_eq!(
+            r["sni"],
+            if ssl3 {
+                Value::Null
+            } else {
+                "localhost".into()
+            }
+        );
+    }
+}

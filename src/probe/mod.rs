@@ -327,22 +327,32 @@ fn probe_host(
         sentinel: Sentinel::NotApplicable,
         evaluations: Vec::new(),
     };
-    // Resolved once, so every probe of a host reaches the same server.
-    let addr = match (host, port).to_socket_addrs().map(|mut a| a.next()) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            report.error = Some(format!("{host}: no address"));
-            return report;
-        }
+    // Resolved once, so every probe of a host reaches the same server: the first address
+    // that takes a connection. An address that refuses is not tried again, so a host costs
+    // at most one failed connection per address (eight at most) beside its probes.
+    let mut candidates: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
+        Ok(a) => a.take(8).collect(),
         Err(e) => {
             report.error = Some(format!("{host}: {e}"));
             return report;
         }
     };
-    report.address = Some(addr);
-    let sni = report.sni.as_deref();
+    if candidates.is_empty() {
+        report.error = Some(format!("{host}: no address"));
+        return report;
+    }
+    let sni = report.sni.clone();
     for v in PROBED {
-        let outcome = probe_once(addr, v, sni, false, timeout);
+        let mut outcome = Outcome::ConnectFailed;
+        while let Some(&addr) = candidates.first() {
+            outcome = probe_once(addr, v, sni.as_deref(), false, timeout);
+            if outcome != Outcome::ConnectFailed {
+                report.address = Some(addr);
+                candidates.truncate(1);
+                break;
+            }
+            candidates.remove(0);
+        }
         report.results.push(VersionResult {
             offered: v,
             outcome,
@@ -359,8 +369,8 @@ fn probe_host(
                 .rev()
                 .find(|v| *v < h && **v >= TlsVersion::Tls10)
         });
-        if let Some(&lower) = lower {
-            let outcome = probe_once(addr, lower, sni, true, timeout);
+        if let (Some(&lower), Some(addr)) = (lower, report.address) {
+            let outcome = probe_once(addr, lower, sni.as_deref(), true, timeout);
             report.fallback = match outcome {
                 Outcome::Alert(a) if a.description == AlertDescription::INAPPROPRIATE_FALLBACK => {
                     Fallback::Honoured { offered: lower }
