@@ -116,6 +116,7 @@ struct Run {
     code: i32,
     hosts: Vec<Value>,
     stdout: String,
+    stderr: String,
 }
 
 fn probe(port: u16, extra: &[&str]) -> Run {
@@ -126,7 +127,8 @@ fn probe(port: u16, extra: &[&str]) -> Run {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-    eprintln!("{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    eprintln!("{stdout}{stderr}");
     Run {
         code: o.status.code().unwrap(),
         hosts: stdout
@@ -134,6 +136,7 @@ fn probe(port: u16, extra: &[&str]) -> Run {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect(),
         stdout,
+        stderr,
     }
 }
 
@@ -535,9 +538,14 @@ fn hostile_servers_are_bounded() {
 
 #[test]
 fn unreachable_and_usage_errors_exit_2() {
-    let r = probe(free_port(), &["--timeout", "2"]);
+    let port = free_port();
+    let r = probe(port, &["--timeout", "2", "--policy", "procore"]);
     assert_eq!(all_outcomes(&r.hosts[0]), ["connect_failed"; 5]);
+    assert_eq!(r.hosts[0]["policies"][0]["verdict"], "unreachable");
     assert_eq!(r.code, 2);
+    assert!(r.stderr.contains(&format!(
+        "127.0.0.1:{port} unreachable: no connection succeeded"
+    )));
     for bad in [
         vec!["probe", "127.0.0.1:notaport"],
         vec!["probe", "--timeout", "0", "127.0.0.1:1"],

@@ -217,7 +217,11 @@ pub fn run(a: &ProbeArgs) -> Result<ExitCode, Failure> {
         let sni = a.sni.clone().or_else(|| default_sni(&host));
         let mut report = probe_host(&host, port, sni, timeout, !a.no_fallback_probe);
         report.evaluations = policies.iter().map(|p| evaluate(p, &report)).collect();
-        unreachable |= report.unreachable();
+        if report.unreachable() {
+            let why = report.error.as_deref().unwrap_or("no connection succeeded");
+            eprintln!("helloscope: {host}:{port} unreachable: {why}");
+            unreachable = true;
+        }
         problems |= report
             .evaluations
             .iter()
