@@ -392,8 +392,8 @@ fn server_that_sends_an_alert() {
 
 /// The hellos the probe sent, written into a pcap as five client flows and read back by
 /// `helloscope analyze`: each offers exactly the version it was meant to.
-fn analyze_hellos(hellos: &[Vec<u8>]) -> Vec<Value> {
-    let path = tmpdir("roundtrip").join("hellos.pcap");
+fn analyze_hellos(name: &str, hellos: &[Vec<u8>]) -> Vec<Value> {
+    let path = tmpdir("roundtrip").join(format!("{name}.pcap"));
     let out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     let mut w = gen::PcapWriter::new(out);
     let server = ([127, 0, 0, 1], 443);
@@ -435,7 +435,7 @@ fn silent_server_and_round_trip_through_analyze() {
 
     let hellos = f.seen.lock().unwrap().clone();
     assert_eq!(hellos.len(), 5);
-    let records = analyze_hellos(&hellos);
+    let records = analyze_hellos("silent", &hellos);
     assert_eq!(records.len(), 5, "{records:?}");
     let mut offered: Vec<(Vec<&str>, Option<&str>)> = records
         .iter()
@@ -488,7 +488,7 @@ fn fallback_hello_round_trips_with_its_scsv() {
     );
     let hellos = f.seen.lock().unwrap().clone();
     assert_eq!(hellos.len(), 6);
-    let records = analyze_hellos(&hellos[5..]);
+    let records = analyze_hellos("fallback", &hellos[5..]);
     assert_eq!(strings(&records[0]["versions_offered"]), ["TLS 1.1"]);
     assert_eq!(records[0]["fallback_scsv"], true);
 }
@@ -576,7 +576,7 @@ fn a_name_is_its_own_sni_and_every_address_is_tried() {
     assert_eq!(h["address"], "127.0.0.1");
     assert_eq!(all_outcomes(&h), ["alert"; 5]);
     let hellos = f.seen.lock().unwrap().clone();
-    let records = analyze_hellos(&hellos);
+    let records = analyze_hellos("localhost", &hellos);
     assert_eq!(records.len(), 5);
     for r in records {
         // SSL 3.0 has no extensions, so no server_name.
