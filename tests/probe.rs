@@ -591,3 +591,84 @@ fn a_name_is_its_own_sni_and_every_address_is_tried() {
         );
     }
 }
+
+/// A probe run captured by tcpdump inside a private network namespace, against s_server
+/// accepting TLS 1.0-1.3: `helloscope analyze` sees each connection offer exactly the version
+/// probed, and the server choose what the probe reported. Needs root, `ip` and `tcpdump`.
+#[test]
+fn captured_probe_run_reads_back_through_analyze() {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n");
+    let have = |c: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {c}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !(root && have("ip") && have("tcpdump") && have_openssl()) {
+        eprintln!("skipped: needs root, ip, tcpdump and openssl");
+        return;
+    }
+    let dir = tmpdir("netns");
+    let pcap = dir.join("probe.pcap");
+    let out = dir.join("probe.jsonl");
+    let ns = format!("hs-probe-{}", std::process::id());
+    // Everything runs inside the namespace; its loopback is the only interface it has.
+    let script = format!(
+        r#"set -eu
+ns={ns}; d={dir}
+ip netns add $ns
+trap 'ip netns pids $ns | xargs -r kill; sleep 0.3; ip netns del $ns' EXIT
+ip netns exec $ns ip link set lo up
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=api.procore.com \
+  -keyout $d/key.pem -out $d/cert.pem 2>/dev/null
+ip netns exec $ns tcpdump -i lo -U -w {pcap} 'tcp port 4431' 2>/dev/null &
+ip netns exec $ns openssl s_server -accept 127.0.0.1:4431 -cert $d/cert.pem -key $d/key.pem \
+  -cipher '{CIPHERS}' -ciphersuites {SUITES} -serverpref -www -quiet \
+  -min_protocol TLSv1 -max_protocol TLSv1.3 >/dev/null 2>&1 &
+for i in $(seq 50); do
+  ip netns exec $ns bash -c 'exec 3<>/dev/tcp/127.0.0.1/4431' 2>/dev/null && break
+  sleep 0.1
+done
+sleep 0.5
+ip netns exec $ns {bin} probe --format jsonl --sni api.procore.com --timeout 3 127.0.0.1:4431 >{out} || true
+sleep 1
+"#,
+        dir = dir.display(),
+        pcap = pcap.display(),
+        out = out.display(),
+        bin = bin(),
+    );
+    let st = Command::new("bash").args(["-c", &script]).status().unwrap();
+    assert!(st.success());
+    let probed: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        strings(&probed["accepted"]),
+        ["TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3"]
+    );
+    // The readiness poll's connection carries no hello; every other one is a probe.
+    let flows: Vec<Value> = analyze(&pcap)
+        .into_iter()
+        .filter(|r| !r["versions_offered"].as_array().unwrap().is_empty())
+        .collect();
+    assert_eq!(flows.len(), 6, "{flows:?}");
+    let (mut plain, mut fallback): (Vec<_>, Vec<_>) =
+        flows.iter().partition(|r| r["fallback_scsv"] == false);
+    // Probes run one after the other, oldest version first: in the order of their first packet.
+    plain.sort_by_key(|r| r["ts"].as_str().unwrap().to_string());
+    for (flow, result) in plain.iter().zip(probed["results"].as_array().unwrap()) {
+        assert_eq!(
+            strings(&flow["versions_offered"]),
+            [result["offered"].as_str().unwrap()]
+        );
+        if result["outcome"] == "accepted" {
+            assert_eq!(flow["version"], result["version"]);
+            assert_eq!(flow["cipher"], result["cipher"]);
+        }
+    }
+    let f = fallback.pop().unwrap();
+    assert_eq!(strings(&f["versions_offered"]), ["TLS 1.2"]);
+    assert_eq!(f["alert"]["description"], "inappropriate_fallback");
+}
