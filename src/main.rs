@@ -9,6 +9,7 @@ mod jsonl;
 mod output;
 mod parallel;
 mod policy;
+mod probe;
 mod report;
 mod sink;
 mod sniff;
@@ -43,6 +44,10 @@ enum Command {
         /// Hex bytes, or a path to a file.
         input: String,
     },
+    /// Ask servers which TLS versions they accept: one ClientHello per version (SSL 3.0 to
+    /// TLS 1.3), plus TLS_FALLBACK_SCSV and downgrade-sentinel checks.
+    #[command(after_help = probe::EXAMPLES_PROBE)]
+    Probe(probe::ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +56,7 @@ fn main() -> ExitCode {
         Command::Analyze(a) => analyze::run(a),
         Command::Sniff(s) => sniff::run(s),
         Command::Decode { input } => decode::run(input),
+        Command::Probe(p) => probe::run(p),
     };
     match r {
         Ok(code) => code,
