@@ -7,7 +7,7 @@ use std::time::Duration;
 use helloscope_capture::FlowRecord;
 use helloscope_tls::TlsVersion;
 
-use crate::output::rfc3339_micros;
+use crate::output::{escape_text, rfc3339_micros};
 use crate::policy::{Evaluation, Verdict};
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -29,11 +29,39 @@ struct Group {
     min_version: Option<TlsVersion>,
 }
 
+/// Most groups the report keeps. Their keys hold what clients chose (the SNI, the JA4), so
+/// a client sending a new name per connection could otherwise grow the report without end:
+/// flows of groups past this many are counted in one `other` row instead.
+pub const MAX_GROUPS: usize = 10_000;
+
 /// Accumulates flows; prints the report at the end.
-#[derive(Default)]
 pub struct Report {
     groups: BTreeMap<Key, Group>,
+    /// Flows of groups past `max_groups`, all in one.
+    other: Option<Group>,
+    max_groups: usize,
     mins: BTreeMap<String, TlsVersion>,
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Report::with_max_groups(MAX_GROUPS)
+    }
+}
+
+impl Group {
+    fn new(r: &FlowRecord, min: Option<TlsVersion>) -> Self {
+        Group {
+            flows: 0,
+            offered_max: BTreeSet::new(),
+            negotiated: BTreeSet::new(),
+            verdict: None,
+            findings: BTreeSet::new(),
+            first: r.first_seen,
+            last: r.last_seen,
+            min_version: min,
+        }
+    }
 }
 
 fn disabled_text(min: TlsVersion) -> String {
@@ -46,6 +74,16 @@ fn disabled_text(min: TlsVersion) -> String {
 }
 
 impl Report {
+    /// A report keeping at most `max_groups` groups besides the `other` row.
+    pub fn with_max_groups(max_groups: usize) -> Self {
+        Report {
+            groups: BTreeMap::new(),
+            other: None,
+            max_groups,
+            mins: BTreeMap::new(),
+        }
+    }
+
     pub fn add(&mut self, r: &FlowRecord, eval: Option<&Evaluation>, min: Option<TlsVersion>) {
         let ch = r.client_hello.as_ref();
         let key = Key {
@@ -61,16 +99,11 @@ impl Report {
         if let (Some(e), Some(m)) = (eval, min) {
             self.mins.insert(e.profile.clone(), m);
         }
-        let g = self.groups.entry(key).or_insert_with(|| Group {
-            flows: 0,
-            offered_max: BTreeSet::new(),
-            negotiated: BTreeSet::new(),
-            verdict: None,
-            findings: BTreeSet::new(),
-            first: r.first_seen,
-            last: r.last_seen,
-            min_version: min,
-        });
+        let g = if self.groups.len() < self.max_groups || self.groups.contains_key(&key) {
+            self.groups.entry(key).or_insert_with(|| Group::new(r, min))
+        } else {
+            self.other.get_or_insert_with(|| Group::new(r, min))
+        };
         g.flows += 1;
         if let Some(c) = ch {
             g.offered_max.insert(c.version_offered_max);
@@ -128,6 +161,15 @@ impl Report {
                 failing.len()
             )?;
         }
+        if let Some(o) = &self.other {
+            writeln!(
+                out,
+                "{} flow{} past the first {} groups are counted in the `other` row, not above",
+                o.flows,
+                if o.flows == 1 { "" } else { "s" },
+                self.max_groups
+            )?;
+        }
         writeln!(out)?;
         let header = [
             "VERDICT",
@@ -144,8 +186,16 @@ impl Report {
         let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
         let mut sorted: Vec<(&Key, &Group)> = self.groups.iter().collect();
         sorted.sort_by(|a, b| b.1.verdict.cmp(&a.1.verdict).then(a.0.cmp(b.0)));
-        for (k, g) in sorted {
+        let other_key = Key {
+            profile: "-".into(),
+            client_ip: "other".into(),
+            ja4: "-".into(),
+            host: format!("(groups past the first {})", self.max_groups),
+        };
+        let other = self.other.as_ref().map(|g| (&other_key, g));
+        for (k, g) in sorted.into_iter().chain(other) {
             let verdict = match (g.verdict, g.min_version) {
+                (Some(v), _) if std::ptr::eq(k, &other_key) => format!("{} (worst)", v.as_str()),
                 (Some(v), _) => format!("{} ({})", v.as_str(), k.profile),
                 (None, _) => "-".into(),
             };
@@ -162,9 +212,9 @@ impl Report {
             };
             rows.push(vec![
                 verdict,
-                k.client_ip.clone(),
-                k.ja4.clone(),
-                k.host.clone(),
+                escape_text(&k.client_ip).into_owned(),
+                escape_text(&k.ja4).into_owned(),
+                escape_text(&k.host).into_owned(),
                 g.flows.to_string(),
                 list(&g.offered_max),
                 list(&g.negotiated),
@@ -187,5 +237,49 @@ impl Report {
             writeln!(out, "{}", s.trim_end())?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::tests::record_with_sni;
+
+    fn written(rep: &Report) -> String {
+        let mut out = Vec::new();
+        rep.write(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// A client sending a new SNI per connection: the groups stop at the cap, the rest of
+    /// the flows are counted in the `other` row, and none is lost from the count.
+    #[test]
+    fn groups_are_capped_with_an_other_row() {
+        let mut rep = Report::with_max_groups(100);
+        for i in 0..1000 {
+            rep.add(&record_with_sni(&format!("h{i}.example")), None, None);
+        }
+        // A group already kept still takes its flows.
+        rep.add(&record_with_sni("h0.example"), None, None);
+        assert_eq!(rep.groups.len(), 100);
+        assert_eq!(rep.other.as_ref().unwrap().flows, 900);
+        let text = written(&rep);
+        assert!(text.contains("900 flows past the first 100 groups"), "{text}");
+        let other = text.lines().find(|l| l.contains(" other ")).unwrap();
+        assert!(other.contains("(groups past the first 100)"), "{other}");
+        assert!(other.split_whitespace().any(|w| w == "900"), "{other}");
+        let h0 = text.lines().find(|l| l.contains(" h0.example ")).unwrap();
+        assert!(h0.split_whitespace().any(|w| w == "2"), "{h0}");
+        let rows = text.lines().filter(|l| l.contains(".example")).count();
+        assert_eq!(rows, 100);
+    }
+
+    #[test]
+    fn server_names_are_printed_escaped() {
+        let mut rep = Report::default();
+        rep.add(&record_with_sni("\x1b[2J\x1b[31mx\r\ny"), None, None);
+        let text = written(&rep);
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert!(text.contains("\\x1b[2J\\x1b[31mx\\r\\ny"), "{text}");
     }
 }

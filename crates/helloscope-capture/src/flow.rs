@@ -456,9 +456,23 @@ pub(crate) struct FlowTable {
     done: FinishedFlows,
     /// Bytes held in the buffers of all followed flows.
     buffered: usize,
+    /// The table's clock: the latest packet time that was not an outlier.
     now: Duration,
+    /// A packet has set the clock.
+    clock_set: bool,
+    /// Packets far ahead of the clock that agree with one another: a time and how many in a
+    /// row. Enough of them move the clock there (the capture really did jump).
+    jump: Option<(Duration, u32)>,
     next_sweep: Duration,
 }
+
+/// How far a packet's time may lie from the table's clock, beyond the idle timeout, before
+/// it is an outlier: handled at the clock's time, and not moving it.
+pub(crate) const CLOCK_SLACK: Duration = Duration::from_secs(3600);
+
+/// Consecutive packets far ahead of the clock, within the slack of one another, that show
+/// the capture itself jumped (a pause of the link, files joined): the clock follows them.
+pub(crate) const CLOCK_JUMP_PACKETS: u32 = 32;
 
 fn secs(d: Duration) -> u32 {
     d.as_secs().min(u32::MAX as u64) as u32
@@ -474,6 +488,8 @@ impl FlowTable {
             cfg,
             buffered: 0,
             now: Duration::ZERO,
+            clock_set: false,
+            jump: None,
             next_sweep: Duration::ZERO,
         }
     }
@@ -495,9 +511,7 @@ impl FlowTable {
         stats: &mut Stats,
         emit: &mut impl FnMut(FlowRecord),
     ) {
-        if ts > self.now {
-            self.now = ts;
-        }
+        let ts = self.clock(ts, stats);
         if self.now >= self.next_sweep {
             self.sweep(stats, emit);
         }
@@ -553,6 +567,42 @@ impl FlowTable {
             return;
         }
         self.on_new(key, h, seg, ts, stats, emit)
+    }
+
+    /// Moves the table's clock to packet time `ts` and returns the time the packet is handled
+    /// at. One packet stamped years ahead (or behind) must not time out every flow at once,
+    /// nor stop the sweeps of idle flows afterwards: such an outlier is counted and handled
+    /// at the clock's time, unless enough packets in a row agree that the capture jumped.
+    fn clock(&mut self, ts: Duration, stats: &mut Stats) -> Duration {
+        if !self.clock_set {
+            self.clock_set = true;
+            self.now = ts;
+            return ts;
+        }
+        let slack = self.cfg.idle_timeout.saturating_add(CLOCK_SLACK);
+        if ts > self.now.saturating_add(slack) {
+            let n = match self.jump {
+                Some((t, n)) if t.abs_diff(ts) <= slack => n + 1,
+                _ => 1,
+            };
+            if n >= CLOCK_JUMP_PACKETS {
+                self.jump = None;
+                self.now = ts;
+                return ts;
+            }
+            self.jump = Some((ts, n));
+            stats.packets_clock_outlier += 1;
+            return self.now;
+        }
+        if ts.saturating_add(slack) < self.now {
+            stats.packets_clock_outlier += 1;
+            return self.now;
+        }
+        self.jump = None;
+        if ts > self.now {
+            self.now = ts;
+        }
+        ts
     }
 
     fn mark_done(&mut self, h: u64, ts: Duration, stats: &mut Stats) {

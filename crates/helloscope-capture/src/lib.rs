@@ -45,6 +45,11 @@ pub use record::{
 pub use source::{CaptureStats, LiveConfig, Packet, PacketSource, SourceError};
 pub use stats::Stats;
 
+/// The last packet time accepted: 9999-12-31T23:59:59.999999Z, the last instant RFC 3339 (and
+/// so every output format) can write. A frame stamped later is skipped and counted as
+/// `timestamp_out_of_range`.
+pub const MAX_TIMESTAMP: Duration = Duration::new(253_402_300_799, 999_999_999);
+
 /// Turns frames into flow records.
 pub struct Analyzer {
     table: flow::FlowTable,
@@ -72,6 +77,10 @@ impl Analyzer {
     ) {
         self.stats.packets += 1;
         self.stats.bytes += frame.len() as u64;
+        if ts > MAX_TIMESTAMP {
+            self.stats.skip("timestamp_out_of_range");
+            return;
+        }
         match decode_tcp(link, frame) {
             Ok(seg) => {
                 self.stats.tcp_segments += 1;
