@@ -146,9 +146,9 @@ fn half_client_hellos() {
     assert!(r.peak_mib < 96, "peak {} MiB", r.peak_mib);
 }
 
-/// A record header claiming 16 KiB followed by nothing, and a handshake header claiming
-/// 16 MiB: nothing is buffered for the promises, the flows end incomplete, and the second
-/// one is flagged as over the buffer limit.
+/// A record header claiming 16 KiB and a handshake header claiming nearly as much, followed
+/// by nothing, and a handshake header claiming 16 MiB: nothing is buffered for the promises,
+/// the flows end incomplete, and the second one is flagged as over the buffer limit.
 #[test]
 fn lying_lengths() {
     let mut p = Pcap::new("lying.pcap");
@@ -159,7 +159,7 @@ fn lying_lengths() {
         11,
         false,
         true,
-        &[0x16, 0x03, 0x01, 0x40, 0x00, 0x01],
+        &[0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x3f, 0xfc],
     );
     p.tcp(client(2), SERVER, 10, true, false, &[]);
     let mut big = vec![0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0xff, 0xff, 0xff];

@@ -14,7 +14,9 @@ use crate::record::{
     ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
 };
 use crate::stats::Stats;
-use crate::tls_stream::{looks_like_client_hello, looks_like_server_hello, TlsEvent, TlsStream};
+use crate::tls_stream::{
+    client_hello_evidence, looks_like_server_hello, Evidence, TlsEvent, TlsStream,
+};
 
 /// Bounds and timeouts of the flow table.
 #[derive(Clone, Debug)]
@@ -207,6 +209,12 @@ pub(crate) struct Flow {
     snaplen_cut: bool,
     /// Its buffers were dropped to keep the table under `max_buffer_total`.
     shed_by_budget: bool,
+    /// The client's bytes from the start of what may be a ClientHello, while too few to
+    /// judge: at most four records of one byte (24 bytes) or an SSLv2 header (11).
+    hello_prefix: Vec<u8>,
+    /// The first bytes of the ClientHello the probe found, taken off the reassembler: the
+    /// TLS reader gets them before anything else.
+    hello_found: Option<Vec<u8>>,
 }
 
 impl Flow {
@@ -231,13 +239,17 @@ impl Flow {
             rst: None,
             snaplen_cut: false,
             shed_by_budget: false,
+            hello_prefix: Vec::new(),
+            hello_found: None,
         }
     }
 
     /// Looks at a payload segment of a flow not yet known to be TLS. TLS starts with a
     /// ClientHello at the start of the client's next bytes; anything before it (a STARTTLS
     /// dialogue, a SOCKS or HTTP CONNECT request) is stepped over, for a bounded number of
-    /// segments.
+    /// segments. A ClientHello is only believed once its headers have been checked field by
+    /// field: a first segment too short for that waits for the next ones (in stream order,
+    /// whatever order they come in).
     fn probe(&mut self, seg: &TcpSegment<'_>, cfg: &FlowConfig) -> Probe {
         let side = self.side_of(seg);
         let i = idx(side);
@@ -246,21 +258,54 @@ impl Flow {
         } else {
             seg.seq
         };
-        let ahead = self.dirs[i].reasm.is_ahead(seq);
-        if side == Side::Client && !ahead && looks_like_client_hello(seg.payload) {
-            self.tls = true;
-            return Probe::Tls;
+        let cap = cfg.max_buffer_per_direction;
+        let reasm = &mut self.dirs[i].reasm;
+        if reasm.is_ahead(seq) {
+            // Held until the hole fills; read then, from wherever the stream is.
+            reasm.on_segment(seq, seg.payload, cap, &mut |_| {});
+            return Probe::NotYet;
         }
-        if !ahead {
-            if self.probe_budget == 0 {
-                return Probe::NotTls;
+        if side == Side::Client {
+            if self.hello_prefix.is_empty()
+                && reasm.is_next(seq)
+                && !reasm.has_hole()
+                && client_hello_evidence(seg.payload) == Evidence::ClientHello
+            {
+                // The usual case, a hello at the start of the next segment: read where it
+                // lies, without a copy.
+                self.tls = true;
+                return Probe::Tls;
             }
-            self.probe_budget -= 1;
+            let mut bytes = std::mem::take(&mut self.hello_prefix);
+            let before = bytes.len();
+            reasm.on_segment(seq, seg.payload, cap, &mut |b| bytes.extend_from_slice(b));
+            if bytes.len() > before {
+                match client_hello_evidence(&bytes) {
+                    Evidence::ClientHello => {
+                        self.tls = true;
+                        self.hello_found = Some(bytes);
+                        return Probe::Tls;
+                    }
+                    Evidence::NeedMore => self.hello_prefix = bytes,
+                    // Stepped over.
+                    Evidence::NotTls => {}
+                }
+            } else {
+                self.hello_prefix = bytes;
+            }
+            return self.spend_probe();
         }
-        // Step over these bytes (or hold them, if they came early) without reading them.
-        self.dirs[i]
-            .reasm
-            .on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut |_| {});
+        // Step over the server's bytes without reading them.
+        reasm.on_segment(seq, seg.payload, cap, &mut |_| {});
+        self.spend_probe()
+    }
+
+    /// One more in-order segment looked at before the flow is TLS.
+    fn spend_probe(&mut self) -> Probe {
+        if self.probe_budget == 0 {
+            return Probe::NotTls;
+        }
+        self.probe_budget -= 1;
         Probe::NotYet
     }
 
@@ -269,7 +314,8 @@ impl Flow {
         self.dirs
             .iter()
             .map(|d| d.reasm.pending_bytes() + d.tls.buffered())
-            .sum()
+            .sum::<usize>()
+            + self.hello_prefix.len()
     }
 
     /// Drops every buffer of this flow (memory pressure on the whole table).
@@ -365,17 +411,27 @@ impl Flow {
             self.dirs[i].reasm.on_syn(seg.seq);
         }
         if !seg.payload.is_empty() && self.tls {
-            let Flow { dirs, hs, .. } = self;
+            let Flow {
+                dirs,
+                hs,
+                hello_found,
+                ..
+            } = self;
             let Direction { reasm, tls, bytes } = &mut dirs[i];
             let seq = if seg.syn {
                 seg.seq.wrapping_add(1)
             } else {
                 seg.seq
             };
-            reasm.on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut |b| {
+            let mut deliver = |b: &[u8]| {
                 *bytes += b.len() as u64;
                 tls.feed(b, &mut |ev| hs.on_event(side, ev, fp));
-            });
+            };
+            match hello_found.take() {
+                // This segment's bytes are among them, already taken off the reassembler.
+                Some(found) => deliver(&found),
+                None => reasm.on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut deliver),
+            }
             // Stop buffering handshake bytes once the needed hello is in.
             if side == Side::Client && hs.client_hello.is_some() && tls.want_handshake {
                 tls.stop_handshake();
@@ -628,27 +684,35 @@ impl FlowTable {
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
         let (client, server, tls) = if seg.syn && !seg.ack {
             // TCP Fast Open carries the ClientHello in the SYN.
-            (src, dst, looks_like_client_hello(seg.payload))
+            (src, dst, false)
         } else if seg.syn {
             (dst, src, false)
         } else if seg.rst || seg.fin || seg.payload.is_empty() {
             // Stray end or pure ACK of a connection we never saw begin: nothing to learn.
             stats.packets_untracked += 1;
             return;
-        } else if looks_like_client_hello(seg.payload) {
-            (src, dst, true)
-        } else if looks_like_server_hello(seg.payload) {
-            // The capture missed the ClientHello: still report what the server chose.
-            (dst, src, true)
         } else {
-            stats.flows_not_tls += 1;
-            self.mark_done(h, ts, stats);
-            return;
+            match client_hello_evidence(seg.payload) {
+                // Too short to judge: the probe waits for more.
+                Evidence::ClientHello | Evidence::NeedMore => (src, dst, false),
+                // The capture missed the ClientHello: still report what the server chose.
+                Evidence::NotTls if looks_like_server_hello(seg.payload) => (dst, src, true),
+                Evidence::NotTls => {
+                    stats.flows_not_tls += 1;
+                    self.mark_done(h, ts, stats);
+                    return;
+                }
+            }
         };
         let mut flow = Box::new(Flow::new(client, server, ts, &self.cfg));
         flow.tls = tls;
         if tls {
             stats.flows_tls += 1;
+        } else if !seg.payload.is_empty() && client == src {
+            // The first budgeted look of many: it cannot say "not TLS" yet.
+            if let Probe::Tls = flow.probe(seg, &self.cfg) {
+                stats.flows_tls += 1;
+            }
         }
         let decided = flow.on_segment(seg, ts, &self.cfg, &mut self.fingerprints);
         match decided {

@@ -87,6 +87,11 @@ impl StreamReassembler {
         self.next_seq.is_some_and(|n| seq_diff(seq, n) > 0)
     }
 
+    /// True when `seq` is the next expected byte, or no byte is expected yet.
+    pub fn is_next(&self, seq: u32) -> bool {
+        self.next_seq.is_none_or(|n| n == seq)
+    }
+
     /// True when bytes are held beyond a hole.
     pub fn has_hole(&self) -> bool {
         !self.ranges.is_empty()
