@@ -523,8 +523,9 @@ pub(crate) struct FlowTable {
 }
 
 /// How far a packet's time may lie from the table's clock, beyond the idle timeout, before
-/// it is an outlier: handled at the clock's time, and not moving it.
-pub(crate) const CLOCK_SLACK: Duration = Duration::from_secs(3600);
+/// it is an outlier: handled at the clock's time, and not moving it. A day: a quiet link
+/// overnight is not an outlier, a clock thirty years off is.
+pub(crate) const CLOCK_SLACK: Duration = Duration::from_secs(86_400);
 
 /// Consecutive packets far ahead of the clock, within the slack of one another, that show
 /// the capture itself jumped (a pause of the link, files joined): the clock follows them.

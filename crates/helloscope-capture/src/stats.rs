@@ -46,7 +46,7 @@ pub struct Stats {
     /// Records whose flow stopped parsing as TLS.
     pub flows_malformed: u64,
     /// Packets stamped far ahead of or behind the capture's recent packets (more than the
-    /// idle timeout and an hour): handled at the capture's recent time, which they did not
+    /// idle timeout and a day): handled at the capture's recent time, which they did not
     /// move.
     pub packets_clock_outlier: u64,
     /// Times a flow's buffers were dropped to keep all buffers under the total budget.
