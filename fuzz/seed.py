@@ -37,4 +37,13 @@ for f in sorted(os.listdir(os.path.join(root, "captures"))):
         # pipeline input: frames of one flow after another, even first byte = Ethernet.
         blob = b"".join(bytes([0x10]) + struct.pack("<H", len(x)) + x for x in fr[:40])
         put("pipeline", blob)
+# reassembly input: an ISN, then segments (offset from the ISN, length, bytes) of a real hello,
+# in order, reversed, and overlapping with other contents.
+rec = open(os.path.join(td, "curl-7.88.1-clienthello.bin"), "rb").read()
+def seg(off, data):
+    return struct.pack("<hB", off, len(data)) + data
+pieces = [(o, rec[o:o+200]) for o in range(0, len(rec), 200)]
+put("reassembly", struct.pack("<I", 0xfffffff0) + b"".join(seg(o, d) for o, d in pieces))
+put("reassembly", struct.pack("<I", 7) + b"".join(seg(o, d) for o, d in reversed(pieces)))
+put("reassembly", struct.pack("<I", 7) + seg(50, b"x" * 100) + seg(0, rec[:200]) + seg(120, rec[120:300]))
 print("seeded", {t: len(os.listdir(os.path.join(here, "corpus", t))) for t in os.listdir(os.path.join(here, "corpus"))})

@@ -484,6 +484,16 @@ fn report_end(f: &mut Flow, end: EndReason, stats: &mut Stats, emit: &mut impl F
         let o = f.undecided_outcome();
         stats.note_flow_end(f.record(o, end), emit);
     } else {
+        note_not_tls_end(f, stats);
+    }
+}
+
+/// Counts a flow that ends without having been found to be TLS: one that carried data
+/// (a protocol whose first bytes are not a ClientHello) apart from one that carried none.
+fn note_not_tls_end(f: &Flow, stats: &mut Stats) {
+    if f.probe_budget < PROBE_SEGMENTS || !f.hello_prefix.is_empty() {
+        stats.flows_not_tls += 1;
+    } else {
         stats.flows_without_payload += 1;
     }
 }
@@ -514,8 +524,12 @@ pub(crate) struct FlowTable {
     buffered: usize,
     /// The table's clock: the latest packet time that was not an outlier.
     now: Duration,
-    /// A packet has set the clock.
-    clock_set: bool,
+    /// Seconds a packet's time may lie from the clock: the idle timeout and [`CLOCK_SLACK`].
+    slack_secs: u64,
+    /// The seconds within the slack of the clock, inclusive; empty (`lo > hi`) until the
+    /// first packet sets the clock.
+    clock_lo: u64,
+    clock_hi: u64,
     /// Packets far ahead of the clock that agree with one another: a time and how many in a
     /// row. Enough of them move the clock there (the capture really did jump).
     jump: Option<(Duration, u32)>,
@@ -538,6 +552,7 @@ fn secs(d: Duration) -> u32 {
 impl FlowTable {
     pub(crate) fn new(cfg: FlowConfig) -> Self {
         FlowTable {
+            slack_secs: cfg.idle_timeout.saturating_add(CLOCK_SLACK).as_secs(),
             hasher: ahash::RandomState::new(),
             active: HashTable::with_capacity(cfg.max_flows.min(1 << 10)),
             done: FinishedFlows::default(),
@@ -545,7 +560,8 @@ impl FlowTable {
             cfg,
             buffered: 0,
             now: Duration::ZERO,
-            clock_set: false,
+            clock_lo: 1,
+            clock_hi: 0,
             jump: None,
             next_sweep: Duration::ZERO,
         }
@@ -598,7 +614,7 @@ impl FlowTable {
                 if flow.tls {
                     stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
                 } else {
-                    stats.flows_without_payload += 1;
+                    note_not_tls_end(flow, stats);
                 }
                 entry.remove();
                 self.buffered -= before;
@@ -630,36 +646,53 @@ impl FlowTable {
     /// at. One packet stamped years ahead (or behind) must not time out every flow at once,
     /// nor stop the sweeps of idle flows afterwards: such an outlier is counted and handled
     /// at the clock's time, unless enough packets in a row agree that the capture jumped.
+    #[inline]
     fn clock(&mut self, ts: Duration, stats: &mut Stats) -> Duration {
-        if !self.clock_set {
-            self.clock_set = true;
-            self.now = ts;
+        // Whole seconds are precise enough against a day's slack.
+        let s = ts.as_secs();
+        if s >= self.clock_lo && s <= self.clock_hi {
+            if self.jump.is_some() {
+                self.jump = None;
+            }
+            if ts > self.now {
+                self.set_now(ts);
+            }
             return ts;
         }
-        let slack = self.cfg.idle_timeout.saturating_add(CLOCK_SLACK);
-        if ts > self.now.saturating_add(slack) {
+        self.clock_outlier(ts, stats)
+    }
+
+    fn set_now(&mut self, ts: Duration) {
+        self.now = ts;
+        let s = ts.as_secs();
+        self.clock_lo = s.saturating_sub(self.slack_secs);
+        self.clock_hi = s.saturating_add(self.slack_secs);
+    }
+
+    /// [`Self::clock`] for the first packet, and for one far from the clock.
+    #[cold]
+    #[inline(never)]
+    fn clock_outlier(&mut self, ts: Duration, stats: &mut Stats) -> Duration {
+        if self.clock_lo > self.clock_hi {
+            // The first packet sets the clock.
+            self.set_now(ts);
+            return ts;
+        }
+        if ts > self.now {
+            let slack = Duration::from_secs(self.slack_secs);
             let n = match self.jump {
                 Some((t, n)) if t.abs_diff(ts) <= slack => n + 1,
                 _ => 1,
             };
             if n >= CLOCK_JUMP_PACKETS {
                 self.jump = None;
-                self.now = ts;
+                self.set_now(ts);
                 return ts;
             }
             self.jump = Some((ts, n));
-            stats.packets_clock_outlier += 1;
-            return self.now;
         }
-        if ts.saturating_add(slack) < self.now {
-            stats.packets_clock_outlier += 1;
-            return self.now;
-        }
-        self.jump = None;
-        if ts > self.now {
-            self.now = ts;
-        }
-        ts
+        stats.packets_clock_outlier += 1;
+        self.now
     }
 
     fn mark_done(&mut self, h: u64, ts: Duration, stats: &mut Stats) {
@@ -718,10 +751,10 @@ impl FlowTable {
         let decided = flow.on_segment(seg, ts, &self.cfg, &mut self.fingerprints);
         match decided {
             Some(outcome) => {
-                if tls {
+                if flow.tls {
                     stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
                 } else {
-                    stats.flows_without_payload += 1;
+                    note_not_tls_end(&flow, stats);
                 }
                 self.mark_done(h, ts, stats);
             }

@@ -77,7 +77,8 @@ impl Analyzer {
     ) {
         self.stats.packets += 1;
         self.stats.bytes += frame.len() as u64;
-        if ts > MAX_TIMESTAMP {
+        // Seconds alone decide it: MAX_TIMESTAMP ends its second.
+        if ts.as_secs() > MAX_TIMESTAMP.as_secs() {
             self.stats.skip("timestamp_out_of_range");
             return;
         }

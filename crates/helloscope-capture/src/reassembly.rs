@@ -38,6 +38,8 @@ pub struct StreamReassembler {
     /// Filled ranges of the window, as stream offsets `start -> end`, disjoint and not
     /// adjacent, all beyond `offset`.
     ranges: BTreeMap<u64, u64>,
+    /// What `window` and `ranges` take, kept up to date: read on every packet of a flow.
+    charged: usize,
     /// Segments were dropped because the out-of-order buffer was full.
     pub overflowed: bool,
     /// Two copies of the same bytes disagreed.
@@ -80,6 +82,11 @@ impl StreamReassembler {
         self.window = Vec::new();
         self.ranges = BTreeMap::new();
         self.window_start = self.offset;
+        self.charged = 0;
+    }
+
+    fn update_charge(&mut self) {
+        self.charged = self.window.capacity() + self.ranges.len() * RANGE_COST;
     }
 
     /// True when `seq` lies beyond the next expected byte (a segment that arrived early).
@@ -100,7 +107,7 @@ impl StreamReassembler {
     /// Bytes allocated to hold data out of order: the window's capacity and
     /// [`RANGE_COST`] per held range.
     pub fn pending_bytes(&self) -> usize {
-        self.window.capacity() + self.ranges.len() * RANGE_COST
+        self.charged
     }
 
     /// Separate ranges held beyond a hole.
@@ -238,6 +245,7 @@ impl StreamReassembler {
             self.ranges.remove(s);
         }
         self.ranges.insert(merged_start, merged_end);
+        self.update_charge();
     }
 
     fn put(&mut self, off: u64, bytes: &[u8]) {
@@ -292,6 +300,8 @@ impl StreamReassembler {
         }
         if self.ranges.is_empty() {
             self.release();
+        } else {
+            self.update_charge();
         }
     }
 }
@@ -489,6 +499,8 @@ mod tests {
             let mut out = Vec::new();
             for (s, p) in &segs {
                 r.on_segment(*s, p, 1 << 20, &mut |b| out.extend_from_slice(b));
+                let allocated = r.window.capacity() + r.ranges.len() * RANGE_COST;
+                assert_eq!(r.pending_bytes(), allocated, "the charge is kept up to date");
             }
             assert_eq!(out, reference(isn, &segs), "{segs:?}");
         }
