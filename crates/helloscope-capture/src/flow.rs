@@ -705,6 +705,8 @@ impl FlowTable {
         stats.flows_peak = stats.flows_peak.max(self.len() as u64);
     }
 
+    // Out of line: once per flow, and keeping it out keeps the per-packet path's frame small.
+    #[inline(never)]
     fn on_new(
         &mut self,
         key: FlowKey,
