@@ -127,8 +127,14 @@ fn reassembly(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n as u64));
     let orders: [(&str, Vec<u32>); 3] = [
         ("one-byte segments behind a hole", (1..=n).collect()),
-        ("one-byte segments behind a hole, reversed", (1..=n).rev().collect()),
-        ("every other byte behind a hole", (1..=n).step_by(2).collect()),
+        (
+            "one-byte segments behind a hole, reversed",
+            (1..=n).rev().collect(),
+        ),
+        (
+            "every other byte behind a hole",
+            (1..=n).step_by(2).collect(),
+        ),
     ];
     for (name, order) in orders {
         g.bench_function(name, |b| {

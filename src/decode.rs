@@ -150,11 +150,7 @@ fn server_hello(out: &mut String, h: &ServerHello<'_>) {
         out.push('\n');
     }
     if let Some(a) = h.alpn() {
-        let _ = writeln!(
-            out,
-            "  alpn                  {}",
-            peer_text(a)
-        );
+        let _ = writeln!(out, "  alpn                  {}", peer_text(a));
     }
     if let Some(g) = h.key_share_group() {
         let _ = writeln!(out, "  key_share             {g}");

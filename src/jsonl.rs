@@ -772,9 +772,9 @@ mod tests {
         let edges = [
             Duration::ZERO,
             Duration::new(86_399, 999_999_000),
-            Duration::new(951_782_400, 0),           // 2000-02-29
-            Duration::new(4_107_542_400, 1_000),     // 2100-03-01
-            Duration::new(253_370_764_800, 0),       // 9999-01-01
+            Duration::new(951_782_400, 0),       // 2000-02-29
+            Duration::new(4_107_542_400, 1_000), // 2100-03-01
+            Duration::new(253_370_764_800, 0),   // 9999-01-01
             Duration::new(253_402_300_799, 999_999_000),
             helloscope_capture::MAX_TIMESTAMP,
         ];
@@ -793,4 +793,3 @@ mod tests {
         same_as_serde(&r, "x", None);
     }
 }
-

@@ -468,7 +468,10 @@ pub(crate) mod tests {
             "\\x1b[2J\\x1b[31mevil\\r\\nforged row\\x7f\\u{202e}\\\\x1b"
         );
         assert_eq!(escape_text("www.example.com"), "www.example.com");
-        assert!(matches!(escape_text("bücher.de"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            escape_text("bücher.de"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
@@ -481,7 +484,10 @@ pub(crate) mod tests {
         let out = String::from_utf8(out).unwrap();
         assert!(no_control(&out), "{out:?}");
         assert_eq!(out.lines().count(), 2, "one header, one row: {out}");
-        assert!(out.contains("\\x1b[2J\\x1b[31mevil\\r\\nforged row"), "{out}");
+        assert!(
+            out.contains("\\x1b[2J\\x1b[31mevil\\r\\nforged row"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -490,7 +496,10 @@ pub(crate) mod tests {
         let row = csv_row(&FlowJson::new(&r, "x.pcap", None));
         assert!(no_control(&row) && !row.contains('\n'), "{row:?}");
         for (cell, want) in [
-            ("=HYPERLINK(\"http://x\")", "\"'=HYPERLINK(\"\"http://x\"\")\""),
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
             ("+1", "'+1"),
             ("-2+3", "'-2+3"),
             ("@SUM(A1)", "'@SUM(A1)"),
@@ -514,7 +523,11 @@ pub(crate) mod tests {
                 let d = Duration::new(secs, micros * 1000);
                 let s = rfc3339_micros(d);
                 let back = humantime::parse_rfc3339(&s).unwrap();
-                assert_eq!(back.duration_since(std::time::UNIX_EPOCH).unwrap(), d, "{s}");
+                assert_eq!(
+                    back.duration_since(std::time::UNIX_EPOCH).unwrap(),
+                    d,
+                    "{s}"
+                );
             }
             secs += 86_399 * 97 + 3_607;
         }
@@ -522,7 +535,10 @@ pub(crate) mod tests {
             rfc3339_micros(helloscope_capture::MAX_TIMESTAMP),
             "9999-12-31T23:59:59.999999Z"
         );
-        assert_eq!(rfc3339_micros(Duration::ZERO), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            rfc3339_micros(Duration::ZERO),
+            "1970-01-01T00:00:00.000000Z"
+        );
         assert_eq!(
             rfc3339_micros(Duration::new(u64::MAX, 0)),
             "+584554051223-11-09T07:00:15.000000Z"

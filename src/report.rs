@@ -264,7 +264,10 @@ mod tests {
         assert_eq!(rep.groups.len(), 100);
         assert_eq!(rep.other.as_ref().unwrap().flows, 900);
         let text = written(&rep);
-        assert!(text.contains("900 flows past the first 100 groups"), "{text}");
+        assert!(
+            text.contains("900 flows past the first 100 groups"),
+            "{text}"
+        );
         let other = text.lines().find(|l| l.contains(" other ")).unwrap();
         assert!(other.contains("(groups past the first 100)"), "{other}");
         assert!(other.split_whitespace().any(|w| w == "900"), "{other}");
@@ -279,7 +282,10 @@ mod tests {
         let mut rep = Report::default();
         rep.add(&record_with_sni("\x1b[2J\x1b[31mx\r\ny"), None, None);
         let text = written(&rep);
-        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
         assert!(text.contains("\\x1b[2J\\x1b[31mx\\r\\ny"), "{text}");
     }
 }

@@ -306,7 +306,11 @@ fn run_any(path: &Path, args: &[&str]) -> (String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     );
-    assert!(matches!(o.status.code(), Some(0 | 1)), "{:?}: {err}", o.status);
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{:?}: {err}",
+        o.status
+    );
     (out, err)
 }
 
@@ -343,9 +347,18 @@ fn connection(p: &mut Pcap, n: u32, segments: &[&[u8]]) {
 fn nothing_that_is_not_tls_is_reported_as_tls() {
     let openings: Vec<(&str, Vec<u8>)> = vec![
         // Telnet option negotiation (RFC 854/857/858): WILL ECHO, WILL SGA, DO TTYPE.
-        ("telnet", vec![0xff, 0xfb, 0x01, 0xff, 0xfb, 0x03, 0xff, 0xfd, 0x18]),
-        ("telnet, DO first", vec![0xff, 0xfd, 0x03, 0xff, 0xfb, 0x18, 0xff, 0xfb, 0x1f]),
-        ("ssh", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n".to_vec()),
+        (
+            "telnet",
+            vec![0xff, 0xfb, 0x01, 0xff, 0xfb, 0x03, 0xff, 0xfd, 0x18],
+        ),
+        (
+            "telnet, DO first",
+            vec![0xff, 0xfd, 0x03, 0xff, 0xfb, 0x18, 0xff, 0xfb, 0x1f],
+        ),
+        (
+            "ssh",
+            b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n".to_vec(),
+        ),
         // NetBIOS session header, then an SMB2 NEGOTIATE header.
         ("smb", {
             let mut v = vec![0x00, 0x00, 0x00, 0x66, 0xfe, b'S', b'M', b'B', 0x40, 0x00];
@@ -353,10 +366,13 @@ fn nothing_that_is_not_tls_is_reported_as_tls() {
             v
         }),
         // TPKT, X.224 Connection Request, RDP Negotiation Request (TLS | CredSSP), as mstsc.
-        ("rdp", vec![
-            0x03, 0x00, 0x00, 0x13, 0x0e, 0xe0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
-            0x08, 0x00, 0x03, 0x00, 0x00, 0x00,
-        ]),
+        (
+            "rdp",
+            vec![
+                0x03, 0x00, 0x00, 0x13, 0x0e, 0xe0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x08,
+                0x00, 0x03, 0x00, 0x00, 0x00,
+            ],
+        ),
         // HTTP/2 with prior knowledge: the preface, then an empty SETTINGS frame.
         ("h2c", {
             let mut v = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
@@ -364,10 +380,22 @@ fn nothing_that_is_not_tls_is_reported_as_tls() {
             v
         }),
         // What an SSLv2 header's first bytes can be, and then are not.
-        ("sslv2 start, bad version", vec![0x80, 0x2e, 0x01, 0x07, 0x00, 0, 0, 0, 0, 0, 0]),
-        ("sslv2 start, lengths disagree", vec![0x80, 0x2e, 0x01, 0x03, 0x01, 0, 9, 0, 0, 0, 16]),
-        ("tls start, not a hello", vec![0x16, 0x03, 0x01, 0x00, 0x40, 0x02, 0x00, 0x00, 0x3c]),
-        ("tls start, hello too short", vec![0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x04]),
+        (
+            "sslv2 start, bad version",
+            vec![0x80, 0x2e, 0x01, 0x07, 0x00, 0, 0, 0, 0, 0, 0],
+        ),
+        (
+            "sslv2 start, lengths disagree",
+            vec![0x80, 0x2e, 0x01, 0x03, 0x01, 0, 9, 0, 0, 0, 16],
+        ),
+        (
+            "tls start, not a hello",
+            vec![0x16, 0x03, 0x01, 0x00, 0x40, 0x02, 0x00, 0x00, 0x3c],
+        ),
+        (
+            "tls start, hello too short",
+            vec![0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x04],
+        ),
     ];
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
@@ -439,7 +467,10 @@ fn server_names_from_the_wire_are_printed_safely() {
     assert!(report.contains(escaped), "{report}");
     // jsonl keeps the name exact, escaped as JSON.
     let (jsonl, _) = run_any(&path, &["--format", "jsonl"]);
-    assert!(jsonl.contains(r#""sni":"\u001b[2J\u001b[31m\r\nabcd""#), "{jsonl}");
+    assert!(
+        jsonl.contains(r#""sni":"\u001b[2J\u001b[31m\r\nabcd""#),
+        "{jsonl}"
+    );
 }
 
 /// Found by a review: the report's groups are keyed by what clients choose, without a bound.
@@ -523,15 +554,21 @@ fn timestamps_up_to_the_year_9999_print_and_later_ones_are_skipped() {
     let mut stamped: Vec<(u64, Vec<u8>)> = Vec::new();
     for (k, f) in frames.into_iter().enumerate() {
         // The first connection in the last seconds of 9999, the second one after it.
-        let us = if k < 3 { last_us - 3 + k as u64 } else { last_us + 1 + k as u64 };
+        let us = if k < 3 {
+            last_us - 3 + k as u64
+        } else {
+            last_us + 1 + k as u64
+        };
         stamped.push((us, f));
     }
     let path = pcapng("year9999.pcapng", &stamped);
     let want = "9999-12-31T23:59:59.999996Z";
     let (jsonl, err) = run_any(&path, &["--format", "jsonl"]);
     assert!(err.contains("timestamp_out_of_range=3"), "{err}");
-    let records: Vec<serde_json::Value> =
-        jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 1, "{jsonl}");
     assert_eq!(records[0]["ts"], want);
     let (csv, _) = run_any(&path, &["--format", "csv"]);
@@ -562,6 +599,9 @@ fn one_byte_segments_behind_a_hole() {
     let r = run(&p.done(), &[]);
     assert_eq!(r.records.len(), 1, "{}", r.stderr);
     assert_eq!(r.records[0]["sni"], "api.procore.com");
-    assert!(has_flag(&r.records[0], "buffer_limit"), "64 KiB and a range: over");
+    assert!(
+        has_flag(&r.records[0], "buffer_limit"),
+        "64 KiB and a range: over"
+    );
     assert!(r.peak_mib < 32, "peak {} MiB", r.peak_mib);
 }

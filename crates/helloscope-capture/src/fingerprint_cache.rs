@@ -617,4 +617,3 @@ mod tests {
         assert!(most < 40_000, "the table was emptied when full: {most}");
     }
 }
-

@@ -205,6 +205,8 @@ pub(crate) struct Flow {
     dirs: [Direction; 2],
     hs: HandshakeState,
     first_fin: Option<Side>,
+    /// Where each side's FIN lies in its sequence space, once seen.
+    fin_at: [Option<u32>; 2],
     rst: Option<Side>,
     snaplen_cut: bool,
     /// Its buffers were dropped to keep the table under `max_buffer_total`.
@@ -236,6 +238,7 @@ impl Flow {
             dirs: [dir(), dir()],
             hs: HandshakeState::default(),
             first_fin: None,
+            fin_at: [None; 2],
             rst: None,
             snaplen_cut: false,
             shed_by_budget: false,
@@ -430,7 +433,9 @@ impl Flow {
             match hello_found.take() {
                 // This segment's bytes are among them, already taken off the reassembler.
                 Some(found) => deliver(&found),
-                None => reasm.on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut deliver),
+                None => {
+                    reasm.on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut deliver)
+                }
             }
             // Stop buffering handshake bytes once the needed hello is in.
             if side == Side::Client && hs.client_hello.is_some() && tls.want_handshake {
@@ -452,14 +457,34 @@ impl Flow {
             }
             return Some(Outcome::Reset { from: side });
         }
-        if seg.fin && self.first_fin.is_none() {
-            self.first_fin = Some(side);
-            if self.hs.client_hello.is_none() {
-                return Some(Outcome::Incomplete);
-            }
-            return Some(Outcome::Closed { from: side });
+        if seg.fin && self.fin_at[i].is_none() {
+            // The FIN's own sequence number: everything this side sent comes before it.
+            let syn = u32::from(seg.syn);
+            self.fin_at[i] = Some(seg.seq.wrapping_add(syn + seg.payload.len() as u32));
+            self.first_fin.get_or_insert(side);
+        }
+        if self.first_fin.is_some() {
+            return self.closing();
         }
         None
+    }
+
+    /// The outcome of a connection being closed, once nothing the record needs can still
+    /// come: a side's FIN may arrive before its last data (reordered), and a client that
+    /// closed its side still receives, so a ServerHello after the client's FIN is read.
+    fn closing(&self) -> Option<Outcome> {
+        let from = self.first_fin?;
+        for (d, fin) in self.dirs.iter().zip(self.fin_at) {
+            if fin.is_some_and(|at| d.reasm.is_ahead(at)) || d.reasm.has_hole() {
+                return None;
+            }
+        }
+        match (&self.hs.client_hello, &self.hs.server_hello) {
+            // Without a readable ClientHello the capture cannot say how the handshake went.
+            (None, _) => Some(Outcome::Incomplete),
+            (Some(_), None) if self.fin_at[1].is_none() => None,
+            _ => Some(Outcome::Closed { from }),
+        }
     }
 }
 

@@ -205,8 +205,7 @@ impl StreamReassembler {
         // at least half the window (so each byte is moved a bounded number of times).
         let dead = (self.offset - self.window_start) as usize;
         let needed = (merged_end - self.window_start) as usize;
-        if dead > 0 && (needed + ranges_after * RANGE_COST > cap || dead * 2 >= self.window.len())
-        {
+        if dead > 0 && (needed + ranges_after * RANGE_COST > cap || dead * 2 >= self.window.len()) {
             self.window.drain(..dead.min(self.window.len()));
             self.window_start = self.offset;
         }
@@ -233,7 +232,10 @@ impl StreamReassembler {
         for &(s, e) in &touching {
             if s > cursor && cursor < end {
                 let gap_end = s.min(end);
-                self.put(cursor, &payload[(cursor - start) as usize..(gap_end - start) as usize]);
+                self.put(
+                    cursor,
+                    &payload[(cursor - start) as usize..(gap_end - start) as usize],
+                );
             }
             cursor = cursor.max(e);
         }
@@ -395,7 +397,10 @@ mod tests {
             assert!(!r.overflowed);
             let charged = r.pending_bytes();
             assert!(charged >= n as usize + RANGE_COST, "held bytes are charged");
-            assert!(charged <= 2 * (n as usize + 1), "window at most doubled: {charged}");
+            assert!(
+                charged <= 2 * (n as usize + 1),
+                "window at most doubled: {charged}"
+            );
             r.on_segment(1, &[0], cap, &mut |b| out.extend_from_slice(b));
             let want: Vec<u8> = (0..=n).map(|i| i as u8).collect();
             assert_eq!(out, want);
@@ -490,7 +495,9 @@ mod tests {
                     let fill = rnd(3) as u8;
                     (
                         isn.wrapping_add(at),
-                        (0..len).map(|k| (at as u8).wrapping_add(k as u8) ^ fill).collect(),
+                        (0..len)
+                            .map(|k| (at as u8).wrapping_add(k as u8) ^ fill)
+                            .collect(),
                     )
                 })
                 .collect();
@@ -500,10 +507,13 @@ mod tests {
             for (s, p) in &segs {
                 r.on_segment(*s, p, 1 << 20, &mut |b| out.extend_from_slice(b));
                 let allocated = r.window.capacity() + r.ranges.len() * RANGE_COST;
-                assert_eq!(r.pending_bytes(), allocated, "the charge is kept up to date");
+                assert_eq!(
+                    r.pending_bytes(),
+                    allocated,
+                    "the charge is kept up to date"
+                );
             }
             assert_eq!(out, reference(isn, &segs), "{segs:?}");
         }
     }
 }
-

@@ -553,8 +553,10 @@ mod tests {
         assert!(counts.iter().all(|&c| c > 350), "{counts:?}");
         // The run's key is one for all workers: the same frame, the same shard.
         let f = frame(4000);
-        assert_eq!(shard_of(LinkType::Raw, &f, n), shard_of(LinkType::Raw, &f, n));
+        assert_eq!(
+            shard_of(LinkType::Raw, &f, n),
+            shard_of(LinkType::Raw, &f, n)
+        );
         assert_eq!(shard_key(), shard_key());
     }
 }
-

@@ -38,12 +38,10 @@ impl Run {
 
     fn at(&mut self, secs: u64, frame: &[u8]) {
         let out = &mut self.records;
-        self.a.process(
-            Duration::from_secs(secs),
-            LinkType::Raw,
-            frame,
-            &mut |r| out.push(r),
-        );
+        self.a
+            .process(Duration::from_secs(secs), LinkType::Raw, frame, &mut |r| {
+                out.push(r)
+            });
     }
 
     /// Connection `n` opens and sends its ClientHello at `secs`; the server never answers.
@@ -66,13 +64,20 @@ fn a_packet_from_the_future_moves_nothing() {
     }
     r.at(T0 + 30 * YEAR, &client(999, true, &[]));
     r.at(T0 + 1, &client(500, true, &[]));
-    assert!(r.records.is_empty(), "nothing timed out: {}", r.records.len());
+    assert!(
+        r.records.is_empty(),
+        "nothing timed out: {}",
+        r.records.len()
+    );
     assert_eq!(r.a.stats().packets_clock_outlier, 1);
     // Three hours of packet time later, the twenty flows have been idle for three hours.
     r.at(T0 + 3 * 3600, &client(501, true, &[]));
     assert_eq!(r.records.len(), 20);
     assert!(r.records.iter().all(|f| f.end == EndReason::IdleTimeout));
-    assert!(r.records.iter().all(|f| f.last_seen == Duration::from_secs(T0)));
+    assert!(r
+        .records
+        .iter()
+        .all(|f| f.last_seen == Duration::from_secs(T0)));
 }
 
 /// A packet stamped ten years back is handled at the capture's time: its flow is not taken
@@ -89,7 +94,11 @@ fn a_packet_from_the_past_moves_nothing() {
     assert_eq!(r.records.len(), 2, "both idle for an hour, then swept");
     assert!(r.records.iter().all(|f| f.end == EndReason::IdleTimeout));
     let old = r.records.iter().find(|f| f.client.port() == 1026).unwrap();
-    assert_eq!(old.first_seen, Duration::from_secs(T0), "handled at the capture's time");
+    assert_eq!(
+        old.first_seen,
+        Duration::from_secs(T0),
+        "handled at the capture's time"
+    );
 }
 
 /// A capture that really jumps (a pause of three days, or files joined) is followed once 32
@@ -125,12 +134,18 @@ fn times_past_the_year_9999_are_skipped_and_counted() {
     }
     assert_eq!(a.stats().skipped.get("timestamp_out_of_range"), Some(&2));
     assert_eq!(a.flows_in_table(), 0);
-    a.process(MAX_TIMESTAMP, LinkType::Raw, &client(2, true, &[]), &mut |r| {
-        records.push(r)
-    });
-    a.process(MAX_TIMESTAMP, LinkType::Raw, &client(2, false, HELLO), &mut |r| {
-        records.push(r)
-    });
+    a.process(
+        MAX_TIMESTAMP,
+        LinkType::Raw,
+        &client(2, true, &[]),
+        &mut |r| records.push(r),
+    );
+    a.process(
+        MAX_TIMESTAMP,
+        LinkType::Raw,
+        &client(2, false, HELLO),
+        &mut |r| records.push(r),
+    );
     a.finish(&mut |r| records.push(r));
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].first_seen, MAX_TIMESTAMP);
