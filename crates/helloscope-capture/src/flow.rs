@@ -194,8 +194,11 @@ impl HandshakeState {
 pub(crate) struct Flow {
     client: SocketAddr,
     server: SocketAddr,
+    /// Packet times, for the record.
     first_seen: Duration,
     last_seen: Duration,
+    /// The table's clock at its latest packet: what idleness is judged by.
+    seen_at: Duration,
     packets: u64,
     syn_seen: bool,
     /// A ClientHello was seen at the start of a client segment: this is a TLS flow.
@@ -220,7 +223,13 @@ pub(crate) struct Flow {
 }
 
 impl Flow {
-    fn new(client: SocketAddr, server: SocketAddr, ts: Duration, cfg: &FlowConfig) -> Self {
+    fn new(
+        client: SocketAddr,
+        server: SocketAddr,
+        ts: Duration,
+        at: Duration,
+        cfg: &FlowConfig,
+    ) -> Self {
         let dir = || Direction {
             reasm: StreamReassembler::default(),
             tls: TlsStream::new(cfg.max_buffer_per_direction),
@@ -231,6 +240,7 @@ impl Flow {
             server,
             first_seen: ts,
             last_seen: ts,
+            seen_at: at,
             packets: 0,
             syn_seen: false,
             tls: false,
@@ -399,6 +409,7 @@ impl Flow {
         &mut self,
         seg: &TcpSegment<'_>,
         ts: Duration,
+        at: Duration,
         cfg: &FlowConfig,
         fp: &mut FingerprintCache,
     ) -> Option<Outcome> {
@@ -406,6 +417,9 @@ impl Flow {
         self.snaplen_cut |= seg.truncated;
         if ts > self.last_seen {
             self.last_seen = ts;
+        }
+        if at > self.seen_at {
+            self.seen_at = at;
         }
         let side = self.side_of(seg);
         let i = idx(side);
@@ -474,16 +488,22 @@ impl Flow {
     /// closed its side still receives, so a ServerHello after the client's FIN is read.
     fn closing(&self) -> Option<Outcome> {
         let from = self.first_fin?;
+        let (client_hello, server_hello) = (&self.hs.client_hello, &self.hs.server_hello);
+        if client_hello.is_some() && server_hello.is_some() {
+            return Some(Outcome::Closed { from });
+        }
+        // A hello is missing: it may still be in data a FIN overtook.
         for (d, fin) in self.dirs.iter().zip(self.fin_at) {
-            if fin.is_some_and(|at| d.reasm.is_ahead(at)) || d.reasm.has_hole() {
+            if fin.is_some_and(|at| d.reasm.is_ahead(at) || d.reasm.has_hole()) {
                 return None;
             }
         }
-        match (&self.hs.client_hello, &self.hs.server_hello) {
+        match client_hello {
             // Without a readable ClientHello the capture cannot say how the handshake went.
-            (None, _) => Some(Outcome::Incomplete),
-            (Some(_), None) if self.fin_at[1].is_none() => None,
-            _ => Some(Outcome::Closed { from }),
+            None => Some(Outcome::Incomplete),
+            // The server may still answer a half-closed client.
+            Some(_) if self.fin_at[1].is_none() && !self.dirs[1].tls.is_broken() => None,
+            Some(_) => Some(Outcome::Closed { from }),
         }
     }
 }
@@ -601,7 +621,9 @@ impl FlowTable {
         self.active.len() + self.done.len()
     }
 
-    /// Handles one TCP segment at packet time `ts`.
+    /// Handles one TCP segment at packet time `ts`. Records keep the packets' own times; the
+    /// table's decisions (idleness, finished entries) use the table's clock (see
+    /// [`Self::clock`]).
     pub(crate) fn on_segment(
         &mut self,
         seg: &TcpSegment<'_>,
@@ -609,7 +631,7 @@ impl FlowTable {
         stats: &mut Stats,
         emit: &mut impl FnMut(FlowRecord),
     ) {
-        let ts = self.clock(ts, stats);
+        let at = self.clock(ts, stats);
         if self.now >= self.next_sweep {
             self.sweep(stats, emit);
         }
@@ -629,12 +651,12 @@ impl FlowTable {
                         stats.flows_not_tls += 1;
                         entry.remove();
                         self.buffered -= before;
-                        self.mark_done(h, ts, stats);
+                        self.mark_done(h, at, stats);
                         return;
                     }
                 }
             }
-            let decided = flow.on_segment(seg, ts, cfg, &mut self.fingerprints);
+            let decided = flow.on_segment(seg, ts, at, cfg, &mut self.fingerprints);
             if let Some(outcome) = decided {
                 if flow.tls {
                     stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
@@ -643,7 +665,7 @@ impl FlowTable {
                 }
                 entry.remove();
                 self.buffered -= before;
-                self.mark_done(h, ts, stats);
+                self.mark_done(h, at, stats);
                 return;
             }
             account(
@@ -659,18 +681,19 @@ impl FlowTable {
         // ports says, so it need not look there (a cache miss per flow in a large table): that
         // entry is shadowed while the new flow is followed, and overwritten when it ends (or
         // swept with it, being older).
-        if (!seg.syn || seg.ack) && self.done.touch(h, secs(ts)) {
+        if (!seg.syn || seg.ack) && self.done.touch(h, secs(at)) {
             // The fast path: a decided flow costs this lookup and nothing else.
             stats.packets_fast_path += 1;
             return;
         }
-        self.on_new(key, h, seg, ts, stats, emit)
+        self.on_new(key, h, seg, (ts, at), stats, emit)
     }
 
     /// Moves the table's clock to packet time `ts` and returns the time the packet is handled
     /// at. One packet stamped years ahead (or behind) must not time out every flow at once,
     /// nor stop the sweeps of idle flows afterwards: such an outlier is counted and handled
-    /// at the clock's time, unless enough packets in a row agree that the capture jumped.
+    /// at the clock's time (its record still says when it was stamped), unless enough
+    /// packets in a row agree that the capture jumped.
     #[inline]
     fn clock(&mut self, ts: Duration, stats: &mut Stats) -> Duration {
         // Whole seconds are precise enough against a day's slack.
@@ -737,7 +760,7 @@ impl FlowTable {
         key: FlowKey,
         h: u64,
         seg: &TcpSegment<'_>,
-        ts: Duration,
+        (ts, at): (Duration, Duration),
         stats: &mut Stats,
         emit: &mut impl FnMut(FlowRecord),
     ) {
@@ -760,12 +783,12 @@ impl FlowTable {
                 Evidence::NotTls if looks_like_server_hello(seg.payload) => (dst, src, true),
                 Evidence::NotTls => {
                     stats.flows_not_tls += 1;
-                    self.mark_done(h, ts, stats);
+                    self.mark_done(h, at, stats);
                     return;
                 }
             }
         };
-        let mut flow = Box::new(Flow::new(client, server, ts, &self.cfg));
+        let mut flow = Box::new(Flow::new(client, server, ts, at, &self.cfg));
         flow.tls = tls;
         if tls {
             stats.flows_tls += 1;
@@ -775,7 +798,7 @@ impl FlowTable {
                 stats.flows_tls += 1;
             }
         }
-        let decided = flow.on_segment(seg, ts, &self.cfg, &mut self.fingerprints);
+        let decided = flow.on_segment(seg, ts, at, &self.cfg, &mut self.fingerprints);
         match decided {
             Some(outcome) => {
                 if flow.tls {
@@ -783,7 +806,7 @@ impl FlowTable {
                 } else {
                     note_not_tls_end(&flow, stats);
                 }
-                self.mark_done(h, ts, stats);
+                self.mark_done(h, at, stats);
             }
             None => {
                 if self.len() >= self.cfg.max_flows {
@@ -813,7 +836,7 @@ impl FlowTable {
         if self.active.len() < target {
             return;
         }
-        let mut ages: Vec<Duration> = self.active.iter().map(|(_, f)| f.last_seen).collect();
+        let mut ages: Vec<Duration> = self.active.iter().map(|(_, f)| f.seen_at).collect();
         let n_evict = (self.active.len() + 1)
             .saturating_sub(target)
             .clamp(1, ages.len());
@@ -822,7 +845,7 @@ impl FlowTable {
         let mut evicted = 0;
         let buffered = &mut self.buffered;
         self.active.retain(|(_, f)| {
-            if evicted >= n_evict || f.last_seen > cutoff {
+            if evicted >= n_evict || f.seen_at > cutoff {
                 return true;
             }
             evicted += 1;
@@ -842,7 +865,7 @@ impl FlowTable {
         };
         let buffered = &mut self.buffered;
         self.active.retain(|(_, f)| {
-            if f.last_seen >= limit {
+            if f.seen_at >= limit {
                 return true;
             }
             *buffered -= f.buffered();
