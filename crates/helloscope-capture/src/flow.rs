@@ -471,16 +471,22 @@ impl Flow {
             }
             return Some(Outcome::Reset { from: side });
         }
+        if seg.fin || self.first_fin.is_some() {
+            return self.on_closing(seg, i, side);
+        }
+        None
+    }
+
+    /// A FIN, or any segment once one was seen: out of line, as most segments are neither.
+    #[inline(never)]
+    fn on_closing(&mut self, seg: &TcpSegment<'_>, i: usize, side: Side) -> Option<Outcome> {
         if seg.fin && self.fin_at[i].is_none() {
             // The FIN's own sequence number: everything this side sent comes before it.
             let syn = u32::from(seg.syn);
             self.fin_at[i] = Some(seg.seq.wrapping_add(syn + seg.payload.len() as u32));
             self.first_fin.get_or_insert(side);
         }
-        if self.first_fin.is_some() {
-            return self.closing();
-        }
-        None
+        self.closing()
     }
 
     /// The outcome of a connection being closed, once nothing the record needs can still

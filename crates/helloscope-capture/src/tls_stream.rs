@@ -77,6 +77,18 @@ const MIN_CLIENT_HELLO_LEN: usize = 2 + 32 + 1 + 2 + 2 + 1 + 1;
 /// SSLv2-format CLIENT-HELLO header. A prefix of a few bytes is not evidence: a telnet
 /// client's `ff fb 01`, or random bytes, start like an SSLv2 header.
 pub(crate) fn client_hello_evidence(b: &[u8]) -> Evidence {
+    // The usual case, a record header and the whole handshake header in the first bytes.
+    if let [0x16, 3, minor, l0, l1, t, h0, h1, h2, ..] = *b {
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        if minor <= 4 && (4..=MAX_RECORD_LEN).contains(&len) {
+            let hs_len = u32::from_be_bytes([0, h0, h1, h2]) as usize;
+            return if t == 1 && hs_len >= MIN_CLIENT_HELLO_LEN {
+                Evidence::ClientHello
+            } else {
+                Evidence::NotTls
+            };
+        }
+    }
     match b.first() {
         None => Evidence::NeedMore,
         Some(0x16) => records_evidence(b),
@@ -419,5 +431,55 @@ mod tests {
             assert_eq!(seen, ["sslv2 hello"], "cut at {cut}");
             assert!(!s.is_broken(), "cut at {cut}");
         }
+    }
+
+    /// Field by field: the whole header at once, the same header one byte short at every
+    /// length, and the header spread over one-byte records, as the streams show it.
+    #[test]
+    fn client_hello_evidence_checks_every_field() {
+        let hello = [
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ];
+        assert_eq!(client_hello_evidence(&hello), Evidence::ClientHello);
+        for n in 0..9 {
+            assert_eq!(
+                client_hello_evidence(&hello[..n]),
+                Evidence::NeedMore,
+                "{n}"
+            );
+        }
+        let mut tiny = Vec::new();
+        for b in &hello[5..9] {
+            tiny.extend([0x16, 0x03, 0x01, 0x00, 0x01, *b]);
+        }
+        assert_eq!(client_hello_evidence(&tiny), Evidence::ClientHello);
+        for n in 0..tiny.len() {
+            assert_eq!(client_hello_evidence(&tiny[..n]), Evidence::NeedMore, "{n}");
+        }
+        for (at, bad) in [
+            (0, 0x17),
+            (1, 0x02),
+            (2, 0x05),
+            (3, 0x49),
+            (5, 0x02),
+            (7, 0x00),
+        ] {
+            let mut h = hello;
+            h[at] = bad;
+            if at == 7 {
+                h[8] = 0x10; // a handshake length under the smallest ClientHello
+            }
+            assert_eq!(client_hello_evidence(&h), Evidence::NotTls, "byte {at}");
+        }
+        // Telnet's WILL ECHO: the high bit, then message type 1, then no SSL version.
+        assert_eq!(
+            client_hello_evidence(&[0xff, 0xfb, 0x01]),
+            Evidence::NeedMore
+        );
+        assert_eq!(
+            client_hello_evidence(&[0xff, 0xfb, 0x01, 0xff]),
+            Evidence::NotTls
+        );
+        assert_eq!(client_hello_evidence(b"SSH-2.0-"), Evidence::NotTls);
     }
 }
