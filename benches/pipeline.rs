@@ -182,5 +182,41 @@ fn flow_table(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, pipeline, quic, flow_table);
+/// The reassembler against an attacker's segmentation: 65 535 one-byte segments behind a
+/// hole (held, then drained when the hole fills), in order and in reverse order, and every
+/// other byte (one held range each, up to the range cap).
+fn reassembly(c: &mut Criterion) {
+    use helloscope_capture::reassembly::StreamReassembler;
+    let n = 65_535u32;
+    let mut g = c.benchmark_group("reassembly");
+    g.throughput(Throughput::Elements(n as u64));
+    let orders: [(&str, Vec<u32>); 3] = [
+        ("one-byte segments behind a hole", (1..=n).collect()),
+        (
+            "one-byte segments behind a hole, reversed",
+            (1..=n).rev().collect(),
+        ),
+        (
+            "every other byte behind a hole",
+            (1..=n).step_by(2).collect(),
+        ),
+    ];
+    for (name, order) in orders {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut r = StreamReassembler::default();
+                r.on_syn(0);
+                let mut delivered = 0usize;
+                for &i in &order {
+                    r.on_segment(1 + i, &[i as u8], 1 << 17, &mut |d| delivered += d.len());
+                }
+                r.on_segment(1, &[0], 1 << 17, &mut |d| delivered += d.len());
+                delivered
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, pipeline, quic, flow_table, reassembly);
 criterion_main!(benches);

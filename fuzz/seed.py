@@ -95,4 +95,13 @@ for f in sorted(os.listdir(os.path.join(root, "captures"))):
                 put("files", subprocess.run(tool, input=b, capture_output=True, check=True).stdout)
             except (OSError, subprocess.CalledProcessError):
                 pass
+# reassembly input: an ISN, then segments (offset from the ISN, length, bytes) of a real hello,
+# in order, reversed, and overlapping with other contents.
+rec = open(os.path.join(td, "curl-7.88.1-clienthello.bin"), "rb").read()
+def seg(off, data):
+    return struct.pack("<hB", off, len(data)) + data
+pieces = [(o, rec[o:o+200]) for o in range(0, len(rec), 200)]
+put("reassembly", struct.pack("<I", 0xfffffff0) + b"".join(seg(o, d) for o, d in pieces))
+put("reassembly", struct.pack("<I", 7) + b"".join(seg(o, d) for o, d in reversed(pieces)))
+put("reassembly", struct.pack("<I", 7) + seg(50, b"x" * 100) + seg(0, rec[:200]) + seg(120, rec[120:300]))
 print("seeded", {t: len(os.listdir(os.path.join(here, "corpus", t))) for t in os.listdir(os.path.join(here, "corpus"))})

@@ -28,6 +28,12 @@ pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A name the peer chose (server name, ALPN protocol), made safe for a terminal: invalid
+/// UTF-8 replaced, control characters escaped as tcpdump prints them.
+fn peer_text(b: &[u8]) -> String {
+    crate::output::escape_text(&String::from_utf8_lossy(b)).into_owned()
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -70,9 +76,9 @@ fn client_hello(out: &mut String, h: &ClientHello<'_>, t: Transport) {
         extension_line(out, &e);
         let detail = match e.ext_type {
             ExtensionType::SERVER_NAME => extensions::parse_server_name(e.data)
-                .map(|n| n.map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default()),
+                .map(|n| n.map(peer_text).unwrap_or_default()),
             ExtensionType::ALPN => extensions::parse_alpn(e.data).map(|n| {
-                n.map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>().join(",")
+                n.map(peer_text).collect::<Vec<_>>().join(",")
             }),
             ExtensionType::SUPPORTED_VERSIONS => extensions::parse_supported_versions_client(e.data)
                 .map(|v| v.map(|v| v.to_string()).collect::<Vec<_>>().join(", ")),
@@ -152,11 +158,7 @@ fn server_hello(out: &mut String, h: &ServerHello<'_>, t: Transport) {
         out.push('\n');
     }
     if let Some(a) = h.alpn() {
-        let _ = writeln!(
-            out,
-            "  alpn                  {}",
-            String::from_utf8_lossy(a)
-        );
+        let _ = writeln!(out, "  alpn                  {}", peer_text(a));
     }
     if let Some(g) = h.key_share_group() {
         let _ = writeln!(out, "  key_share             {g}");
@@ -454,4 +456,43 @@ pub fn run(input: &str) -> Result<ExitCode, Failure> {
     let text = describe(&bytes).map_err(Failure)?;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ClientHello record whose SNI and ALPN hold escape sequences and a line break.
+    #[test]
+    fn names_from_the_wire_are_printed_escaped() {
+        let name = b"\x1b[2J\x1b[31mx\r\ny";
+        let mut sni = vec![0x00, 0x00];
+        let list_len = (name.len() + 3) as u16;
+        sni.extend_from_slice(&(list_len + 2).to_be_bytes());
+        sni.extend_from_slice(&list_len.to_be_bytes());
+        sni.push(0);
+        sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        sni.extend_from_slice(name);
+        let mut alpn = vec![0x00, 0x10];
+        alpn.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+        alpn.extend_from_slice(&((name.len() + 1) as u16).to_be_bytes());
+        alpn.push(name.len() as u8);
+        alpn.extend_from_slice(name);
+        let exts: Vec<u8> = [sni, alpn].concat();
+        let mut body = vec![0x03, 0x03];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0);
+        body.extend_from_slice(&[0, 2, 0x13, 0x01, 1, 0]);
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend_from_slice(&exts);
+        let mut msg = vec![1, 0];
+        msg.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        msg.extend_from_slice(&body);
+        let mut record = vec![0x16, 3, 1];
+        record.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+        record.extend_from_slice(&msg);
+        let out = describe(&record).unwrap();
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert_eq!(out.matches("\\x1b[2J\\x1b[31mx\\r\\ny").count(), 2, "{out}");
+    }
 }

@@ -300,6 +300,10 @@ fn line_bound(
     let mut n = FIXED_ROOM + source_json.len();
     // `,"transport":"quic","quic_version":"0x0000000a"`: keys, longest names.
     n += r#","transport":"quic","quic_version":"0x0000000a""#.len();
+    if r.first_seen > helloscope_capture::MAX_TIMESTAMP {
+        // An expanded year: a sign and up to 16 digits instead of 4.
+        n += 16;
+    }
     if let Some(c) = &r.client_hello {
         n += c.sni.as_deref().map_or(4, esc_len);
         n += c.alpn.iter().map(|a| esc_len(a) + 1).sum::<usize>();
@@ -549,6 +553,14 @@ impl LineWriter {
     /// `"2023-11-14T22:13:20.000007Z"`: RFC 3339 UTC with microseconds, as humantime writes
     /// it. Consecutive records mostly share their second, whose text is kept.
     fn timestamp(&mut self, c: &mut Cursor<'_>, ts: Duration) {
+        if ts > helloscope_capture::MAX_TIMESTAMP {
+            // Past what four digits of year hold (the analyzer skips such packets): the
+            // general writer's expanded year, never a wrong one. Room: `line_bound`.
+            c.put(b'"');
+            c.put_slice(crate::output::rfc3339_micros(ts).as_bytes());
+            c.put(b'"');
+            return;
+        }
         let secs = ts.as_secs();
         let head = match self.second {
             Some((s, head)) if s == secs => head,
@@ -844,5 +856,35 @@ mod tests {
             // Steps that land on every month end, leap day and century rule across the range.
             secs += 86_399 * 7 + 3_607;
         }
+    }
+
+    /// Timestamps at the edges of what RFC 3339 writes, 1970 to the last microsecond of
+    /// 9999: written as the general writer writes them, and read back to the same time;
+    /// past 9999 (which the analyzer skips) the year is expanded, never wrong.
+    #[test]
+    fn timestamps_of_every_year_read_back() {
+        let mut w = LineWriter::default();
+        let edges = [
+            Duration::ZERO,
+            Duration::new(86_399, 999_999_000),
+            Duration::new(951_782_400, 0),       // 2000-02-29
+            Duration::new(4_107_542_400, 1_000), // 2100-03-01
+            Duration::new(253_370_764_800, 0),   // 9999-01-01
+            Duration::new(253_402_300_799, 999_999_000),
+            helloscope_capture::MAX_TIMESTAMP,
+        ];
+        for d in edges {
+            let ours = String::from_utf8(written(|c| w.timestamp(c, d))).unwrap();
+            assert_eq!(ours, format!("\"{}\"", crate::output::rfc3339_micros(d)));
+            let back = humantime::parse_rfc3339(ours.trim_matches('"')).unwrap();
+            let micros = Duration::from_micros(d.as_micros() as u64);
+            assert_eq!(back.duration_since(UNIX_EPOCH).unwrap(), micros, "{ours}");
+        }
+        let past = helloscope_capture::MAX_TIMESTAMP + Duration::from_secs(1);
+        let ours = String::from_utf8(written(|c| w.timestamp(c, past))).unwrap();
+        assert_eq!(ours, "\"+10000-01-01T00:00:00.999999Z\"");
+        let (mut r, _) = records_of_bundled_captures().remove(0);
+        r.first_seen = Duration::new(u64::MAX, 999_999_999);
+        same_as_serde(&r, "x", None);
     }
 }

@@ -1,7 +1,8 @@
 //! Output formats: jsonl (the documented, stable interface), csv and an aligned table.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use helloscope_capture::{FlowFlags, FlowRecord, Outcome};
 use serde::Serialize;
@@ -113,8 +114,76 @@ pub fn quic_version_name(v: u32) -> String {
     helloscope_tls::quic::QuicVersion(v).to_string()
 }
 
+/// `2023-11-14T22:13:20.000007Z`: RFC 3339 UTC with microseconds. A year past 9999, which
+/// RFC 3339 cannot write (the analyzer skips such packets), is written as ISO 8601's
+/// expanded form, `+10000-01-01T…`, rather than wrongly or not at all.
 pub fn rfc3339_micros(d: Duration) -> String {
-    humantime::format_rfc3339_micros(UNIX_EPOCH + d).to_string()
+    let secs = d.as_secs();
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let rem = secs % 86_400;
+    let mut s = String::with_capacity(32);
+    if year > 9999 {
+        s.push('+');
+    }
+    let _ = write!(
+        s,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_micros()
+    );
+    s
+}
+
+/// Year, month and day of day `days` since 1970-01-01 (Howard Hinnant's "chrono-Compatible
+/// Low-Level Date Algorithms"), for any `u64` day count.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + u64::from(month <= 2), month, day)
+}
+
+/// `s` with every control and non-printable character escaped as tcpdump and tshark print
+/// them (`\x1b`, `\r`, `\n`, `\t`, and `\\` for a backslash, so that an escape in the
+/// name cannot pass for one made here), for a terminal or a table: a peer chose these bytes
+/// and must not be able to clear the screen, recolour it or forge lines.
+pub fn escape_text(s: &str) -> std::borrow::Cow<'_, str> {
+    let needs = |c: char| c == '\\' || c.is_control() || is_invisible(c);
+    if !s.contains(needs) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x100 && needs(c) => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if needs(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Characters that print as nothing or reorder what follows them: zero-width and
+/// bidirectional formatting characters, separators of lines and paragraphs, the BOM.
+fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00ad | 0x061c | 0x180e | 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x206f | 0xfeff
+        | 0xfff9..=0xfffb)
 }
 
 /// The names of the flags set, in the documented order.
@@ -243,11 +312,23 @@ pub const CSV_HEADER: &[&str] = &[
     "quic_version",
 ];
 
+/// One csv cell (RFC 4180). Control characters are escaped as in the table, so no raw
+/// control byte reaches the file; a cell a spreadsheet would run as a formula (starting with
+/// `=`, `+`, `-`, `@`; a leading tab or carriage return is escaped already) gets a leading
+/// `'`, as OWASP recommends against CSV injection.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+    let s = escape_text(s);
+    // A single character cannot be a formula: `-` stays `-`.
+    let formula = s.len() > 1 && s.starts_with(['=', '+', '-', '@']);
+    let mut cell = String::with_capacity(s.len() + 3);
+    if formula {
+        cell.push('\'');
+    }
+    cell.push_str(&s);
+    if cell.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        cell
     }
 }
 
@@ -353,7 +434,10 @@ pub const TABLE_HEADER: &[&str] = &[
 
 impl Table {
     pub fn push(&mut self, j: &FlowJson) {
-        let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        let o = |v: &Option<String>| {
+            v.as_deref()
+                .map_or_else(|| "-".into(), |s| escape_text(s).into_owned())
+        };
         let outcome = match (&j.alert, j.reset_by) {
             (Some(a), _) => format!("alert {} ({})", a.description, a.from),
             (None, Some(by)) => format!("reset ({by})"),
@@ -442,5 +526,115 @@ fn bracket(ip: &str) -> String {
         format!("[{ip}]")
     } else {
         ip.to_owned()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use helloscope_capture::{Analyzer, FlowConfig, PacketSource};
+
+    /// The first flow of a bundled capture of real clients, its SNI replaced by `sni`.
+    pub(crate) fn record_with_sni(sni: &str) -> FlowRecord {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/openssl.pcap");
+        let mut src = PacketSource::open_file(path).unwrap();
+        let mut a = Analyzer::new(FlowConfig::default());
+        let mut out = Vec::new();
+        a.run(&mut src, &mut |r| out.push(r)).unwrap();
+        a.finish(&mut |r| out.push(r));
+        let mut r = out.remove(0);
+        r.client_hello.as_mut().unwrap().sni = Some(sni.into());
+        r
+    }
+
+    const HOSTILE: &str = "\x1b[2J\x1b[31mevil\r\nforged row\u{7f}\u{202e}\\x1b";
+
+    fn no_control(s: &str) -> bool {
+        !s.chars()
+            .any(|c| (c.is_control() && c != '\n') || is_invisible(c))
+    }
+
+    #[test]
+    fn control_characters_are_escaped_as_tcpdump_prints_them() {
+        assert_eq!(
+            escape_text(HOSTILE),
+            "\\x1b[2J\\x1b[31mevil\\r\\nforged row\\x7f\\u{202e}\\\\x1b"
+        );
+        assert_eq!(escape_text("www.example.com"), "www.example.com");
+        assert!(matches!(
+            escape_text("bücher.de"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn table_rows_hold_no_control_characters() {
+        let r = record_with_sni(HOSTILE);
+        let mut t = Table::default();
+        t.push(&FlowJson::new(&r, "x.pcap", None, None));
+        let mut out = Vec::new();
+        t.write(&mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(no_control(&out), "{out:?}");
+        assert_eq!(out.lines().count(), 2, "one header, one row: {out}");
+        assert!(
+            out.contains("\\x1b[2J\\x1b[31mevil\\r\\nforged row"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn csv_cells_hold_no_control_characters_and_no_formulas() {
+        let r = record_with_sni(HOSTILE);
+        let row = csv_row(&FlowJson::new(&r, "x.pcap", None, None));
+        assert!(no_control(&row) && !row.contains('\n'), "{row:?}");
+        for (cell, want) in [
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
+            ("+1", "'+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "\\tx"),
+            ("-", "-"),
+            ("a=b", "a=b"),
+            ("a,b", "\"a,b\""),
+        ] {
+            assert_eq!(csv_field(cell), want, "{cell:?}");
+        }
+        let r = record_with_sni("=cmd|' /C calc'!A0");
+        let row = csv_row(&FlowJson::new(&r, "x.pcap", None, None));
+        assert!(row.contains(",'=cmd|' /C calc'!A0,"), "{row}");
+    }
+
+    #[test]
+    fn timestamps_of_every_year_read_back() {
+        let mut secs = 0u64;
+        while secs <= 253_402_300_799 {
+            for micros in [0u32, 1, 999_999] {
+                let d = Duration::new(secs, micros * 1000);
+                let s = rfc3339_micros(d);
+                let back = humantime::parse_rfc3339(&s).unwrap();
+                assert_eq!(
+                    back.duration_since(std::time::UNIX_EPOCH).unwrap(),
+                    d,
+                    "{s}"
+                );
+            }
+            secs += 86_399 * 97 + 3_607;
+        }
+        assert_eq!(
+            rfc3339_micros(helloscope_capture::MAX_TIMESTAMP),
+            "9999-12-31T23:59:59.999999Z"
+        );
+        assert_eq!(
+            rfc3339_micros(Duration::ZERO),
+            "1970-01-01T00:00:00.000000Z"
+        );
+        assert_eq!(
+            rfc3339_micros(Duration::new(u64::MAX, 0)),
+            "+584554051223-11-09T07:00:15.000000Z"
+        );
     }
 }

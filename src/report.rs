@@ -8,7 +8,7 @@ use std::time::Duration;
 use helloscope_capture::FlowRecord;
 use helloscope_tls::TlsVersion;
 
-use crate::output::rfc3339_micros;
+use crate::output::{escape_text, rfc3339_micros};
 use crate::policy::{Evaluation, Verdict};
 use crate::stack::StackMatch;
 
@@ -34,11 +34,41 @@ struct Group {
     remediation: Option<std::sync::Arc<str>>,
 }
 
+/// Most groups the report keeps. Their keys hold what clients chose (the SNI, the JA4), so
+/// a client sending a new name per connection could otherwise grow the report without end:
+/// flows of groups past this many are counted in one `other` row instead.
+pub const MAX_GROUPS: usize = 10_000;
+
 /// Accumulates flows; prints the report at the end.
-#[derive(Default)]
 pub struct Report {
     groups: BTreeMap<Key, Group>,
+    /// Flows of groups past `max_groups`, all in one.
+    other: Option<Group>,
+    max_groups: usize,
     mins: BTreeMap<String, TlsVersion>,
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Report::with_max_groups(MAX_GROUPS)
+    }
+}
+
+impl Group {
+    fn new(r: &FlowRecord, min: Option<TlsVersion>, stack: Option<&StackMatch>) -> Self {
+        Group {
+            flows: 0,
+            offered_max: BTreeSet::new(),
+            negotiated: BTreeSet::new(),
+            verdict: None,
+            findings: BTreeSet::new(),
+            first: r.first_seen,
+            last: r.last_seen,
+            min_version: min,
+            stack: stack.map_or_else(|| "-".into(), StackMatch::label),
+            remediation: None,
+        }
+    }
 }
 
 fn disabled_text(min: TlsVersion) -> String {
@@ -51,6 +81,16 @@ fn disabled_text(min: TlsVersion) -> String {
 }
 
 impl Report {
+    /// A report keeping at most `max_groups` groups besides the `other` row.
+    pub fn with_max_groups(max_groups: usize) -> Self {
+        Report {
+            groups: BTreeMap::new(),
+            other: None,
+            max_groups,
+            mins: BTreeMap::new(),
+        }
+    }
+
     pub fn add(
         &mut self,
         r: &FlowRecord,
@@ -72,18 +112,13 @@ impl Report {
         if let (Some(e), Some(m)) = (eval, min) {
             self.mins.insert(e.profile.clone(), m);
         }
-        let g = self.groups.entry(key).or_insert_with(|| Group {
-            flows: 0,
-            offered_max: BTreeSet::new(),
-            negotiated: BTreeSet::new(),
-            verdict: None,
-            findings: BTreeSet::new(),
-            first: r.first_seen,
-            last: r.last_seen,
-            min_version: min,
-            stack: stack.map_or_else(|| "-".into(), StackMatch::label),
-            remediation: None,
-        });
+        let g = if self.groups.len() < self.max_groups || self.groups.contains_key(&key) {
+            self.groups
+                .entry(key)
+                .or_insert_with(|| Group::new(r, min, stack))
+        } else {
+            self.other.get_or_insert_with(|| Group::new(r, min, stack))
+        };
         if let Some(s) = stack.filter(|s| s.remediation.is_some()) {
             g.remediation = s.remediation.clone();
         }
@@ -144,6 +179,15 @@ impl Report {
                 failing.len()
             )?;
         }
+        if let Some(o) = &self.other {
+            writeln!(
+                out,
+                "{} flow{} past the first {} groups are counted in the `other` row, not above",
+                o.flows,
+                if o.flows == 1 { "" } else { "s" },
+                self.max_groups
+            )?;
+        }
         writeln!(out)?;
         let header = [
             "VERDICT",
@@ -162,8 +206,16 @@ impl Report {
         let mut sorted: Vec<(&Key, &Group)> = self.groups.iter().collect();
         // Clients of one stack together, the worst verdict first within each.
         sorted.sort_by(|a, b| (&a.1.stack, b.1.verdict, a.0).cmp(&(&b.1.stack, a.1.verdict, b.0)));
-        for (k, g) in sorted {
+        let other_key = Key {
+            profile: "-".into(),
+            client_ip: "other".into(),
+            ja4: "-".into(),
+            host: format!("(groups past the first {})", self.max_groups),
+        };
+        let other = self.other.as_ref().map(|g| (&other_key, g));
+        for (k, g) in sorted.into_iter().chain(other) {
             let verdict = match (g.verdict, g.min_version) {
+                (Some(v), _) if std::ptr::eq(k, &other_key) => format!("{} (worst)", v.as_str()),
                 (Some(v), _) => format!("{} ({})", v.as_str(), k.profile),
                 (None, _) => "-".into(),
             };
@@ -180,10 +232,10 @@ impl Report {
             };
             rows.push(vec![
                 verdict,
-                k.client_ip.clone(),
-                k.ja4.clone(),
-                g.stack.clone(),
-                k.host.clone(),
+                escape_text(&k.client_ip).into_owned(),
+                escape_text(&k.ja4).into_owned(),
+                escape_text(&g.stack).into_owned(),
+                escape_text(&k.host).into_owned(),
                 g.flows.to_string(),
                 list(&g.offered_max),
                 list(&g.negotiated),
@@ -248,5 +300,55 @@ impl Report {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::tests::record_with_sni;
+
+    fn written(rep: &Report) -> String {
+        let mut out = Vec::new();
+        rep.write(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// A client sending a new SNI per connection: the groups stop at the cap, the rest of
+    /// the flows are counted in the `other` row, and none is lost from the count.
+    #[test]
+    fn groups_are_capped_with_an_other_row() {
+        let mut rep = Report::with_max_groups(100);
+        for i in 0..1000 {
+            rep.add(&record_with_sni(&format!("h{i}.example")), None, None, None);
+        }
+        // A group already kept still takes its flows.
+        rep.add(&record_with_sni("h0.example"), None, None, None);
+        assert_eq!(rep.groups.len(), 100);
+        assert_eq!(rep.other.as_ref().unwrap().flows, 900);
+        let text = written(&rep);
+        assert!(
+            text.contains("900 flows past the first 100 groups"),
+            "{text}"
+        );
+        let other = text.lines().find(|l| l.contains(" other ")).unwrap();
+        assert!(other.contains("(groups past the first 100)"), "{other}");
+        assert!(other.split_whitespace().any(|w| w == "900"), "{other}");
+        let h0 = text.lines().find(|l| l.contains(" h0.example ")).unwrap();
+        assert!(h0.split_whitespace().any(|w| w == "2"), "{h0}");
+        let rows = text.lines().filter(|l| l.contains(".example")).count();
+        assert_eq!(rows, 100);
+    }
+
+    #[test]
+    fn server_names_are_printed_escaped() {
+        let mut rep = Report::default();
+        rep.add(&record_with_sni("\x1b[2J\x1b[31mx\r\ny"), None, None, None);
+        let text = written(&rep);
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(text.contains("\\x1b[2J\\x1b[31mx\\r\\ny"), "{text}");
     }
 }

@@ -298,6 +298,10 @@ pub fn print_stats(s: &Stats) {
             "IP fragments overlapping with other bytes",
         ),
         (s.tunnelled_segments, "TCP segments from tunnels"),
+        (
+            s.packets_clock_outlier,
+            "packets stamped far from the capture's clock",
+        ),
     ];
     for (n, what) in shed {
         if n > 0 {

@@ -146,9 +146,9 @@ fn half_client_hellos() {
     assert!(r.peak_mib < 96, "peak {} MiB", r.peak_mib);
 }
 
-/// A record header claiming 16 KiB followed by nothing, and a handshake header claiming
-/// 16 MiB: nothing is buffered for the promises, the flows end incomplete, and the second
-/// one is flagged as over the buffer limit.
+/// A record header claiming 16 KiB and a handshake header claiming nearly as much, followed
+/// by nothing, and a handshake header claiming 16 MiB: nothing is buffered for the promises,
+/// the flows end incomplete, and the second one is flagged as over the buffer limit.
 #[test]
 fn lying_lengths() {
     let mut p = Pcap::new("lying.pcap");
@@ -159,7 +159,7 @@ fn lying_lengths() {
         11,
         false,
         true,
-        &[0x16, 0x03, 0x01, 0x40, 0x00, 0x01],
+        &[0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x3f, 0xfc],
     );
     p.tcp(client(2), SERVER, 10, true, false, &[]);
     let mut big = vec![0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0xff, 0xff, 0xff];
@@ -291,4 +291,317 @@ fn out_of_order_data_against_the_total_budget() {
         unbounded.peak_mib,
         r.peak_mib
     );
+}
+
+/// Runs the binary with `args` (the capture path last), returning stdout, stderr and whether
+/// it exited with 0 or 1 (a policy verdict), never 101 (a panic).
+fn run_any(path: &Path, args: &[&str]) -> (String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_helloscope"))
+        .arg("analyze")
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{:?}: {err}",
+        o.status
+    );
+    (out, err)
+}
+
+/// The curl ClientHello with its 15-byte server name `api.procore.com` replaced by another
+/// of the same length (every length field stays true).
+fn hello_with_sni(sni: &[u8]) -> Vec<u8> {
+    assert_eq!(sni.len(), 15);
+    let mut hello = client_hello_record();
+    let at = hello
+        .windows(15)
+        .position(|w| w == b"api.procore.com")
+        .unwrap();
+    hello[at..at + 15].copy_from_slice(sni);
+    hello
+}
+
+/// A connection: SYN, SYN-ACK, then the client's `segments` one after the other.
+fn connection(p: &mut Pcap, n: u32, segments: &[&[u8]]) {
+    p.tcp(client(n), SERVER, 1000, true, false, &[]);
+    p.tcp(SERVER, client(n), 5000, true, true, &[]);
+    let mut seq = 1001u32;
+    for s in segments {
+        p.tcp(client(n), SERVER, seq, false, true, s);
+        seq += s.len() as u32;
+    }
+}
+
+/// Found by a review: any first client segment of one to three bytes with the high bit set
+/// counted as the start of an SSLv2 hello, so a telnet session was a TLS flow. Real openings
+/// of protocols that are not TLS, whole and cut into one-, two- and three-byte segments, and
+/// random bytes (half of them starting like TLS or SSLv2): none is reported; a real
+/// ClientHello one byte per segment in the same capture is.
+#[test]
+fn nothing_that_is_not_tls_is_reported_as_tls() {
+    let openings: Vec<(&str, Vec<u8>)> = vec![
+        // Telnet option negotiation (RFC 854/857/858): WILL ECHO, WILL SGA, DO TTYPE.
+        (
+            "telnet",
+            vec![0xff, 0xfb, 0x01, 0xff, 0xfb, 0x03, 0xff, 0xfd, 0x18],
+        ),
+        (
+            "telnet, DO first",
+            vec![0xff, 0xfd, 0x03, 0xff, 0xfb, 0x18, 0xff, 0xfb, 0x1f],
+        ),
+        (
+            "ssh",
+            b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n".to_vec(),
+        ),
+        // NetBIOS session header, then an SMB2 NEGOTIATE header.
+        ("smb", {
+            let mut v = vec![0x00, 0x00, 0x00, 0x66, 0xfe, b'S', b'M', b'B', 0x40, 0x00];
+            v.extend([0u8; 30]);
+            v
+        }),
+        // TPKT, X.224 Connection Request, RDP Negotiation Request (TLS | CredSSP), as mstsc.
+        (
+            "rdp",
+            vec![
+                0x03, 0x00, 0x00, 0x13, 0x0e, 0xe0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x08,
+                0x00, 0x03, 0x00, 0x00, 0x00,
+            ],
+        ),
+        // HTTP/2 with prior knowledge: the preface, then an empty SETTINGS frame.
+        ("h2c", {
+            let mut v = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+            v.extend([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+            v
+        }),
+        // What an SSLv2 header's first bytes can be, and then are not.
+        (
+            "sslv2 start, bad version",
+            vec![0x80, 0x2e, 0x01, 0x07, 0x00, 0, 0, 0, 0, 0, 0],
+        ),
+        (
+            "sslv2 start, lengths disagree",
+            vec![0x80, 0x2e, 0x01, 0x03, 0x01, 0, 9, 0, 0, 0, 16],
+        ),
+        (
+            "tls start, not a hello",
+            vec![0x16, 0x03, 0x01, 0x00, 0x40, 0x02, 0x00, 0x00, 0x3c],
+        ),
+        (
+            "tls start, hello too short",
+            vec![0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x04],
+        ),
+    ];
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut random = Vec::new();
+    for i in 0..400 {
+        let len = 1 + next() as usize % 40;
+        let mut v: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        match i % 4 {
+            0 => v[0] |= 0x80,
+            1 => v[0] = 0x16,
+            _ => {}
+        }
+        random.push(v);
+    }
+    let mut p = Pcap::new("not-tls.pcap");
+    let mut n = 0;
+    for (_, bytes) in &openings {
+        for size in [1, 2, 3, bytes.len()] {
+            let segments: Vec<&[u8]> = bytes.chunks(size).collect();
+            connection(&mut p, n, &segments);
+            n += 1;
+        }
+    }
+    for bytes in &random {
+        let cut = 1 + (next() as usize % bytes.len());
+        connection(&mut p, n, &[&bytes[..cut], &bytes[cut..]]);
+        n += 1;
+    }
+    let hello = client_hello_record();
+    let one_byte: Vec<&[u8]> = hello.chunks(1).collect();
+    connection(&mut p, n, &one_byte);
+    let r = run(&p.done(), &[]);
+    let snis: Vec<&serde_json::Value> = r.records.iter().map(|f| &f["sni"]).collect();
+    assert_eq!(snis, ["api.procore.com"], "only the real hello: {snis:?}");
+    assert_eq!(r.records[0]["client_port"], client(n).1);
+}
+
+/// Found by a review: a server name is printed raw, so a client sending escape sequences
+/// or a line break in its SNI clears or recolours the terminal, or forges table lines. In
+/// the table, the report and csv they are escaped as tcpdump prints them; a csv cell that a
+/// spreadsheet would run is neutralised.
+#[test]
+fn server_names_from_the_wire_are_printed_safely() {
+    let evil = b"\x1b[2J\x1b[31m\r\nabcd";
+    let formula = b"=1+cmd|' /C ca";
+    let formula = &[&formula[..], b"l"].concat();
+    let mut p = Pcap::new("evil-sni.pcap");
+    connection(&mut p, 1, &[&hello_with_sni(evil)]);
+    connection(&mut p, 2, &[&hello_with_sni(formula)]);
+    let path = p.done();
+    let escaped = "\\x1b[2J\\x1b[31m\\r\\nabcd";
+    let clean = |s: &str| !s.chars().any(|c| c.is_control() && c != '\n');
+    let (table, _) = run_any(&path, &["--format", "table"]);
+    assert!(clean(&table), "{table:?}");
+    assert!(table.contains(escaped), "{table}");
+    assert_eq!(table.lines().count(), 3, "a header and two rows: {table}");
+    let (csv, _) = run_any(&path, &["--format", "csv"]);
+    assert!(clean(&csv), "{csv:?}");
+    assert!(csv.contains(escaped), "{csv}");
+    assert!(csv.contains(",'=1+cmd|' /C cal,"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let (_, report) = run_any(&path, &["--format", "jsonl", "--report"]);
+    assert!(clean(&report), "{report:?}");
+    assert!(report.contains(escaped), "{report}");
+    // jsonl keeps the name exact, escaped as JSON.
+    let (jsonl, _) = run_any(&path, &["--format", "jsonl"]);
+    assert!(
+        jsonl.contains(r#""sni":"\u001b[2J\u001b[31m\r\nabcd""#),
+        "{jsonl}"
+    );
+}
+
+/// Found by a review: the report's groups are keyed by what clients choose, without a bound.
+/// 10 500 server names: 10 000 groups, and one `other` row counting the rest.
+#[test]
+fn report_groups_are_bounded() {
+    let mut p = Pcap::new("many-snis.pcap");
+    for i in 0..10_500u32 {
+        let sni = format!("h{i:05}.examples");
+        connection(&mut p, i, &[&hello_with_sni(sni.as_bytes())]);
+    }
+    let (_, report) = run_any(&p.done(), &["--format", "jsonl", "--report"]);
+    assert!(
+        report.contains("500 flows past the first 10000 groups are counted in the `other` row"),
+        "{}",
+        &report[..500]
+    );
+    let rows = report.lines().filter(|l| l.contains(".examples")).count();
+    assert_eq!(rows, 10_000);
+    let other = report.lines().find(|l| l.contains(" other ")).unwrap();
+    assert!(other.split_whitespace().any(|w| w == "500"), "{other}");
+}
+
+/// A minimal pcapng file (section header, one Ethernet interface with microsecond stamps,
+/// enhanced packet blocks) holding the frames `frames` at their times in microseconds.
+fn pcapng(name: &str, frames: &[(u64, Vec<u8>)]) -> PathBuf {
+    fn block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+        let len = 12 + body.len().next_multiple_of(4);
+        out.extend((kind).to_le_bytes());
+        out.extend((len as u32).to_le_bytes());
+        out.extend(body);
+        out.resize(out.len() + body.len().next_multiple_of(4) - body.len(), 0);
+        out.extend((len as u32).to_le_bytes());
+    }
+    let mut out = Vec::new();
+    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    shb.extend([1, 0, 0, 0]);
+    shb.extend(u64::MAX.to_le_bytes());
+    block(&mut out, 0x0a0d_0d0a, &shb);
+    let mut idb = vec![1, 0, 0, 0];
+    idb.extend(65535u32.to_le_bytes());
+    block(&mut out, 1, &idb);
+    for (us, frame) in frames {
+        let mut epb = 0u32.to_le_bytes().to_vec();
+        epb.extend(((us >> 32) as u32).to_le_bytes());
+        epb.extend((*us as u32).to_le_bytes());
+        epb.extend((frame.len() as u32).to_le_bytes());
+        epb.extend((frame.len() as u32).to_le_bytes());
+        epb.extend(frame);
+        block(&mut out, 6, &epb);
+    }
+    let dir = std::env::temp_dir().join(format!("helloscope-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// The frames of a pcap written by the benchmarks' writer (after its 24-byte header).
+fn frames_of(pcap: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut i = 24;
+    while i + 16 <= pcap.len() {
+        let len = u32::from_le_bytes(pcap[i + 8..i + 12].try_into().unwrap()) as usize;
+        out.push(pcap[i + 16..i + 16 + len].to_vec());
+        i += 16 + len;
+    }
+    out
+}
+
+/// Found by a review: a pcapng time past the year 9999 made the table, csv and the report
+/// panic, and jsonl print a wrong year. Such a frame is skipped and counted; a flow in the
+/// last second of 9999 is printed right in every format.
+#[test]
+fn timestamps_up_to_the_year_9999_print_and_later_ones_are_skipped() {
+    let mut p = Pcap::new("frames.pcap");
+    connection(&mut p, 1, &[&client_hello_record()]);
+    connection(&mut p, 2, &[&client_hello_record()]);
+    let frames = frames_of(&std::fs::read(p.done()).unwrap());
+    let last_us = 253_402_300_799_999_999u64; // 9999-12-31T23:59:59.999999Z
+    let mut stamped: Vec<(u64, Vec<u8>)> = Vec::new();
+    for (k, f) in frames.into_iter().enumerate() {
+        // The first connection in the last seconds of 9999, the second one after it.
+        let us = if k < 3 {
+            last_us - 3 + k as u64
+        } else {
+            last_us + 1 + k as u64
+        };
+        stamped.push((us, f));
+    }
+    let path = pcapng("year9999.pcapng", &stamped);
+    let want = "9999-12-31T23:59:59.999996Z";
+    let (jsonl, err) = run_any(&path, &["--format", "jsonl"]);
+    assert!(err.contains("timestamp_out_of_range=3"), "{err}");
+    let records: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "{jsonl}");
+    assert_eq!(records[0]["ts"], want);
+    let (csv, _) = run_any(&path, &["--format", "csv"]);
+    assert!(csv.lines().nth(1).unwrap().starts_with(want), "{csv}");
+    let (_, report) = run_any(&path, &["--format", "jsonl", "--report"]);
+    assert!(report.contains("9999-12-31T23:59:59"), "{report}");
+    let (table, _) = run_any(&path, &["--format", "table"]);
+    assert!(table.contains("api.procore.com"), "{table}");
+}
+
+/// Found by a review: 65 535 one-byte segments behind a hole took seconds (the held segments
+/// were searched linearly and rescanned). The hello at the start is read once the hole
+/// fills, and what was held stayed within the per-direction bound (the rest is dropped and
+/// flagged).
+#[test]
+fn one_byte_segments_behind_a_hole() {
+    let mut stream = client_hello_record();
+    while stream.len() < 65_536 {
+        stream.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x01, 0x00]);
+    }
+    stream.truncate(65_536);
+    let mut p = Pcap::new("hole.pcap");
+    p.tcp(client(1), SERVER, 1000, true, false, &[]);
+    for (i, b) in stream.iter().enumerate().skip(1) {
+        p.tcp(client(1), SERVER, 1001 + i as u32, false, true, &[*b]);
+    }
+    p.tcp(client(1), SERVER, 1001, false, true, &stream[..1]);
+    let r = run(&p.done(), &[]);
+    assert_eq!(r.records.len(), 1, "{}", r.stderr);
+    assert_eq!(r.records[0]["sni"], "api.procore.com");
+    assert!(
+        has_flag(&r.records[0], "buffer_limit"),
+        "64 KiB and a range: over"
+    );
+    assert!(r.peak_mib < 32, "peak {} MiB", r.peak_mib);
 }

@@ -168,6 +168,11 @@ impl<W: Write> PcapWriter<W> {
         }
     }
 
+    /// Stamps the next packet `us` microseconds after the epoch (then 7 µs apart again).
+    pub fn set_time_us(&mut self, us: u64) {
+        self.ts_us = us - 7;
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn tcp(
         &mut self,

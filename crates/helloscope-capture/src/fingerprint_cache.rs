@@ -321,6 +321,14 @@ const MAX_BYTES: usize = 4 << 20;
 /// Largest entry kept (key and values); real hellos give 0.5 to 2 KiB.
 const MAX_ENTRY: usize = 16 << 10;
 
+/// What an entry costs in the map itself, whatever its contents: its slot and control byte
+/// (a table is at most 7/8 full and doubles when it grows, so just after growing there are
+/// up to 16/7 slots per entry) and the allocator's rounding of the key's box. Without it a
+/// flood of tiny distinct hellos would fill `capacity` slots that the byte count never saw.
+fn slot_cost<V>() -> usize {
+    (std::mem::size_of::<(Box<[u8]>, V)>() + 1) * 16 / 7 + 16
+}
+
 /// Bytes an entry holds beyond its fixed size.
 trait Cost {
     fn cost(&self) -> usize;
@@ -379,7 +387,7 @@ fn get_or_compute<V: Clone + Cost>(
 /// Keeps `v` under `key` (which the table does not hold), unless the entry alone is over the
 /// bound; a full table is emptied first.
 fn keep<V: Clone + Cost>(side: &mut Side<V>, key: &[u8], v: &V, capacity: usize) {
-    let cost = key.len() + v.cost();
+    let cost = key.len() + v.cost() + slot_cost::<V>();
     if cost > MAX_ENTRY {
         return;
     }
@@ -581,5 +589,38 @@ mod tests {
             assert!(cache.client.bytes <= MAX_BYTES, "{}", cache.client.bytes);
         }
         assert!(cache.client.map.len() > 10, "small hellos are kept");
+    }
+
+    /// Tiny distinct hellos with no bound on the entry count: what the map's slots take is
+    /// charged too, so the table itself stays within the byte bound.
+    #[test]
+    fn tiny_hellos_stay_within_the_byte_bound_slots_included() {
+        let mut cache = FingerprintCache::new(usize::MAX);
+        let slot = std::mem::size_of::<(Box<[u8]>, ClientFingerprints)>() + 1;
+        let mut most = 0;
+        for i in 0..40_000u32 {
+            let mut body = vec![0x03, 0x03];
+            body.extend([0u8; 32]);
+            body.push(0);
+            body.extend([0, 4]);
+            body.extend(((i % 0xfff0) as u16).to_be_bytes());
+            body.extend(((i / 0xfff0) as u16).to_be_bytes());
+            body.extend([1, 0]);
+            let h = ClientHello::parse(&body).unwrap();
+            cache.client(&h);
+            if i % 250 != 0 {
+                continue;
+            }
+            for side in [&cache.client, &cache.client_unordered] {
+                // What the map really holds: its slots, the keys' boxes, the values' strings.
+                let table = side.map.capacity() * 8 / 7 * slot;
+                let held: usize = side.map.iter().map(|(k, v)| k.len() + 16 + v.cost()).sum();
+                assert!(table + held <= MAX_BYTES, "{table} + {held}");
+                assert!(side.bytes <= MAX_BYTES);
+                most = most.max(side.map.len());
+            }
+        }
+        assert!(most > 1000, "entries are kept: {most}");
+        assert!(most < 40_000, "the table was emptied when full: {most}");
     }
 }

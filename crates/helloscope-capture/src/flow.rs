@@ -14,7 +14,9 @@ use crate::record::{
     ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
 };
 use crate::stats::Stats;
-use crate::tls_stream::{looks_like_client_hello, looks_like_server_hello, TlsEvent, TlsStream};
+use crate::tls_stream::{
+    client_hello_evidence, looks_like_server_hello, Evidence, TlsEvent, TlsStream,
+};
 
 /// Bounds and timeouts of the flow table.
 #[derive(Clone, Debug)]
@@ -200,8 +202,11 @@ impl HandshakeState {
 pub(crate) struct Flow {
     client: SocketAddr,
     server: SocketAddr,
+    /// Packet times, for the record.
     first_seen: Duration,
     last_seen: Duration,
+    /// The table's clock at its latest packet: what idleness is judged by.
+    seen_at: Duration,
     packets: u64,
     syn_seen: bool,
     /// A ClientHello was seen at the start of a client segment: this is a TLS flow.
@@ -211,16 +216,30 @@ pub(crate) struct Flow {
     dirs: [Direction; 2],
     hs: HandshakeState,
     first_fin: Option<Side>,
+    /// Where each side's FIN lies in its sequence space, once seen.
+    fin_at: [Option<u32>; 2],
     rst: Option<Side>,
     snaplen_cut: bool,
     /// Its buffers were dropped to keep the table under `max_buffer_total`.
     shed_by_budget: bool,
     /// The encapsulations it came through.
     tunnel: TunnelStack,
+    /// The client's bytes from the start of what may be a ClientHello, while too few to
+    /// judge: at most four records of one byte (24 bytes) or an SSLv2 header (11).
+    hello_prefix: Vec<u8>,
+    /// The first bytes of the ClientHello the probe found, taken off the reassembler: the
+    /// TLS reader gets them before anything else.
+    hello_found: Option<Vec<u8>>,
 }
 
 impl Flow {
-    fn new(client: SocketAddr, server: SocketAddr, ts: Duration, cfg: &FlowConfig) -> Self {
+    fn new(
+        client: SocketAddr,
+        server: SocketAddr,
+        ts: Duration,
+        at: Duration,
+        cfg: &FlowConfig,
+    ) -> Self {
         let dir = || Direction {
             reasm: StreamReassembler::default(),
             tls: TlsStream::new(cfg.max_buffer_per_direction),
@@ -231,6 +250,7 @@ impl Flow {
             server,
             first_seen: ts,
             last_seen: ts,
+            seen_at: at,
             packets: 0,
             syn_seen: false,
             tls: false,
@@ -238,17 +258,22 @@ impl Flow {
             dirs: [dir(), dir()],
             hs: HandshakeState::default(),
             first_fin: None,
+            fin_at: [None; 2],
             rst: None,
             snaplen_cut: false,
             shed_by_budget: false,
             tunnel: TunnelStack::new(),
+            hello_prefix: Vec::new(),
+            hello_found: None,
         }
     }
 
     /// Looks at a payload segment of a flow not yet known to be TLS. TLS starts with a
     /// ClientHello at the start of the client's next bytes; anything before it (a STARTTLS
     /// dialogue, a SOCKS or HTTP CONNECT request) is stepped over, for a bounded number of
-    /// segments.
+    /// segments. A ClientHello is only believed once its headers have been checked field by
+    /// field: a first segment too short for that waits for the next ones (in stream order,
+    /// whatever order they come in).
     fn probe(&mut self, seg: &TcpSegment<'_>, cfg: &FlowConfig) -> Probe {
         let side = self.side_of(seg);
         let i = idx(side);
@@ -257,21 +282,54 @@ impl Flow {
         } else {
             seg.seq
         };
-        let ahead = self.dirs[i].reasm.is_ahead(seq);
-        if side == Side::Client && !ahead && looks_like_client_hello(seg.payload) {
-            self.tls = true;
-            return Probe::Tls;
+        let cap = cfg.max_buffer_per_direction;
+        let reasm = &mut self.dirs[i].reasm;
+        if reasm.is_ahead(seq) {
+            // Held until the hole fills; read then, from wherever the stream is.
+            reasm.on_segment(seq, seg.payload, cap, &mut |_| {});
+            return Probe::NotYet;
         }
-        if !ahead {
-            if self.probe_budget == 0 {
-                return Probe::NotTls;
+        if side == Side::Client {
+            if self.hello_prefix.is_empty()
+                && reasm.is_next(seq)
+                && !reasm.has_hole()
+                && client_hello_evidence(seg.payload) == Evidence::ClientHello
+            {
+                // The usual case, a hello at the start of the next segment: read where it
+                // lies, without a copy.
+                self.tls = true;
+                return Probe::Tls;
             }
-            self.probe_budget -= 1;
+            let mut bytes = std::mem::take(&mut self.hello_prefix);
+            let before = bytes.len();
+            reasm.on_segment(seq, seg.payload, cap, &mut |b| bytes.extend_from_slice(b));
+            if bytes.len() > before {
+                match client_hello_evidence(&bytes) {
+                    Evidence::ClientHello => {
+                        self.tls = true;
+                        self.hello_found = Some(bytes);
+                        return Probe::Tls;
+                    }
+                    Evidence::NeedMore => self.hello_prefix = bytes,
+                    // Stepped over.
+                    Evidence::NotTls => {}
+                }
+            } else {
+                self.hello_prefix = bytes;
+            }
+            return self.spend_probe();
         }
-        // Step over these bytes (or hold them, if they came early) without reading them.
-        self.dirs[i]
-            .reasm
-            .on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut |_| {});
+        // Step over the server's bytes without reading them.
+        reasm.on_segment(seq, seg.payload, cap, &mut |_| {});
+        self.spend_probe()
+    }
+
+    /// One more in-order segment looked at before the flow is TLS.
+    fn spend_probe(&mut self) -> Probe {
+        if self.probe_budget == 0 {
+            return Probe::NotTls;
+        }
+        self.probe_budget -= 1;
         Probe::NotYet
     }
 
@@ -280,7 +338,8 @@ impl Flow {
         self.dirs
             .iter()
             .map(|d| d.reasm.pending_bytes() + d.tls.buffered())
-            .sum()
+            .sum::<usize>()
+            + self.hello_prefix.len()
     }
 
     /// Drops every buffer of this flow (memory pressure on the whole table).
@@ -364,6 +423,7 @@ impl Flow {
         &mut self,
         seg: &TcpSegment<'_>,
         ts: Duration,
+        at: Duration,
         cfg: &FlowConfig,
         fp: &mut FingerprintCache,
     ) -> Option<Outcome> {
@@ -372,6 +432,9 @@ impl Flow {
         if ts > self.last_seen {
             self.last_seen = ts;
         }
+        if at > self.seen_at {
+            self.seen_at = at;
+        }
         let side = self.side_of(seg);
         let i = idx(side);
         if seg.syn {
@@ -379,17 +442,29 @@ impl Flow {
             self.dirs[i].reasm.on_syn(seg.seq);
         }
         if !seg.payload.is_empty() && self.tls {
-            let Flow { dirs, hs, .. } = self;
+            let Flow {
+                dirs,
+                hs,
+                hello_found,
+                ..
+            } = self;
             let Direction { reasm, tls, bytes } = &mut dirs[i];
             let seq = if seg.syn {
                 seg.seq.wrapping_add(1)
             } else {
                 seg.seq
             };
-            reasm.on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut |b| {
+            let mut deliver = |b: &[u8]| {
                 *bytes += b.len() as u64;
                 tls.feed(b, &mut |ev| hs.on_event(side, ev, fp));
-            });
+            };
+            match hello_found.take() {
+                // This segment's bytes are among them, already taken off the reassembler.
+                Some(found) => deliver(&found),
+                None => {
+                    reasm.on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut deliver)
+                }
+            }
             // Stop buffering handshake bytes once the needed hello is in.
             if side == Side::Client && hs.client_hello.is_some() && tls.want_handshake {
                 tls.stop_handshake();
@@ -410,14 +485,46 @@ impl Flow {
             }
             return Some(Outcome::Reset { from: side });
         }
-        if seg.fin && self.first_fin.is_none() {
-            self.first_fin = Some(side);
-            if self.hs.client_hello.is_none() {
-                return Some(Outcome::Incomplete);
-            }
-            return Some(Outcome::Closed { from: side });
+        if seg.fin || self.first_fin.is_some() {
+            return self.on_closing(seg, i, side);
         }
         None
+    }
+
+    /// A FIN, or any segment once one was seen: out of line, as most segments are neither.
+    #[inline(never)]
+    fn on_closing(&mut self, seg: &TcpSegment<'_>, i: usize, side: Side) -> Option<Outcome> {
+        if seg.fin && self.fin_at[i].is_none() {
+            // The FIN's own sequence number: everything this side sent comes before it.
+            let syn = u32::from(seg.syn);
+            self.fin_at[i] = Some(seg.seq.wrapping_add(syn + seg.payload.len() as u32));
+            self.first_fin.get_or_insert(side);
+        }
+        self.closing()
+    }
+
+    /// The outcome of a connection being closed, once nothing the record needs can still
+    /// come: a side's FIN may arrive before its last data (reordered), and a client that
+    /// closed its side still receives, so a ServerHello after the client's FIN is read.
+    fn closing(&self) -> Option<Outcome> {
+        let from = self.first_fin?;
+        let (client_hello, server_hello) = (&self.hs.client_hello, &self.hs.server_hello);
+        if client_hello.is_some() && server_hello.is_some() {
+            return Some(Outcome::Closed { from });
+        }
+        // A hello is missing: it may still be in data a FIN overtook.
+        for (d, fin) in self.dirs.iter().zip(self.fin_at) {
+            if fin.is_some_and(|at| d.reasm.is_ahead(at) || d.reasm.has_hole()) {
+                return None;
+            }
+        }
+        match client_hello {
+            // Without a readable ClientHello the capture cannot say how the handshake went.
+            None => Some(Outcome::Incomplete),
+            // The server may still answer a half-closed client.
+            Some(_) if self.fin_at[1].is_none() && !self.dirs[1].tls.is_broken() => None,
+            Some(_) => Some(Outcome::Closed { from }),
+        }
     }
 }
 
@@ -441,6 +548,16 @@ fn report_end(f: &mut Flow, end: EndReason, stats: &mut Stats, emit: &mut impl F
     if f.tls {
         let o = f.undecided_outcome();
         stats.note_flow_end(f.record(o, end), emit);
+    } else {
+        note_not_tls_end(f, stats);
+    }
+}
+
+/// Counts a flow that ends without having been found to be TLS: one that carried data
+/// (a protocol whose first bytes are not a ClientHello) apart from one that carried none.
+fn note_not_tls_end(f: &Flow, stats: &mut Stats) {
+    if f.probe_budget < PROBE_SEGMENTS || !f.hello_prefix.is_empty() {
+        stats.flows_not_tls += 1;
     } else {
         stats.flows_without_payload += 1;
     }
@@ -470,9 +587,28 @@ pub(crate) struct FlowTable {
     done: FinishedFlows,
     /// Bytes held in the buffers of all followed flows.
     buffered: usize,
+    /// The table's clock: the latest packet time that was not an outlier.
     now: Duration,
+    /// Seconds a packet's time may lie from the clock: the idle timeout and [`CLOCK_SLACK`].
+    slack_secs: u64,
+    /// The seconds within the slack of the clock, inclusive; empty (`lo > hi`) until the
+    /// first packet sets the clock.
+    clock_lo: u64,
+    clock_hi: u64,
+    /// Packets far ahead of the clock that agree with one another: a time and how many in a
+    /// row. Enough of them move the clock there (the capture really did jump).
+    jump: Option<(Duration, u32)>,
     next_sweep: Duration,
 }
+
+/// How far a packet's time may lie from the table's clock, beyond the idle timeout, before
+/// it is an outlier: handled at the clock's time, and not moving it. A day: a quiet link
+/// overnight is not an outlier, a clock thirty years off is.
+pub(crate) const CLOCK_SLACK: Duration = Duration::from_secs(86_400);
+
+/// Consecutive packets far ahead of the clock, within the slack of one another, that show
+/// the capture itself jumped (a pause of the link, files joined): the clock follows them.
+pub(crate) const CLOCK_JUMP_PACKETS: u32 = 32;
 
 fn secs(d: Duration) -> u32 {
     d.as_secs().min(u32::MAX as u64) as u32
@@ -481,6 +617,7 @@ fn secs(d: Duration) -> u32 {
 impl FlowTable {
     pub(crate) fn new(cfg: FlowConfig) -> Self {
         FlowTable {
+            slack_secs: cfg.idle_timeout.saturating_add(CLOCK_SLACK).as_secs(),
             hasher: ahash::RandomState::new(),
             active: HashTable::with_capacity(cfg.max_flows.min(1 << 10)),
             done: FinishedFlows::default(),
@@ -488,6 +625,9 @@ impl FlowTable {
             cfg,
             buffered: 0,
             now: Duration::ZERO,
+            clock_lo: 1,
+            clock_hi: 0,
+            jump: None,
             next_sweep: Duration::ZERO,
         }
     }
@@ -501,7 +641,9 @@ impl FlowTable {
         self.active.len() + self.done.len()
     }
 
-    /// Handles one TCP segment at packet time `ts`.
+    /// Handles one TCP segment at packet time `ts`. Records keep the packets' own times; the
+    /// table's decisions (idleness, finished entries) use the table's clock (see
+    /// [`Self::clock`]).
     pub(crate) fn on_segment(
         &mut self,
         seg: &TcpSegment<'_>,
@@ -509,9 +651,7 @@ impl FlowTable {
         stats: &mut Stats,
         emit: &mut impl FnMut(FlowRecord),
     ) {
-        if ts > self.now {
-            self.now = ts;
-        }
+        let at = self.clock(ts, stats);
         if self.now >= self.next_sweep {
             self.sweep(stats, emit);
         }
@@ -531,21 +671,21 @@ impl FlowTable {
                         stats.flows_not_tls += 1;
                         entry.remove();
                         self.buffered -= before;
-                        self.mark_done(h, ts, stats);
+                        self.mark_done(h, at, stats);
                         return;
                     }
                 }
             }
-            let decided = flow.on_segment(seg, ts, cfg, &mut self.fingerprints);
+            let decided = flow.on_segment(seg, ts, at, cfg, &mut self.fingerprints);
             if let Some(outcome) = decided {
                 if flow.tls {
                     stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
                 } else {
-                    stats.flows_without_payload += 1;
+                    note_not_tls_end(flow, stats);
                 }
                 entry.remove();
                 self.buffered -= before;
-                self.mark_done(h, ts, stats);
+                self.mark_done(h, at, stats);
                 return;
             }
             account(
@@ -561,12 +701,66 @@ impl FlowTable {
         // ports says, so it need not look there (a cache miss per flow in a large table): that
         // entry is shadowed while the new flow is followed, and overwritten when it ends (or
         // swept with it, being older).
-        if (!seg.syn || seg.ack) && self.done.touch(h, secs(ts)) {
+        if (!seg.syn || seg.ack) && self.done.touch(h, secs(at)) {
             // The fast path: a decided flow costs this lookup and nothing else.
             stats.packets_fast_path += 1;
             return;
         }
-        self.on_new(key, h, seg, ts, stats, emit)
+        self.on_new(key, h, seg, (ts, at), stats, emit)
+    }
+
+    /// Moves the table's clock to packet time `ts` and returns the time the packet is handled
+    /// at. One packet stamped years ahead (or behind) must not time out every flow at once,
+    /// nor stop the sweeps of idle flows afterwards: such an outlier is counted and handled
+    /// at the clock's time (its record still says when it was stamped), unless enough
+    /// packets in a row agree that the capture jumped.
+    #[inline]
+    fn clock(&mut self, ts: Duration, stats: &mut Stats) -> Duration {
+        // Whole seconds are precise enough against a day's slack.
+        let s = ts.as_secs();
+        if s >= self.clock_lo && s <= self.clock_hi {
+            if self.jump.is_some() {
+                self.jump = None;
+            }
+            if ts > self.now {
+                self.set_now(ts);
+            }
+            return ts;
+        }
+        self.clock_outlier(ts, stats)
+    }
+
+    fn set_now(&mut self, ts: Duration) {
+        self.now = ts;
+        let s = ts.as_secs();
+        self.clock_lo = s.saturating_sub(self.slack_secs);
+        self.clock_hi = s.saturating_add(self.slack_secs);
+    }
+
+    /// [`Self::clock`] for the first packet, and for one far from the clock.
+    #[cold]
+    #[inline(never)]
+    fn clock_outlier(&mut self, ts: Duration, stats: &mut Stats) -> Duration {
+        if self.clock_lo > self.clock_hi {
+            // The first packet sets the clock.
+            self.set_now(ts);
+            return ts;
+        }
+        if ts > self.now {
+            let slack = Duration::from_secs(self.slack_secs);
+            let n = match self.jump {
+                Some((t, n)) if t.abs_diff(ts) <= slack => n + 1,
+                _ => 1,
+            };
+            if n >= CLOCK_JUMP_PACKETS {
+                self.jump = None;
+                self.set_now(ts);
+                return ts;
+            }
+            self.jump = Some((ts, n));
+        }
+        stats.packets_clock_outlier += 1;
+        self.now
     }
 
     fn mark_done(&mut self, h: u64, ts: Duration, stats: &mut Stats) {
@@ -579,12 +773,14 @@ impl FlowTable {
         stats.flows_peak = stats.flows_peak.max(self.len() as u64);
     }
 
+    // Out of line: once per flow, and keeping it out keeps the per-packet path's frame small.
+    #[inline(never)]
     fn on_new(
         &mut self,
         key: FlowKey,
         h: u64,
         seg: &TcpSegment<'_>,
-        ts: Duration,
+        (ts, at): (Duration, Duration),
         stats: &mut Stats,
         emit: &mut impl FnMut(FlowRecord),
     ) {
@@ -592,38 +788,46 @@ impl FlowTable {
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
         let (client, server, tls) = if seg.syn && !seg.ack {
             // TCP Fast Open carries the ClientHello in the SYN.
-            (src, dst, looks_like_client_hello(seg.payload))
+            (src, dst, false)
         } else if seg.syn {
             (dst, src, false)
         } else if seg.rst || seg.fin || seg.payload.is_empty() {
             // Stray end or pure ACK of a connection we never saw begin: nothing to learn.
             stats.packets_untracked += 1;
             return;
-        } else if looks_like_client_hello(seg.payload) {
-            (src, dst, true)
-        } else if looks_like_server_hello(seg.payload) {
-            // The capture missed the ClientHello: still report what the server chose.
-            (dst, src, true)
         } else {
-            stats.flows_not_tls += 1;
-            self.mark_done(h, ts, stats);
-            return;
+            match client_hello_evidence(seg.payload) {
+                // Too short to judge: the probe waits for more.
+                Evidence::ClientHello | Evidence::NeedMore => (src, dst, false),
+                // The capture missed the ClientHello: still report what the server chose.
+                Evidence::NotTls if looks_like_server_hello(seg.payload) => (dst, src, true),
+                Evidence::NotTls => {
+                    stats.flows_not_tls += 1;
+                    self.mark_done(h, at, stats);
+                    return;
+                }
+            }
         };
-        let mut flow = Box::new(Flow::new(client, server, ts, &self.cfg));
+        let mut flow = Box::new(Flow::new(client, server, ts, at, &self.cfg));
         flow.tls = tls;
         flow.tunnel = seg.tunnel;
         if tls {
             stats.flows_tls += 1;
+        } else if !seg.payload.is_empty() && client == src {
+            // The first budgeted look of many: it cannot say "not TLS" yet.
+            if let Probe::Tls = flow.probe(seg, &self.cfg) {
+                stats.flows_tls += 1;
+            }
         }
-        let decided = flow.on_segment(seg, ts, &self.cfg, &mut self.fingerprints);
+        let decided = flow.on_segment(seg, ts, at, &self.cfg, &mut self.fingerprints);
         match decided {
             Some(outcome) => {
-                if tls {
+                if flow.tls {
                     stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
                 } else {
-                    stats.flows_without_payload += 1;
+                    note_not_tls_end(&flow, stats);
                 }
-                self.mark_done(h, ts, stats);
+                self.mark_done(h, at, stats);
             }
             None => {
                 if self.len() >= self.cfg.max_flows {
@@ -653,7 +857,7 @@ impl FlowTable {
         if self.active.len() < target {
             return;
         }
-        let mut ages: Vec<Duration> = self.active.iter().map(|(_, f)| f.last_seen).collect();
+        let mut ages: Vec<Duration> = self.active.iter().map(|(_, f)| f.seen_at).collect();
         let n_evict = (self.active.len() + 1)
             .saturating_sub(target)
             .clamp(1, ages.len());
@@ -662,7 +866,7 @@ impl FlowTable {
         let mut evicted = 0;
         let buffered = &mut self.buffered;
         self.active.retain(|(_, f)| {
-            if evicted >= n_evict || f.last_seen > cutoff {
+            if evicted >= n_evict || f.seen_at > cutoff {
                 return true;
             }
             evicted += 1;
@@ -682,7 +886,7 @@ impl FlowTable {
         };
         let buffered = &mut self.buffered;
         self.active.retain(|(_, f)| {
-            if f.last_seen >= limit {
+            if f.seen_at >= limit {
                 return true;
             }
             *buffered -= f.buffered();

@@ -57,6 +57,11 @@ pub use record::{
 pub use source::{CaptureStats, LiveConfig, Packet, PacketSource, SourceError};
 pub use stats::Stats;
 
+/// The last packet time accepted: 9999-12-31T23:59:59.999999Z, the last instant RFC 3339 (and
+/// so every output format) can write. A frame stamped later is skipped and counted as
+/// `timestamp_out_of_range`.
+pub const MAX_TIMESTAMP: Duration = Duration::new(253_402_300_799, 999_999_999);
+
 /// Turns frames into flow records.
 pub struct Analyzer {
     table: flow::FlowTable,
@@ -106,6 +111,11 @@ impl Analyzer {
     ) {
         self.stats.packets += 1;
         self.stats.bytes += frame.len() as u64;
+        // Seconds alone decide it: MAX_TIMESTAMP ends its second.
+        if ts.as_secs() > MAX_TIMESTAMP.as_secs() {
+            self.stats.skip("timestamp_out_of_range");
+            return;
+        }
         match decode_packet(link, frame) {
             Ok(Decoded::Tcp(seg)) => self.on_segment(&seg, ts, emit),
             Ok(Decoded::Udp(d)) => self.on_udp(&d, ts, emit),

@@ -17,21 +17,39 @@ use std::fs::File;
 use std::net::IpAddr;
 use std::os::unix::fs::FileExt;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::decode::{decode_packet, Decoded, LinkType, TcpSegment};
 use crate::pcapfile::{BlockWalker, RecordFormat, FILE_HEADER_LEN};
 use crate::{Analyzer, FlowConfig, FlowRecord, SourceError, Stats};
 
-fn endpoint_hash(ip: IpAddr, port: u16) -> u64 {
+/// The secret key of the shard hash: random per run (per process), the same for every
+/// worker of it. Unkeyed, the hash would let traffic be aimed at one shard: a sender picks
+/// ports whose flows all land on one worker, which then holds the whole table's share alone.
+fn shard_key() -> &'static [u64; 4] {
+    static KEY: OnceLock<[u64; 4]> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let random = ahash::RandomState::new();
+        [0u64, 1, 2, 3].map(|i| random.hash_one(i))
+    })
+}
+
+/// The 128-bit product of `a` and `b`, folded to 64 bits (as aHash's fallback mixes).
+#[inline]
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+#[inline]
+fn endpoint_hash(key: &[u64; 4], ip: IpAddr, port: u16) -> u64 {
     let x = match ip {
         IpAddr::V4(a) => u32::from(a) as u128,
         IpAddr::V6(a) => u128::from(a),
     };
-    let folded =
-        (x as u64) ^ ((x >> 64) as u64).rotate_left(17) ^ ((port as u64) << 48 | port as u64);
-    folded.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    let h = folded_multiply((x as u64) ^ key[0], ((x >> 64) as u64) ^ key[1]);
+    folded_multiply(h ^ key[2], u64::from(port) ^ key[3])
 }
 
 /// The shard of a frame among `n`: the same for both directions of a connection (the two
@@ -63,10 +81,23 @@ pub fn route(link: LinkType, frame: &[u8], n: usize) -> Option<usize> {
 
 /// The shard of a TCP segment's connection among `n`.
 pub(crate) fn shard_of_segment(s: &TcpSegment<'_>, n: usize) -> usize {
+    segment_shard_keyed(shard_key(), s, n)
+}
+
+fn segment_shard_keyed(key: &[u64; 4], s: &TcpSegment<'_>, n: usize) -> usize {
     pick(
-        endpoint_hash(s.src, s.src_port) ^ endpoint_hash(s.dst, s.dst_port),
+        endpoint_hash(key, s.src, s.src_port) ^ endpoint_hash(key, s.dst, s.dst_port),
         n,
     )
+}
+
+/// [`shard_of`] under a given key (the tests compare keys).
+#[cfg(test)]
+fn shard_keyed(key: &[u64; 4], link: LinkType, frame: &[u8], n: usize) -> usize {
+    match decode_packet(link, frame) {
+        Ok(Decoded::Tcp(s)) => segment_shard_keyed(key, &s, n),
+        _ => 0,
+    }
 }
 
 /// One of `n` shards for a connection hash: its well-mixed high half, reduced.
@@ -92,8 +123,9 @@ fn quick_shard(link: LinkType, frame: &[u8], n: usize) -> Option<usize> {
     }
     let v4 = |i: usize| IpAddr::from([frame[i], frame[i + 1], frame[i + 2], frame[i + 3]]);
     let port = |i: usize| u16::from_be_bytes([frame[i], frame[i + 1]]);
+    let key = shard_key();
     Some(pick(
-        endpoint_hash(v4(26), port(34)) ^ endpoint_hash(v4(30), port(36)),
+        endpoint_hash(key, v4(26), port(34)) ^ endpoint_hash(key, v4(30), port(36)),
         n,
     ))
 }
@@ -551,5 +583,40 @@ mod tests {
             assert_eq!(route(LinkType::Ethernet, &f, 2), None);
             assert_eq!(route(LinkType::Ethernet, &f, 1), Some(0));
         }
+    }
+
+    /// Found by a review: the shard hash had no secret, so a sender could pick ports whose
+    /// flows all land on one worker. Flows chosen to share a shard under one key spread over
+    /// all shards under another: without the run's key, the choice is blind.
+    #[test]
+    fn flows_aimed_at_one_shard_spread_under_another_key() {
+        let frame = |port: u16| {
+            let b = etherparse::PacketBuilder::ipv4([198, 51, 100, 7], [192, 0, 2, 1], 64)
+                .tcp(port, 443, 1, 65535)
+                .syn();
+            let mut out = Vec::new();
+            b.write(&mut out, &[]).unwrap();
+            out
+        };
+        let (a, b) = ([1, 2, 3, 4], [5, 6, 7, 8]);
+        let n = 4;
+        let aimed: Vec<Vec<u8>> = (1024..u16::MAX)
+            .map(frame)
+            .filter(|f| shard_keyed(&a, LinkType::Raw, f, n) == 0)
+            .take(2000)
+            .collect();
+        assert_eq!(aimed.len(), 2000);
+        let mut counts = [0usize; 4];
+        for f in &aimed {
+            counts[shard_keyed(&b, LinkType::Raw, f, n)] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 350), "{counts:?}");
+        // The run's key is one for all workers: the same frame, the same shard.
+        let f = frame(4000);
+        assert_eq!(
+            shard_of(LinkType::Raw, &f, n),
+            shard_of(LinkType::Raw, &f, n)
+        );
+        assert_eq!(shard_key(), shard_key());
     }
 }

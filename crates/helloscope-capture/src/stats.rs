@@ -27,7 +27,8 @@ pub struct Stats {
     /// Datagrams dropped incomplete (timed out, or open at the end of the capture).
     pub ip_datagrams_incomplete: u64,
     /// Frames skipped, by reason (see [`crate::decode::DecodeSkip::name`]), plus
-    /// `unsupported_link_type`.
+    /// `unsupported_link_type`, and `timestamp_out_of_range` for a time past the last one
+    /// the outputs print (9999-12-31T23:59:59.999999Z).
     pub skipped: BTreeMap<&'static str, u64>,
     /// Segments of flows already decided or known not to be TLS (one lookup each).
     pub packets_fast_path: u64,
@@ -57,6 +58,10 @@ pub struct Stats {
     pub flows_overlap_conflict: u64,
     /// Records whose flow stopped parsing as TLS.
     pub flows_malformed: u64,
+    /// Packets stamped far ahead of or behind the capture's recent packets (more than the
+    /// idle timeout and a day): handled at the capture's recent time, which they did not
+    /// move.
+    pub packets_clock_outlier: u64,
     /// Times a flow's buffers were dropped to keep all buffers under the total budget.
     pub buffers_shed: u64,
     /// Hellos whose fingerprints were found among those already computed.
@@ -130,6 +135,7 @@ impl Stats {
         self.flows_overlap_conflict += o.flows_overlap_conflict;
         self.flows_malformed += o.flows_malformed;
         self.buffers_shed += o.buffers_shed;
+        self.packets_clock_outlier += o.packets_clock_outlier;
         self.fingerprints_reused += o.fingerprints_reused;
         self.fingerprints_reused_but_ja3 += o.fingerprints_reused_but_ja3;
         self.udp_datagrams += o.udp_datagrams;

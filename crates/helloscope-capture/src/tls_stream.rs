@@ -53,19 +53,129 @@ pub(crate) struct TlsStream {
     pub error: Option<Error>,
 }
 
-/// Bytes 0..6 of a stream that starts with a ClientHello record: content type 22, major
-/// version 3, and (when present) handshake type 1; or an SSLv2-format hello: a header with the
-/// high bit set, CLIENT-HELLO (1), major version 0 or 3.
-pub(crate) fn looks_like_client_hello(b: &[u8]) -> bool {
-    // A segment may hold only the first byte or two of the record (tiny segments are legal,
-    // and an evasion trick): a consistent prefix counts.
-    match b {
-        [h, ..] if h & 0x80 != 0 => {
-            matches!(b, [_] | [_, _] | [_, _, 1]) || Sslv2ClientHello::looks_like(b)
+/// What the first bytes of a client's stream say about it being TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Evidence {
+    /// Every field checked says a ClientHello starts here.
+    ClientHello,
+    /// So far consistent with one; the fields still to check have not arrived.
+    NeedMore,
+    /// Some field rules it out.
+    NotTls,
+}
+
+/// Longest record a TLS peer may send (RFC 8446 §5.2: 2^14 plus expansion).
+const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
+
+/// Smallest ClientHello body (RFC 5246 §7.4.1.2): version, random, an empty session id, one
+/// cipher suite, one compression method.
+const MIN_CLIENT_HELLO_LEN: usize = 2 + 32 + 1 + 2 + 2 + 1 + 1;
+
+/// Whether the stream `b` starts with a ClientHello, checked field by field: each record
+/// header (handshake type 22, version 3.0 to 3.4, a length a TLS peer may send), then the
+/// handshake header they carry (ClientHello, a length a ClientHello can have), or an
+/// SSLv2-format CLIENT-HELLO header. A prefix of a few bytes is not evidence: a telnet
+/// client's `ff fb 01`, or random bytes, start like an SSLv2 header.
+pub(crate) fn client_hello_evidence(b: &[u8]) -> Evidence {
+    // The usual case, a record header and the whole handshake header in the first bytes.
+    if let [0x16, 3, minor, l0, l1, t, h0, h1, h2, ..] = *b {
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        if minor <= 4 && (4..=MAX_RECORD_LEN).contains(&len) {
+            let hs_len = u32::from_be_bytes([0, h0, h1, h2]) as usize;
+            return if t == 1 && hs_len >= MIN_CLIENT_HELLO_LEN {
+                Evidence::ClientHello
+            } else {
+                Evidence::NotTls
+            };
         }
-        [0x16] | [0x16, 3] => true,
-        [0x16, 3, minor, rest @ ..] if *minor <= 4 => rest.get(2).is_none_or(|&t| t == 1),
+    }
+    match b.first() {
+        None => Evidence::NeedMore,
+        Some(0x16) => records_evidence(b),
+        Some(h) if h & 0x80 != 0 => sslv2_evidence(b),
+        Some(_) => Evidence::NotTls,
+    }
+}
+
+fn records_evidence(mut b: &[u8]) -> Evidence {
+    // The four bytes of the handshake header may come one per record.
+    let mut hs = [0u8; 4];
+    let mut got = 0;
+    loop {
+        let Some(header) = b.get(..RECORD_HEADER_LEN) else {
+            return prefix_evidence(b);
+        };
+        let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+        if !matches!(header[..3], [0x16, 3, 0..=4]) || len == 0 || len > MAX_RECORD_LEN {
+            return Evidence::NotTls;
+        }
+        let body = &b[RECORD_HEADER_LEN..];
+        let want = len.min(4 - got);
+        let have = want.min(body.len());
+        hs[got..got + have].copy_from_slice(&body[..have]);
+        got += have;
+        if got > 0 && hs[0] != 1 {
+            return Evidence::NotTls;
+        }
+        if got == 4 {
+            break;
+        }
+        if have < want {
+            return Evidence::NeedMore;
+        }
+        // The whole record was part of the handshake header (want == len <= body.len()).
+        b = &body[len..];
+    }
+    let hs_len = u32::from_be_bytes([0, hs[1], hs[2], hs[3]]) as usize;
+    if hs_len < MIN_CLIENT_HELLO_LEN {
+        return Evidence::NotTls;
+    }
+    Evidence::ClientHello
+}
+
+/// A record header cut short: NeedMore while its fields so far are a TLS handshake record's.
+fn prefix_evidence(h: &[u8]) -> Evidence {
+    let ok = match h {
+        [] | [0x16] | [0x16, 3] => true,
+        [0x16, 3, minor, ..] => *minor <= 4,
         _ => false,
+    };
+    if ok {
+        Evidence::NeedMore
+    } else {
+        Evidence::NotTls
+    }
+}
+
+/// An SSLv2 CLIENT-HELLO header (draft-hickman-netscape-ssl-00): two-byte record length
+/// (high bit set), message type 1, version 0.2 or 3.0–3.4, then the lengths of the cipher
+/// specs (a multiple of three, not zero), the session id (0 or 16) and the challenge (16 to
+/// 32), which must add up to the record length.
+fn sslv2_evidence(b: &[u8]) -> Evidence {
+    const HEADER: usize = 11;
+    let field = |i: usize| b.get(i).copied();
+    let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]) as usize;
+    if field(2).is_some_and(|t| t != 1) {
+        return Evidence::NotTls;
+    }
+    match (field(3), field(4)) {
+        (Some(0), Some(2)) | (Some(3), Some(0..=4)) | (Some(0 | 3), None) | (None, _) => {}
+        _ => return Evidence::NotTls,
+    }
+    if b.len() < HEADER {
+        return Evidence::NeedMore;
+    }
+    let len = u16_at(0) & 0x7fff;
+    let (specs, session, challenge) = (u16_at(5), u16_at(7), u16_at(9));
+    let consistent = specs > 0
+        && specs % 3 == 0
+        && (session == 0 || session == 16)
+        && (16..=32).contains(&challenge)
+        && len == HEADER - 2 + specs + session + challenge;
+    if consistent {
+        Evidence::ClientHello
+    } else {
+        Evidence::NotTls
     }
 }
 
@@ -321,5 +431,55 @@ mod tests {
             assert_eq!(seen, ["sslv2 hello"], "cut at {cut}");
             assert!(!s.is_broken(), "cut at {cut}");
         }
+    }
+
+    /// Field by field: the whole header at once, the same header one byte short at every
+    /// length, and the header spread over one-byte records, as the streams show it.
+    #[test]
+    fn client_hello_evidence_checks_every_field() {
+        let hello = [
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ];
+        assert_eq!(client_hello_evidence(&hello), Evidence::ClientHello);
+        for n in 0..9 {
+            assert_eq!(
+                client_hello_evidence(&hello[..n]),
+                Evidence::NeedMore,
+                "{n}"
+            );
+        }
+        let mut tiny = Vec::new();
+        for b in &hello[5..9] {
+            tiny.extend([0x16, 0x03, 0x01, 0x00, 0x01, *b]);
+        }
+        assert_eq!(client_hello_evidence(&tiny), Evidence::ClientHello);
+        for n in 0..tiny.len() {
+            assert_eq!(client_hello_evidence(&tiny[..n]), Evidence::NeedMore, "{n}");
+        }
+        for (at, bad) in [
+            (0, 0x17),
+            (1, 0x02),
+            (2, 0x05),
+            (3, 0x49),
+            (5, 0x02),
+            (7, 0x00),
+        ] {
+            let mut h = hello;
+            h[at] = bad;
+            if at == 7 {
+                h[8] = 0x10; // a handshake length under the smallest ClientHello
+            }
+            assert_eq!(client_hello_evidence(&h), Evidence::NotTls, "byte {at}");
+        }
+        // Telnet's WILL ECHO: the high bit, then message type 1, then no SSL version.
+        assert_eq!(
+            client_hello_evidence(&[0xff, 0xfb, 0x01]),
+            Evidence::NeedMore
+        );
+        assert_eq!(
+            client_hello_evidence(&[0xff, 0xfb, 0x01, 0xff]),
+            Evidence::NotTls
+        );
+        assert_eq!(client_hello_evidence(b"SSH-2.0-"), Evidence::NotTls);
     }
 }
