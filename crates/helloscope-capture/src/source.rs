@@ -63,16 +63,24 @@ pub enum SourceError {
 pub struct LiveConfig {
     /// Interface name (`eth0`, `any`, `lo` …).
     pub interface: String,
-    /// Bytes kept per packet. Handshakes sit in the first bytes of each segment, but a
-    /// ClientHello segment is up to a full MTU, so keep the whole frame by default.
+    /// Bytes kept per packet. Every byte of a handshake segment's payload is needed, and a
+    /// segment is as large as the interface lets it be (a full MTU, or up to 64 KiB where the
+    /// NIC coalesces segments), so keep whole frames. A large snaplen costs nothing in the
+    /// ring: with TPACKET_V3 (immediate mode off) frames take only their captured length.
     pub snaplen: i32,
     /// Put the interface in promiscuous mode.
     pub promiscuous: bool,
-    /// Deliver packets as they arrive rather than in batches.
+    /// Deliver each packet as it arrives. Off by default: libpcap on Linux then uses a
+    /// TPACKET_V3 ring of variable-size frames handed over a block at a time, which holds
+    /// many times more packets in the same memory and costs one wake-up per block; in
+    /// immediate mode it falls back to TPACKET_V2, whose fixed slots (one per snaplen)
+    /// leave a 16 MiB ring room for only a few hundred frames.
     pub immediate: bool,
     /// Kernel buffer size in bytes.
     pub buffer_size: i32,
-    /// Read timeout, so that a quiet link still lets the caller check for a stop request.
+    /// How long a block of packets may wait in the kernel before it is handed over (the
+    /// latency of a record on a quiet link), and the longest [`PacketSource::next_packet`]
+    /// waits for a packet, so that the caller can check for a stop request or tick.
     pub read_timeout: Duration,
 }
 
@@ -82,7 +90,7 @@ impl Default for LiveConfig {
             interface: String::new(),
             snaplen: 65535,
             promiscuous: true,
-            immediate: true,
+            immediate: false,
             buffer_size: 16 << 20,
             read_timeout: Duration::from_millis(200),
         }
@@ -104,7 +112,27 @@ pub(crate) enum Inner {
     /// A classic pcap file read by [`crate::pcapfile`].
     Pcap(crate::pcapfile::PcapReader),
     File(Capture<Offline>),
-    Live(Capture<Active>),
+    Live(Live),
+}
+
+/// A live capture in non-blocking mode, and when to wait for it.
+pub(crate) struct Live {
+    cap: Capture<Active>,
+    /// Longest wait for a packet.
+    timeout: Duration,
+    /// The last read found nothing: wait before the next.
+    drained: bool,
+}
+
+/// Waits until `cap` has packets to read or `timeout` passes; true when it has. A signal
+/// ends the wait early (false), so that the caller sees a stop request at once.
+fn wait_readable(cap: &Capture<Active>, timeout: Duration) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+    // An error (EINTR) counts as "nothing yet": the caller comes back.
+    matches!(poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)), Ok(n) if n > 0)
 }
 
 /// One packet, borrowed from the source until the next read.
@@ -197,14 +225,19 @@ impl PacketSource {
             .timeout(cfg.read_timeout.as_millis().min(i32::MAX as u128) as i32)
             .open()
             .map_err(live_err)?
-            // In immediate mode libpcap on Linux may ignore the read timeout and block on a
-            // quiet link, and a blocked read cannot see a stop request. Non-blocking reads
-            // with a short sleep when idle (see `next_packet`) always can.
+            // With TPACKET_V3 libpcap blocks until the kernel hands over a block, and the
+            // kernel's block timer only runs while the block holds packets: a blocking read
+            // on a quiet link never returns to see a stop request. So reads do not block, and
+            // `next_packet` waits in poll(2) on the capture's descriptor, with a timeout.
             .setnonblock()
             .map_err(live_err)?;
         let link = link_of(&cfg.interface, cap.get_datalink())?;
         Ok(PacketSource {
-            inner: Inner::Live(cap),
+            inner: Inner::Live(Live {
+                cap,
+                timeout: cfg.read_timeout,
+                drained: false,
+            }),
             name: cfg.interface.clone(),
             link,
             packets: 0,
@@ -225,7 +258,7 @@ impl PacketSource {
         }
         let r = match &mut self.inner {
             Inner::File(c) => c.filter(filter, true),
-            Inner::Live(c) => c.filter(filter, true),
+            Inner::Live(l) => l.cap.filter(filter, true),
             Inner::Pcap(_) => {
                 return Err(SourceError::Filter {
                     filter: filter.to_owned(),
@@ -256,9 +289,19 @@ impl PacketSource {
     }
 
     /// The next packet: `Ok(None)` at the end of a file, or when a live source has nothing
-    /// to deliver right now (after a pause of a few milliseconds; call again); an error when
-    /// the file is damaged.
+    /// to deliver right now (call again: the next call waits up to the read timeout for
+    /// packets); an error when the file is damaged.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, SourceError> {
+        if let Inner::Live(l) = &mut self.inner {
+            // Packets already handed over by the kernel are read without a system call; only
+            // once they are all read does the reader wait, for the next block or the timeout.
+            if l.drained {
+                if !wait_readable(&l.cap, l.timeout) {
+                    return Ok(None);
+                }
+                l.drained = false;
+            }
+        }
         let (r, live) = match &mut self.inner {
             Inner::Pcap(r) => {
                 return match r.next() {
@@ -275,7 +318,13 @@ impl PacketSource {
                 };
             }
             Inner::File(c) => (c.next_packet(), false),
-            Inner::Live(c) => (c.next_packet(), true),
+            Inner::Live(l) => {
+                let r = l.cap.next_packet();
+                // Nothing ready: say so now (the caller may have a stop request or a tick to
+                // see to) and wait at the next call.
+                l.drained = matches!(r, Err(pcap::Error::TimeoutExpired));
+                (r, true)
+            }
         };
         match r {
             Ok(p) => {
@@ -291,11 +340,7 @@ impl PacketSource {
                 }))
             }
             Err(pcap::Error::NoMorePackets) => Ok(None),
-            Err(pcap::Error::TimeoutExpired) if live => {
-                // Nothing to read right now: wait a little rather than spin.
-                std::thread::sleep(Duration::from_millis(5));
-                Ok(None)
-            }
+            Err(pcap::Error::TimeoutExpired) if live => Ok(None),
             Err(e) => Err(SourceError::Read {
                 source_name: self.name.clone(),
                 packet: self.packets,
@@ -359,13 +404,13 @@ impl PacketSource {
 
     /// True for a live interface.
     pub fn is_live(&self) -> bool {
-        matches!(self.inner, Inner::Live(_))
+        matches!(self.inner, Inner::Live(..))
     }
 
     /// Capture statistics (live sources only).
     pub fn capture_stats(&mut self) -> Option<CaptureStats> {
         match &mut self.inner {
-            Inner::Live(c) => c.stats().ok().map(|s| CaptureStats {
+            Inner::Live(l) => l.cap.stats().ok().map(|s| CaptureStats {
                 received: s.received,
                 dropped_by_kernel: s.dropped,
                 dropped_by_interface: s.if_dropped,
