@@ -13,7 +13,8 @@
 #
 # Settings (environment): PPS (replay rate, default 30000), FLOWS (TLS flows a replay, 20000),
 # SYNS (flood SYNs a replay, 20000), SCANS (scan SYN/RST pairs a replay, 10000),
-# IDLE (--idle-timeout, 30). Needs root, iproute2, tcpreplay, mergecap (wireshark-common),
+# IDLE (--idle-timeout, 30), REPORT (0: no --report-file; the report keeps one row per
+# client, host and fingerprint, and --unique-ip makes new clients on every loop). Needs root, iproute2, tcpreplay, mergecap (wireshark-common),
 # python3. Traffic goes only to the veth pair inside the namespace this script creates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -106,9 +107,10 @@ ip netns exec "$ns" ip link set hscapture up
 sleep 1
 
 cd "$work"
+report=(--report-file report.txt --report-every 30)
+[ "${REPORT:-1}" != 0 ] || report=()
 ip netns exec "$ns" "$hs" sniff -i hscapture --format jsonl -o flows.jsonl --rotate-secs 60 \
-  --idle-timeout "$idle" --stats-every 10 --stats-json --report-file report.txt \
-  --report-every 30 2>sensor.err &
+  --idle-timeout "$idle" --stats-every 10 --stats-json "${report[@]}" 2>sensor.err &
 sensor=$!
 sleep 2
 echo "soak: about $duration s; each replay $packets packets ($flows TLS flows, $syns flood SYNs," \
