@@ -33,8 +33,9 @@ pub struct SniffArgs {
     /// Do not put the interface in promiscuous mode.
     #[arg(long)]
     pub no_promisc: bool,
-    /// Kernel capture buffer, in MiB.
-    #[arg(long, default_value_t = 16)]
+    /// Kernel capture buffer, in MiB (resident once filled: the default keeps the process
+    /// near 40 MiB and holds about 0.1 s of full-size packets at 300 k packets/s).
+    #[arg(long, default_value_t = 32)]
     pub buffer_mib: i32,
     /// Drop privileges to this user once the interface is open (start as root, or give
     /// the binary cap_net_raw,cap_net_admin instead).

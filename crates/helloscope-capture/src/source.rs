@@ -91,7 +91,7 @@ impl Default for LiveConfig {
             snaplen: 65535,
             promiscuous: true,
             immediate: false,
-            buffer_size: 16 << 20,
+            buffer_size: 32 << 20,
             read_timeout: Duration::from_millis(200),
         }
     }
