@@ -287,7 +287,15 @@ impl Sniffer {
             .unwrap()
             .read_to_string(&mut err)
             .unwrap();
-        (self.child.wait().unwrap(), err, self.dir)
+        (self.child.wait().unwrap(), err, self.dir.clone())
+    }
+}
+
+/// A test that fails before `stop` does not leave its sniffer running.
+impl Drop for Sniffer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
