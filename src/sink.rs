@@ -1,8 +1,10 @@
 //! Where records go: the policy verdict, the formatted line, the report, the summary line.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use helloscope_capture::{FlowRecord, Stats};
 
@@ -124,10 +126,89 @@ const OUT_BUFFER: usize = 1 << 16;
 /// Bytes of jsonl lines gathered before they go out (at least `OUT_BUFFER`).
 const LINES_BUFFER: usize = OUT_BUFFER;
 
+/// The output file of a long run: reopened on request (after logrotate moved it), or
+/// rotated in place by size or age.
+struct OutFile {
+    path: PathBuf,
+    w: BufWriter<File>,
+    /// Bytes in the file now.
+    written: u64,
+    opened: Instant,
+}
+
+impl OutFile {
+    /// Opens `path` for appending (a restarted sensor keeps what it wrote before), or
+    /// truncating.
+    fn open(path: &Path, append: bool) -> io::Result<Self> {
+        let f = if append {
+            OpenOptions::new().create(true).append(true).open(path)?
+        } else {
+            File::create(path)?
+        };
+        Ok(OutFile {
+            path: path.to_owned(),
+            written: f.metadata()?.len(),
+            w: BufWriter::with_capacity(OUT_BUFFER, f),
+            opened: Instant::now(),
+        })
+    }
+}
+
+/// Standard output or a file, counting what goes to the file.
+enum Output {
+    Stdout(BufWriter<io::StdoutLock<'static>>),
+    File(OutFile),
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(w) => w.write(buf),
+            Output::File(f) => {
+                let n = f.w.write(buf)?;
+                f.written += n as u64;
+                Ok(n)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.flush(),
+            Output::File(f) => f.w.flush(),
+        }
+    }
+}
+
+/// When a long run's output file is rotated in place (0: never).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rotation {
+    pub max_bytes: u64,
+    pub max_age: Duration,
+}
+
+/// The name a rotated file takes: `FILE.20261130T223000Z` (UTC, the time of the rotation),
+/// with `.1`, `.2` … after it if that name is taken.
+fn rotated_name(path: &Path, at: SystemTime) -> PathBuf {
+    let stamp: String = humantime::format_rfc3339_seconds(at)
+        .to_string()
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    let base = format!("{}.{stamp}", path.display());
+    let mut name = PathBuf::from(&base);
+    let mut n = 0;
+    while name.exists() {
+        n += 1;
+        name = PathBuf::from(format!("{base}.{n}"));
+    }
+    name
+}
+
 /// Where records go, in the chosen format.
 pub struct Sink {
     format: Format,
-    out: Box<dyn Write>,
+    out: Output,
     table: Table,
     policies: Vec<Policy>,
     stacks: Arc<StackDb>,
@@ -139,6 +220,11 @@ pub struct Sink {
     /// larger than `out`'s own buffer, which then passes them through without a copy.
     lines: Vec<u8>,
     writer: jsonl::LineWriter,
+    rotation: Rotation,
+    /// `--report`: print the report at the end (it may be kept only for `--report-file`).
+    print_report: bool,
+    /// Files rotated so far.
+    pub rotations: u64,
 }
 
 impl Sink {
@@ -230,8 +316,82 @@ impl Sink {
         // Live: each record goes out as the flow is decided. Files: buffered.
         if self.streaming_table {
             self.out.flush()?;
+            // Between whole lines: a line is never split across files.
+            if let Output::File(f) = &self.out {
+                if self.rotation.max_bytes > 0 && f.written >= self.rotation.max_bytes {
+                    self.rotate()?;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Writes out every line held, so that the output file holds every record so far.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.write_lines()?;
+        self.out.flush()
+    }
+
+    /// Rotates the output file in place when it is older than `--rotate-secs` (and not
+    /// empty).
+    pub fn rotate_if_old(&mut self) -> io::Result<()> {
+        match &mut self.out {
+            Output::File(f) if self.rotation.max_age > Duration::ZERO => {
+                if f.opened.elapsed() < self.rotation.max_age {
+                    return Ok(());
+                }
+                if f.written == 0 {
+                    f.opened = Instant::now();
+                    return Ok(());
+                }
+                self.rotate()
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Moves the output file aside under a timestamped name and starts a new one: every line
+    /// written so far is in the old file, whole.
+    pub fn rotate(&mut self) -> io::Result<()> {
+        self.flush()?;
+        let Output::File(f) = &mut self.out else {
+            return Ok(());
+        };
+        std::fs::rename(&f.path, rotated_name(&f.path, SystemTime::now()))?;
+        *f = OutFile::open(&f.path.clone(), true)?;
+        self.wrote_header = false;
+        self.rotations += 1;
+        Ok(())
+    }
+
+    /// Closes the output file and opens its path again (SIGHUP: logrotate moved the file
+    /// away, or will truncate it). What was written is flushed to the old file first.
+    pub fn reopen(&mut self) -> io::Result<()> {
+        self.flush()?;
+        if let Output::File(f) = &mut self.out {
+            *f = OutFile::open(&f.path.clone(), true)?;
+            // A csv header again only in a new, empty file.
+            self.wrote_header = f.written > 0;
+        }
+        Ok(())
+    }
+
+    /// Writes the readiness report to `path` as it stands, replacing the file at once (a
+    /// reader sees the old report or the new one, never a part): written beside it, then
+    /// renamed over it.
+    pub fn write_report_file(&self, path: &Path) -> io::Result<()> {
+        let Some(rep) = &self.report else {
+            return Ok(());
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.tmp"));
+        let mut w = BufWriter::new(File::create(&tmp)?);
+        rep.write(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
     }
 
     fn write_lines(&mut self) -> io::Result<()> {
@@ -245,7 +405,7 @@ impl Sink {
         if self.format == Format::Table && !self.streaming_table {
             self.table.write(&mut self.out)?;
         }
-        if let Some(rep) = &self.report {
+        if let Some(rep) = self.report.as_ref().filter(|_| self.print_report) {
             if self.format == Format::Table {
                 writeln!(self.out)?;
                 rep.write(&mut self.out)?;
@@ -315,30 +475,51 @@ pub fn print_stats(s: &Stats) {
 }
 
 pub fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
+    build_sink(c, streaming, false, Rotation::default(), false)
+}
+
+/// The sink of a long run: records go out as flows are decided, `-o FILE` is appended to
+/// and rotated as `rotation` says, and the report is kept when `report` is set even without
+/// `--report`.
+pub fn make_live_sink(c: &Common, rotation: Rotation, report: bool) -> Result<Sink, Failure> {
+    build_sink(c, true, true, rotation, report)
+}
+
+fn build_sink(
+    c: &Common,
+    streaming: bool,
+    append: bool,
+    rotation: Rotation,
+    report: bool,
+) -> Result<Sink, Failure> {
     let to_terminal = c.output.is_none() && io::stdout().is_terminal();
     let format = c.format.unwrap_or(if to_terminal {
         Format::Table
     } else {
         Format::Jsonl
     });
-    let out: Box<dyn Write> = match &c.output {
-        Some(p) => Box::new(BufWriter::with_capacity(
-            OUT_BUFFER,
-            File::create(p).map_err(|e| Failure(format!("{}: {e}", p.display())))?,
-        )),
-        None => Box::new(BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock())),
+    let out = match &c.output {
+        Some(p) => Output::File(
+            OutFile::open(p, append).map_err(|e| Failure(format!("{}: {e}", p.display())))?,
+        ),
+        None => Output::Stdout(BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock())),
     };
+    // Appending to a file that has lines already: its csv header is there.
+    let wrote_header = matches!(&out, Output::File(f) if f.written > 0);
     Ok(Sink {
         format,
         out,
         table: Table::default(),
         policies: build_policies(c)?,
         stacks: Arc::new(StackDb::load(c.stack_file.as_deref()).map_err(Failure)?),
-        report: c.report.then(Report::default),
+        report: (c.report || report).then(Report::default),
         problems: false,
         streaming_table: streaming,
-        wrote_header: false,
+        wrote_header,
         lines: Vec::with_capacity(LINES_BUFFER + 4096),
         writer: jsonl::LineWriter::default(),
+        rotation,
+        print_report: c.report,
+        rotations: 0,
     })
 }

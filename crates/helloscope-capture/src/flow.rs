@@ -899,6 +899,22 @@ impl FlowTable {
         self.done.retain_seen_within(now, now - secs(limit));
     }
 
+    /// Tells the table the time without a packet (a live capture's wall clock), so that
+    /// flows idle past the timeout are swept on a quiet link too.
+    pub(crate) fn tick(
+        &mut self,
+        now: Duration,
+        stats: &mut Stats,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        if now > self.now {
+            self.now = now;
+        }
+        if self.now >= self.next_sweep {
+            self.sweep(stats, emit);
+        }
+    }
+
     /// Reports every open TLS flow and empties the table.
     pub(crate) fn flush(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
         self.buffered = 0;

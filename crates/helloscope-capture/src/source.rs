@@ -65,16 +65,24 @@ pub enum SourceError {
 pub struct LiveConfig {
     /// Interface name (`eth0`, `any`, `lo` …).
     pub interface: String,
-    /// Bytes kept per packet. Handshakes sit in the first bytes of each segment, but a
-    /// ClientHello segment is up to a full MTU, so keep the whole frame by default.
+    /// Bytes kept per packet. Every byte of a handshake segment's payload is needed, and a
+    /// segment is as large as the interface lets it be (a full MTU, or up to 64 KiB where the
+    /// NIC coalesces segments), so keep whole frames. A large snaplen costs nothing in the
+    /// ring: with TPACKET_V3 (immediate mode off) frames take only their captured length.
     pub snaplen: i32,
     /// Put the interface in promiscuous mode.
     pub promiscuous: bool,
-    /// Deliver packets as they arrive rather than in batches.
+    /// Deliver each packet as it arrives. Off by default: libpcap on Linux then uses a
+    /// TPACKET_V3 ring of variable-size frames handed over a block at a time, which holds
+    /// many times more packets in the same memory and costs one wake-up per block; in
+    /// immediate mode it falls back to TPACKET_V2, whose fixed slots (one per snaplen)
+    /// leave a 16 MiB ring room for only a few hundred frames.
     pub immediate: bool,
     /// Kernel buffer size in bytes.
     pub buffer_size: i32,
-    /// Read timeout, so that a quiet link still lets the caller check for a stop request.
+    /// How long a block of packets may wait in the kernel before it is handed over (the
+    /// latency of a record on a quiet link), and the longest [`PacketSource::next_packet`]
+    /// waits for a packet, so that the caller can check for a stop request or tick.
     pub read_timeout: Duration,
 }
 
@@ -84,8 +92,8 @@ impl Default for LiveConfig {
             interface: String::new(),
             snaplen: 65535,
             promiscuous: true,
-            immediate: true,
-            buffer_size: 16 << 20,
+            immediate: false,
+            buffer_size: 32 << 20,
             read_timeout: Duration::from_millis(200),
         }
     }
@@ -107,7 +115,27 @@ pub(crate) enum Inner {
     Pcap(crate::pcapfile::PcapReader),
     /// A pcapng file read by [`crate::pcapng`].
     Pcapng(crate::pcapng::PcapngReader),
-    Live(Capture<Active>),
+    Live(Live),
+}
+
+/// A live capture in non-blocking mode, and when to wait for it.
+pub(crate) struct Live {
+    cap: Capture<Active>,
+    /// Longest wait for a packet.
+    timeout: Duration,
+    /// The last read found nothing: wait before the next.
+    drained: bool,
+}
+
+/// Waits until `cap` has packets to read or `timeout` passes; true when it has. A signal
+/// ends the wait early (false), so that the caller sees a stop request at once.
+fn wait_readable(cap: &Capture<Active>, timeout: Duration) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+    // An error (EINTR) counts as "nothing yet": the caller comes back.
+    matches!(poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)), Ok(n) if n > 0)
 }
 
 /// One packet, borrowed from the source until the next read.
@@ -310,14 +338,19 @@ impl PacketSource {
             .timeout(cfg.read_timeout.as_millis().min(i32::MAX as u128) as i32)
             .open()
             .map_err(live_err)?
-            // In immediate mode libpcap on Linux may ignore the read timeout and block on a
-            // quiet link, and a blocked read cannot see a stop request. Non-blocking reads
-            // with a short sleep when idle (see `next_packet`) always can.
+            // With TPACKET_V3 libpcap blocks until the kernel hands over a block, and the
+            // kernel's block timer only runs while the block holds packets: a blocking read
+            // on a quiet link never returns to see a stop request. So reads do not block, and
+            // `next_packet` waits in poll(2) on the capture's descriptor, with a timeout.
             .setnonblock()
             .map_err(live_err)?;
         let link = link_of(&cfg.interface, cap.get_datalink())?;
         Ok(PacketSource {
-            inner: Inner::Live(cap),
+            inner: Inner::Live(Live {
+                cap,
+                timeout: cfg.read_timeout,
+                drained: false,
+            }),
             name: cfg.interface.clone(),
             link,
             packets: 0,
@@ -332,7 +365,7 @@ impl PacketSource {
     /// Applies a BPF filter (works on files too, compiled for each link type they hold).
     pub fn set_filter(&mut self, filter: &str) -> Result<(), SourceError> {
         let live = match &mut self.inner {
-            Inner::Live(c) => c.filter(filter, true),
+            Inner::Live(l) => l.cap.filter(filter, true),
             Inner::Pcap(_) | Inner::Pcapng(_) => {
                 if self.packets > 0 {
                     return Err(SourceError::Filter {
@@ -432,8 +465,8 @@ impl PacketSource {
     }
 
     /// The next packet: `Ok(None)` at the end of a file, or when a live source has nothing
-    /// to deliver right now (after a pause of a few milliseconds; call again); an error when
-    /// the file is damaged.
+    /// to deliver right now (call again: the next call waits up to the read timeout for
+    /// packets); an error when the file is damaged.
     #[inline]
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, SourceError> {
         // The usual case first: a classic pcap file of a decoded link type, no filter, nothing
@@ -508,10 +541,22 @@ impl PacketSource {
                 link,
             }));
         }
-        let Inner::Live(c) = &mut self.inner else {
+        let Inner::Live(l) = &mut self.inner else {
             unreachable!("files are read above")
         };
-        match c.next_packet() {
+        // Packets already handed over by the kernel are read without a system call; only once
+        // they are all read does the reader wait, for the next block or the timeout.
+        if l.drained {
+            if !wait_readable(&l.cap, l.timeout) {
+                return Ok(None);
+            }
+            l.drained = false;
+        }
+        let r = l.cap.next_packet();
+        // Nothing ready: say so now (the caller may have a stop request or a tick to see to)
+        // and wait at the next call.
+        l.drained = matches!(r, Err(pcap::Error::TimeoutExpired));
+        match r {
             Ok(p) => {
                 self.packets += 1;
                 let ts = Duration::new(
@@ -526,11 +571,7 @@ impl PacketSource {
                 }))
             }
             Err(pcap::Error::NoMorePackets) => Ok(None),
-            Err(pcap::Error::TimeoutExpired) => {
-                // Nothing to read right now: wait a little rather than spin.
-                std::thread::sleep(Duration::from_millis(5));
-                Ok(None)
-            }
+            Err(pcap::Error::TimeoutExpired) => Ok(None),
             Err(e) => Err(SourceError::Read {
                 source_name: self.name.clone(),
                 packet: self.packets,
@@ -615,7 +656,7 @@ impl PacketSource {
     /// Capture statistics (live sources only).
     pub fn capture_stats(&mut self) -> Option<CaptureStats> {
         match &mut self.inner {
-            Inner::Live(c) => c.stats().ok().map(|s| CaptureStats {
+            Inner::Live(l) => l.cap.stats().ok().map(|s| CaptureStats {
                 received: s.received,
                 dropped_by_kernel: s.dropped,
                 dropped_by_interface: s.if_dropped,
