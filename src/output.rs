@@ -71,6 +71,8 @@ pub struct PolicyJson {
 pub struct FlowJson {
     pub ts: String,
     pub source: String,
+    /// The sensor that wrote the record (`--sensor`, the host name by default).
+    pub sensor: String,
     pub client_ip: String,
     pub client_port: u16,
     pub server_ip: String,
@@ -133,6 +135,7 @@ impl FlowJson {
         FlowJson {
             ts: rfc3339_micros(r.first_seen),
             source: source.to_owned(),
+            sensor: String::new(),
             client_ip: r.client.ip().to_string(),
             client_port: r.client.port(),
             server_ip: r.server.ip().to_string(),

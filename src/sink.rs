@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use helloscope_capture::{FlowRecord, Stats};
 
-use crate::common::{build_policies, Common, Failure};
+use crate::common::{build_policies, sensor_name, Common, Failure};
 use crate::jsonl;
 use crate::output::{csv_row, FlowJson, Format, Table, CSV_HEADER};
 use crate::policy::{self, Policy, Verdict};
@@ -55,6 +55,7 @@ pub struct Formatter {
     stacks: Arc<StackDb>,
     report: bool,
     source: String,
+    sensor: String,
 }
 
 /// A record for the report: its evaluation and the version the policy asks for, its stack.
@@ -91,16 +92,22 @@ impl Formatter {
             out.lines
                 .reserve(helloscope_capture::sharded::RECORD_BATCH * LINE_ROOM);
         }
+        if out.writer.sensor() != self.sensor {
+            out.writer = jsonl::LineWriter::new(&self.sensor);
+        }
         let (stack, eval) = judge(&self.stacks, &self.policies, &r);
         out.problem |= eval.as_ref().is_some_and(|(e, _)| is_problem(e));
         match self.format {
             Format::Csv => {
-                let j = FlowJson::new(
-                    &r,
-                    &self.source,
-                    eval.as_ref().map(|e| &e.0),
-                    stack.as_deref(),
-                );
+                let j = FlowJson {
+                    sensor: self.sensor.clone(),
+                    ..FlowJson::new(
+                        &r,
+                        &self.source,
+                        eval.as_ref().map(|e| &e.0),
+                        stack.as_deref(),
+                    )
+                };
                 out.lines.extend_from_slice(csv_row(&j).as_bytes());
             }
             _ => out.writer.write_line(
@@ -142,6 +149,7 @@ pub struct Sink {
     /// larger than `out`'s own buffer, which then passes them through without a copy.
     lines: Vec<u8>,
     writer: jsonl::LineWriter,
+    sensor: String,
 }
 
 impl Sink {
@@ -152,6 +160,7 @@ impl Sink {
             stacks: self.stacks.clone(),
             report: self.report.is_some(),
             source: source.to_owned(),
+            sensor: self.sensor.clone(),
         }
     }
 
@@ -205,7 +214,10 @@ impl Sink {
                 }
             }
             Format::Csv => {
-                let j = FlowJson::new(r, source, eval, stack);
+                let j = FlowJson {
+                    sensor: self.sensor.clone(),
+                    ..FlowJson::new(r, source, eval, stack)
+                };
                 if !self.wrote_header {
                     writeln!(self.out, "{}", CSV_HEADER.join(","))?;
                     self.wrote_header = true;
@@ -319,6 +331,7 @@ pub fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
         )),
         None => Box::new(BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock())),
     };
+    let sensor = sensor_name(c);
     Ok(Sink {
         format,
         out,
@@ -330,6 +343,7 @@ pub fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
         streaming_table: streaming,
         wrote_header: false,
         lines: Vec::with_capacity(LINES_BUFFER + 4096),
-        writer: jsonl::LineWriter::default(),
+        writer: jsonl::LineWriter::new(&sensor),
+        sensor,
     })
 }
