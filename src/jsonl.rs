@@ -62,6 +62,8 @@ macro_rules! key {
     };
 }
 
+mod ecs;
+
 /// A write position in a slice sized beforehand.
 struct Cursor<'a> {
     buf: &'a mut [u8],

@@ -14,6 +14,8 @@ pub enum Format {
     Table,
     Jsonl,
     Csv,
+    /// jsonl with Elastic Common Schema field names.
+    Ecs,
 }
 
 #[derive(Serialize)]

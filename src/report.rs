@@ -264,7 +264,11 @@ impl Report {
                 list(&g.negotiated),
                 rfc3339_micros(g.first).chars().take(19).collect(),
                 rfc3339_micros(g.last).chars().take(19).collect(),
-                g.findings.iter().map(String::as_str).collect::<Vec<_>>().join(","),
+                g.findings
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
             ];
             if by_sensor {
                 row.insert(1, k.sensor.clone());

@@ -110,6 +110,13 @@ impl Formatter {
                 };
                 out.lines.extend_from_slice(csv_row(&j).as_bytes());
             }
+            Format::Ecs => out.writer.write_ecs_line(
+                &mut out.lines,
+                &r,
+                &self.source,
+                eval.as_ref().map(|e| &e.0),
+                stack.as_deref(),
+            ),
             _ => out.writer.write_line(
                 &mut out.lines,
                 &r,
@@ -205,9 +212,14 @@ impl Sink {
         let eval = eval.as_ref().map(|e| &e.0);
         let stack = stack.as_deref();
         match self.format {
-            Format::Jsonl => {
-                self.writer
-                    .write_line(&mut self.lines, r, source, eval, stack);
+            Format::Jsonl | Format::Ecs => {
+                if self.format == Format::Ecs {
+                    self.writer
+                        .write_ecs_line(&mut self.lines, r, source, eval, stack);
+                } else {
+                    self.writer
+                        .write_line(&mut self.lines, r, source, eval, stack);
+                }
                 self.lines.push(b'\n');
                 if self.streaming_table || self.lines.len() >= LINES_BUFFER {
                     self.write_lines()?;

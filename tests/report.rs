@@ -32,14 +32,7 @@ const CAPTURES: &[&str] = &[
 /// exit status.
 fn analyze(sensor: &str) -> (String, String, Option<i32>) {
     let mut args = vec![
-        "analyze",
-        "--policy",
-        "procore",
-        "--report",
-        "--format",
-        "jsonl",
-        "--sensor",
-        sensor,
+        "analyze", "--policy", "procore", "--report", "--format", "jsonl", "--sensor", sensor,
     ];
     args.extend_from_slice(CAPTURES);
     let o = helloscope(&args, None);
@@ -77,12 +70,7 @@ fn report_of_records_is_the_report_of_the_analysis() {
     let b = temp("b.jsonl", &(lines[third..2 * third].join("\n") + "\n"));
     let rest = lines[2 * third..].join("\n");
     let o = helloscope(
-        &[
-            "report",
-            a.to_str().unwrap(),
-            "-",
-            b.to_str().unwrap(),
-        ],
+        &["report", a.to_str().unwrap(), "-", b.to_str().unwrap()],
         Some(rest.as_bytes()),
     );
     assert_eq!(String::from_utf8_lossy(&o.stdout), expected);
@@ -121,7 +109,11 @@ fn lines_that_are_not_records_are_counted_and_exit_2() {
     let (records, expected, _) = analyze("gw1");
     let input = format!("{{\"ts\":\"yesterday\"}}\n{records}\u{0}garbage\n");
     let o = helloscope(&["report", "-"], Some(input.as_bytes()));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), expected, "the rest kept");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        expected,
+        "the rest kept"
+    );
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
