@@ -56,10 +56,7 @@ impl LineWriter {
         }
         let ch = r.client_hello.as_ref();
         let sh = r.server_hello.as_ref();
-        // The sensor is written twice (`observer.name`, `helloscope.sensor`).
-        let bound = line_bound(r, &self.source_json, &self.sensor_json, eval, stack)
-            + self.sensor_json.len()
-            + ECS_ROOM;
+        let bound = line_bound(r, &self.source_json, &self.sensor_json, eval, stack) + ECS_ROOM;
         let mut scratch = std::mem::take(&mut self.scratch);
         if scratch.len() < bound {
             scratch.resize(bound, 0);
@@ -69,13 +66,17 @@ impl LineWriter {
             pos: 0,
         };
         c.put_slice(b"{\"@timestamp\":");
+        let at = c.pos;
         self.timestamp(&mut c, r.first_seen);
+        let at = at..c.pos;
         c.put_slice(b",\"ecs\":{\"version\":\"");
         c.put_slice(ECS_VERSION.as_bytes());
         c.put_slice(b"\"},\"event\":{\"kind\":\"event\",\"category\":[\"network\"],\"type\":[\"connection\",\"protocol\"],\"module\":\"helloscope\",\"dataset\":\"helloscope.flow\",\"outcome\":");
         c.clean(event_outcome(&r.outcome));
         c.put_slice(b",\"start\":");
-        self.timestamp(&mut c, r.first_seen);
+        // The text of `@timestamp` again.
+        c.buf.copy_within(at.clone(), c.pos);
+        c.pos += at.len();
         c.put_slice(b",\"end\":");
         self.timestamp(&mut c, r.last_seen);
         c.put_slice(b",\"duration\":");
@@ -146,8 +147,6 @@ impl LineWriter {
         }
         c.put_slice(b"},\"helloscope\":{\"source\":");
         c.put_slice(&self.source_json);
-        c.put_slice(b",\"sensor\":");
-        c.put_slice(&self.sensor_json);
         c.put_slice(b",\"alpn_offered\":[");
         for (i, p) in ch.map_or(&[][..], |c| &c.alpn[..]).iter().enumerate() {
             if i > 0 {
@@ -168,8 +167,6 @@ impl LineWriter {
         }
         c.put_slice(b"],\"version_offered_max\":");
         c.opt_version(ch.map(|c| c.version_offered_max));
-        c.put_slice(b",\"version\":");
-        c.opt_version(sh.map(|s| s.version));
         c.put_slice(b",\"hello_retry\":");
         c.bool(sh.is_some_and(|s| s.hello_retry));
         c.put_slice(b",\"fallback_scsv\":");
@@ -297,6 +294,7 @@ mod tests {
             let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
             assert_eq!(doc["observer"]["name"], hostile.as_str());
             assert_eq!(doc["helloscope"]["source"], hostile.as_str());
+            assert_eq!(doc["@timestamp"], doc["event"]["start"]);
             assert_eq!(doc["source"]["ip"], r.client.ip().to_string());
         }
     }
