@@ -227,17 +227,33 @@ impl Reader {
         Ok(())
     }
 
-    /// Every line of `input`, named `name` in errors.
+    /// Every line of `input`, named `name` in errors. A line longer than [`MAX_LINE`] is
+    /// counted as not a record and skipped without being held.
     pub fn read(&mut self, input: impl BufRead, name: &str) -> io::Result<()> {
         let mut input = input;
         let mut buf = Vec::new();
         let mut n = 0u64;
         loop {
             buf.clear();
-            if input.read_until(b'\n', &mut buf)? == 0 {
+            let got = io::Read::take(&mut input, MAX_LINE + 1).read_until(b'\n', &mut buf)?;
+            if got == 0 {
                 return Ok(());
             }
             n += 1;
+            if buf.len() as u64 > MAX_LINE && buf.last() != Some(&b'\n') {
+                // The rest of the line, a block at a time.
+                loop {
+                    buf.clear();
+                    let got = io::Read::take(&mut input, 1 << 16).read_until(b'\n', &mut buf)?;
+                    if got == 0 || buf.last() == Some(&b'\n') {
+                        break;
+                    }
+                }
+                self.line("\u{0}", || {
+                    format!("{name}:{n} (longer than {MAX_LINE} bytes)")
+                });
+                continue;
+            }
             match std::str::from_utf8(&buf) {
                 Ok(text) => self.line(text, || format!("{name}:{n}")),
                 Err(_) => self.line("\u{0}", || format!("{name}:{n} (not UTF-8)")),
@@ -245,6 +261,10 @@ impl Reader {
         }
     }
 }
+
+/// The longest line taken for a record: records are about 1.3 KB, and a policy's findings
+/// with long host names stay far below this.
+pub const MAX_LINE: u64 = 1 << 20;
 
 /// Runs `report`.
 pub fn run(a: &ReportArgs) -> Result<ExitCode, Failure> {
@@ -341,5 +361,16 @@ mod tests {
         );
         assert!(text.contains("SENSOR"), "{text}");
         assert!(text.contains("what to change: upgrade"), "{text}");
+    }
+
+    #[test]
+    fn an_overlong_line_is_skipped_without_losing_the_next() {
+        let mut r = Reader::new(vec![]);
+        let good = r#"{"ts":"2024-01-01T00:00:00Z","client_ip":"10.0.0.1","server_ip":"10.0.0.2","sni":null,"ja4":null,"version_offered_max":"TLS 1.2","version":null,"stack":null}"#;
+        let long = "x".repeat(3 * MAX_LINE as usize);
+        let input = format!("{long}\n{good}\n{long}");
+        r.read(input.as_bytes(), "t").unwrap();
+        assert_eq!((r.records, r.malformed), (1, 2));
+        assert!(r.first_error.unwrap().contains("t:1 (longer than"));
     }
 }
