@@ -55,6 +55,10 @@ pub struct Common {
     /// Most MiB held in reassembly buffers by all flows together.
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub max_buffer_mib: usize,
+    /// The sensor's name in each record (`sensor`), so that records of several gateways
+    /// stay apart in one report [default: the host name].
+    #[arg(long, value_name = "NAME")]
+    pub sensor: Option<String>,
     /// Analyzer threads: flows are sharded by a symmetric hash of their endpoints (records
     /// then come out in a different order).
     #[arg(long, default_value_t = 1, value_name = "N")]
@@ -123,6 +127,16 @@ pub fn build_policies(c: &Common) -> Result<Vec<Policy>, Failure> {
         }
     }
     Ok(out)
+}
+
+/// `--sensor`, or the host name (empty when it cannot be read).
+pub fn sensor_name(c: &Common) -> String {
+    c.sensor.clone().unwrap_or_else(|| {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default()
+    })
 }
 
 pub fn flow_config(c: &Common) -> FlowConfig {

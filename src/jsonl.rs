@@ -62,6 +62,8 @@ macro_rules! key {
     };
 }
 
+mod ecs;
+
 /// A write position in a slice sized beforehand.
 struct Cursor<'a> {
     buf: &'a mut [u8],
@@ -267,6 +269,9 @@ fn civil_date(days: u64) -> [u8; 10] {
 pub struct LineWriter {
     source: String,
     source_json: Vec<u8>,
+    /// The sensor's name (`--sensor`, the host name by default), and escaped.
+    sensor: String,
+    sensor_json: Vec<u8>,
     /// The last timestamp's whole second and its text up to the fraction.
     second: Option<(u64, [u8; SECOND_LEN])>,
     /// Names of recent cipher suites, by a few bits of their value.
@@ -281,6 +286,8 @@ impl Default for LineWriter {
         LineWriter {
             source: String::new(),
             source_json: b"\"\"".to_vec(),
+            sensor: String::new(),
+            sensor_json: b"\"\"".to_vec(),
             second: None,
             ciphers: [None; 16],
             scratch: Vec::new(),
@@ -293,11 +300,12 @@ impl Default for LineWriter {
 fn line_bound(
     r: &FlowRecord,
     source_json: &[u8],
+    sensor_json: &[u8],
     eval: Option<&Evaluation>,
     stack: Option<&StackMatch>,
 ) -> usize {
     let opt = |s: Option<&str>| s.map_or(4, |s| s.len() + 2);
-    let mut n = FIXED_ROOM + source_json.len();
+    let mut n = FIXED_ROOM + source_json.len() + sensor_json.len();
     // `,"transport":"quic","quic_version":"0x0000000a"`: keys, longest names.
     n += r#","transport":"quic","quic_version":"0x0000000a""#.len();
     if r.first_seen > helloscope_capture::MAX_TIMESTAMP {
@@ -339,7 +347,34 @@ fn line_bound(
     n
 }
 
+/// `s` as a JSON string.
+fn escaped(s: &str) -> Vec<u8> {
+    let mut buf = vec![0; esc_len(s)];
+    let mut c = Cursor {
+        buf: &mut buf,
+        pos: 0,
+    };
+    c.string(s);
+    let n = c.pos;
+    buf.truncate(n);
+    buf
+}
+
 impl LineWriter {
+    /// A writer whose lines name `sensor`.
+    pub fn new(sensor: &str) -> Self {
+        LineWriter {
+            sensor: sensor.to_owned(),
+            sensor_json: escaped(sensor),
+            ..LineWriter::default()
+        }
+    }
+
+    /// The sensor's name.
+    pub fn sensor(&self) -> &str {
+        &self.sensor
+    }
+
     /// Appends the jsonl line of `r` (without the newline): the documented schema (README,
     /// "Output"), keys in the documented order.
     pub fn write_line(
@@ -351,20 +386,12 @@ impl LineWriter {
         stack: Option<&StackMatch>,
     ) {
         if self.source != source {
-            let mut buf = vec![0; esc_len(source)];
-            let mut c = Cursor {
-                buf: &mut buf,
-                pos: 0,
-            };
-            c.string(source);
-            let n = c.pos;
-            buf.truncate(n);
             self.source = source.to_owned();
-            self.source_json = buf;
+            self.source_json = escaped(source);
         }
         let ch = r.client_hello.as_ref();
         let sh = r.server_hello.as_ref();
-        let bound = line_bound(r, &self.source_json, eval, stack);
+        let bound = line_bound(r, &self.source_json, &self.sensor_json, eval, stack);
         // Taken out while written into, so that the other kept things stay usable.
         let mut scratch = std::mem::take(&mut self.scratch);
         if scratch.len() < bound {
@@ -379,6 +406,8 @@ impl LineWriter {
         self.timestamp(&mut c, r.first_seen);
         key!(c, "source");
         c.put_slice(&self.source_json);
+        key!(c, "sensor");
+        c.put_slice(&self.sensor_json);
         key!(c, "client_ip");
         c.ip(r.client.ip());
         key!(c, "client_port");
@@ -650,9 +679,23 @@ mod tests {
         eval: Option<&Evaluation>,
         stack: Option<&StackMatch>,
     ) {
+        same_as_serde_named(r, "gw \"1\"", source, eval, stack);
+    }
+
+    fn same_as_serde_named(
+        r: &FlowRecord,
+        sensor: &str,
+        source: &str,
+        eval: Option<&Evaluation>,
+        stack: Option<&StackMatch>,
+    ) {
         let mut ours = Vec::new();
-        LineWriter::default().write_line(&mut ours, r, source, eval, stack);
-        let serde = serde_json::to_vec(&FlowJson::new(r, source, eval, stack)).unwrap();
+        LineWriter::new(sensor).write_line(&mut ours, r, source, eval, stack);
+        let serde = serde_json::to_vec(&FlowJson {
+            sensor: sensor.into(),
+            ..FlowJson::new(r, source, eval, stack)
+        })
+        .unwrap();
         assert_eq!(
             String::from_utf8_lossy(&ours),
             String::from_utf8_lossy(&serde)
@@ -781,6 +824,7 @@ mod tests {
             None,
         );
         same_as_serde_with(&r, &worst, Some(&eval), Some(&stack));
+        same_as_serde_named(&r, &worst, &worst, Some(&eval), Some(&stack));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod parallel;
 mod policy;
 mod probe;
 mod report;
+mod report_cmd;
 mod sink;
 mod sniff;
 mod stack;
@@ -38,6 +39,10 @@ enum Command {
     /// Watch a live interface; records stream out as flows are decided, Ctrl-C stops.
     #[command(after_help = sniff::EXAMPLES_SNIFF)]
     Sniff(sniff::SniffArgs),
+    /// The readiness report from jsonl records of any number of sensors (`-` for standard
+    /// input): exit status 1 when some client breaks or fails, 2 on unreadable input.
+    #[command(after_help = report_cmd::EXAMPLES_REPORT)]
+    Report(report_cmd::ReportArgs),
     /// Print every field and fingerprint of one raw record or hello (hex on the command line,
     /// or a file holding hex or raw bytes).
     Decode {
@@ -55,6 +60,7 @@ fn main() -> ExitCode {
     let r = match &cli.command {
         Command::Analyze(a) => analyze::run(a),
         Command::Sniff(s) => sniff::run(s),
+        Command::Report(a) => report_cmd::run(a),
         Command::Decode { input } => decode::run(input),
         Command::Probe(p) => probe::run(p),
     };

@@ -15,6 +15,8 @@ pub enum Format {
     Table,
     Jsonl,
     Csv,
+    /// jsonl with Elastic Common Schema field names.
+    Ecs,
 }
 
 #[derive(Serialize)]
@@ -72,6 +74,8 @@ pub struct PolicyJson {
 pub struct FlowJson {
     pub ts: String,
     pub source: String,
+    /// The sensor that wrote the record (`--sensor`, the host name by default).
+    pub sensor: String,
     pub client_ip: String,
     pub client_port: u16,
     pub server_ip: String,
@@ -213,6 +217,7 @@ impl FlowJson {
         FlowJson {
             ts: rfc3339_micros(r.first_seen),
             source: source.to_owned(),
+            sensor: String::new(),
             client_ip: r.client.ip().to_string(),
             client_port: r.client.port(),
             server_ip: r.server.ip().to_string(),

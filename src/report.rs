@@ -15,6 +15,8 @@ use crate::stack::StackMatch;
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
     profile: String,
+    /// The sensor that saw the client: addresses repeat from one site to the next.
+    sensor: String,
     client_ip: String,
     ja4: String,
     host: String,
@@ -25,7 +27,7 @@ struct Group {
     offered_max: BTreeSet<TlsVersion>,
     negotiated: BTreeSet<TlsVersion>,
     verdict: Option<Verdict>,
-    findings: BTreeSet<&'static str>,
+    findings: BTreeSet<String>,
     first: Duration,
     last: Duration,
     min_version: Option<TlsVersion>,
@@ -45,7 +47,8 @@ pub struct Report {
     /// Flows of groups past `max_groups`, all in one.
     other: Option<Group>,
     max_groups: usize,
-    mins: BTreeMap<String, TlsVersion>,
+    /// Each policy's minimum; `None` for a profile read from records whose policy is unknown.
+    mins: BTreeMap<String, Option<TlsVersion>>,
 }
 
 impl Default for Report {
@@ -55,23 +58,54 @@ impl Default for Report {
 }
 
 impl Group {
-    fn new(r: &FlowRecord, min: Option<TlsVersion>, stack: Option<&StackMatch>) -> Self {
+    fn new(f: &Flow<'_>) -> Self {
         Group {
             flows: 0,
             offered_max: BTreeSet::new(),
             negotiated: BTreeSet::new(),
             verdict: None,
             findings: BTreeSet::new(),
-            first: r.first_seen,
-            last: r.last_seen,
-            min_version: min,
-            stack: stack.map_or_else(|| "-".into(), StackMatch::label),
+            first: f.first,
+            last: f.last,
+            min_version: f.policy.as_ref().and_then(|p| p.min),
+            stack: f.stack.unwrap_or("-").to_owned(),
             remediation: None,
         }
     }
 }
 
-fn disabled_text(min: TlsVersion) -> String {
+/// One flow as the report sees it: from a record in memory, or a jsonl line read back by
+/// `helloscope report`.
+pub struct Flow<'a> {
+    pub sensor: &'a str,
+    pub client_ip: &'a str,
+    pub server_ip: &'a str,
+    pub sni: Option<&'a str>,
+    pub ja4: Option<&'a str>,
+    pub offered_max: Option<TlsVersion>,
+    pub negotiated: Option<TlsVersion>,
+    pub first: Duration,
+    pub last: Duration,
+    pub policy: Option<FlowPolicy<'a>>,
+    /// The stack's label (`OpenSSL (curl)`).
+    pub stack: Option<&'a str>,
+    /// What to change in that stack.
+    pub remediation: Option<&'a str>,
+}
+
+/// The policy's judgement of a flow.
+pub struct FlowPolicy<'a> {
+    pub profile: &'a str,
+    pub verdict: Verdict,
+    /// The version the policy asks for, when known.
+    pub min: Option<TlsVersion>,
+    pub findings: Vec<&'a str>,
+}
+
+fn disabled_text(min: Option<TlsVersion>) -> String {
+    let Some(min) = min else {
+        return "versions below the policy's minimum are disabled".into();
+    };
     match min {
         TlsVersion::Tls12 => "TLS 1.0/1.1 is disabled".into(),
         TlsVersion::Tls11 => "TLS 1.0 is disabled".into(),
@@ -99,55 +133,88 @@ impl Report {
         stack: Option<&StackMatch>,
     ) {
         let ch = r.client_hello.as_ref();
+        let (client_ip, server_ip) = (r.client.ip().to_string(), r.server.ip().to_string());
+        let label = stack.map(StackMatch::label);
+        self.add_flow(&Flow {
+            sensor: "",
+            client_ip: &client_ip,
+            server_ip: &server_ip,
+            sni: ch.and_then(|c| c.sni.as_deref()),
+            ja4: ch.and_then(|c| c.ja4.as_deref()),
+            offered_max: ch.map(|c| c.version_offered_max),
+            negotiated: r.server_hello.as_ref().map(|s| s.version),
+            first: r.first_seen,
+            last: r.last_seen,
+            policy: eval.map(|e| FlowPolicy {
+                profile: &e.profile,
+                verdict: e.verdict,
+                min,
+                findings: e.findings.iter().map(|f| f.code).collect(),
+            }),
+            stack: label.as_deref(),
+            remediation: stack.and_then(|s| s.remediation.as_deref()),
+        });
+    }
+
+    /// Adds one flow; memory grows with distinct groups (client, host, policy), not flows.
+    pub fn add_flow(&mut self, f: &Flow<'_>) {
         let key = Key {
-            profile: eval
-                .map(|e| e.profile.clone())
-                .unwrap_or_else(|| "-".into()),
-            client_ip: r.client.ip().to_string(),
-            ja4: ch.and_then(|c| c.ja4.as_deref()).unwrap_or("-").to_owned(),
-            host: ch
-                .and_then(|c| c.sni.clone())
-                .unwrap_or_else(|| format!("{} (no SNI)", r.server.ip())),
+            profile: f.policy.as_ref().map_or("-", |p| p.profile).to_owned(),
+            sensor: f.sensor.to_owned(),
+            client_ip: f.client_ip.to_owned(),
+            ja4: f.ja4.unwrap_or("-").to_owned(),
+            host: f
+                .sni
+                .map_or_else(|| format!("{} (no SNI)", f.server_ip), str::to_owned),
         };
-        if let (Some(e), Some(m)) = (eval, min) {
-            self.mins.insert(e.profile.clone(), m);
+        if let Some(p) = &f.policy {
+            if p.min.is_some() || !self.mins.contains_key(p.profile) {
+                self.mins.insert(p.profile.to_owned(), p.min);
+            }
         }
         let g = if self.groups.len() < self.max_groups || self.groups.contains_key(&key) {
-            self.groups
-                .entry(key)
-                .or_insert_with(|| Group::new(r, min, stack))
+            self.groups.entry(key).or_insert_with(|| Group::new(f))
         } else {
-            self.other.get_or_insert_with(|| Group::new(r, min, stack))
+            self.other.get_or_insert_with(|| Group::new(f))
         };
-        if let Some(s) = stack.filter(|s| s.remediation.is_some()) {
-            g.remediation = s.remediation.clone();
+        if let Some(r) = f.remediation {
+            if g.remediation.as_deref() != Some(r) {
+                g.remediation = Some(r.into());
+            }
         }
         g.flows += 1;
-        if let Some(c) = ch {
-            g.offered_max.insert(c.version_offered_max);
+        g.offered_max.extend(f.offered_max);
+        g.negotiated.extend(f.negotiated);
+        if let Some(p) = &f.policy {
+            g.verdict = Some(g.verdict.map_or(p.verdict, |v| v.max(p.verdict)));
+            for code in &p.findings {
+                if !g.findings.contains(*code) {
+                    g.findings.insert((*code).to_owned());
+                }
+            }
         }
-        if let Some(s) = &r.server_hello {
-            g.negotiated.insert(s.version);
-        }
-        if let Some(e) = eval {
-            g.verdict = Some(g.verdict.map_or(e.verdict, |v| v.max(e.verdict)));
-            g.findings.extend(e.findings.iter().map(|f| f.code));
-        }
-        g.first = g.first.min(r.first_seen);
-        g.last = g.last.max(r.last_seen);
+        g.first = g.first.min(f.first);
+        g.last = g.last.max(f.last);
+    }
+
+    /// Some client breaks or already fails under a policy: the exit status is 1.
+    pub fn has_problems(&self) -> bool {
+        self.groups
+            .values()
+            .any(|g| matches!(g.verdict, Some(Verdict::Breaks | Verdict::Failing)))
     }
 
     pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
         // Headline: distinct clients (address + JA4) that break or already fail.
         if self.mins.is_empty() {
-            let weak: BTreeSet<(&str, &str)> = self
+            let weak: BTreeSet<(&str, &str, &str)> = self
                 .groups
                 .iter()
                 .filter(|(_, g)| {
                     g.offered_max.iter().all(|v| *v < TlsVersion::Tls12)
                         && !g.offered_max.is_empty()
                 })
-                .map(|(k, _)| (k.client_ip.as_str(), k.ja4.as_str()))
+                .map(|(k, _)| (k.sensor.as_str(), k.client_ip.as_str(), k.ja4.as_str()))
                 .collect();
             writeln!(
                 out,
@@ -162,10 +229,10 @@ impl Report {
             for (k, g) in self.groups.iter().filter(|(k, _)| &k.profile == profile) {
                 match g.verdict {
                     Some(Verdict::Breaks) => {
-                        breaks.insert((k.client_ip.as_str(), k.ja4.as_str()));
+                        breaks.insert((k.sensor.as_str(), k.client_ip.as_str(), k.ja4.as_str()));
                     }
                     Some(Verdict::Failing) => {
-                        failing.insert((k.client_ip.as_str(), k.ja4.as_str()));
+                        failing.insert((k.sensor.as_str(), k.client_ip.as_str(), k.ja4.as_str()));
                     }
                     _ => {}
                 }
@@ -202,12 +269,19 @@ impl Report {
             "LAST SEEN",
             "FINDINGS",
         ];
+        // Records of several sensors (`helloscope report`): which one saw the client.
+        let sensors: BTreeSet<&str> = self.groups.keys().map(|k| k.sensor.as_str()).collect();
+        let by_sensor = sensors.len() > 1;
         let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+        if by_sensor {
+            rows[0].insert(1, "SENSOR".into());
+        }
         let mut sorted: Vec<(&Key, &Group)> = self.groups.iter().collect();
         // Clients of one stack together, the worst verdict first within each.
         sorted.sort_by(|a, b| (&a.1.stack, b.1.verdict, a.0).cmp(&(&b.1.stack, a.1.verdict, b.0)));
         let other_key = Key {
             profile: "-".into(),
+            sensor: "-".into(),
             client_ip: "other".into(),
             ja4: "-".into(),
             host: format!("(groups past the first {})", self.max_groups),
@@ -230,7 +304,7 @@ impl Report {
                         .join(", ")
                 }
             };
-            rows.push(vec![
+            let mut row = vec![
                 verdict,
                 escape_text(&k.client_ip).into_owned(),
                 escape_text(&k.ja4).into_owned(),
@@ -241,10 +315,18 @@ impl Report {
                 list(&g.negotiated),
                 rfc3339_micros(g.first).chars().take(19).collect(),
                 rfc3339_micros(g.last).chars().take(19).collect(),
-                g.findings.iter().copied().collect::<Vec<_>>().join(","),
-            ]);
+                g.findings
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ];
+            if by_sensor {
+                row.insert(1, k.sensor.clone());
+            }
+            rows.push(row);
         }
-        let mut widths = vec![0; header.len()];
+        let mut widths = vec![0; rows[0].len()];
         for r in &rows {
             for (w, c) in widths.iter_mut().zip(r) {
                 *w = (*w).max(c.chars().count());
@@ -264,14 +346,14 @@ impl Report {
     fn write_stacks(&self, out: &mut dyn Write) -> io::Result<()> {
         #[derive(Default)]
         struct PerStack<'a> {
-            clients: BTreeSet<(&'a str, &'a str)>,
-            problems: BTreeSet<(&'a str, &'a str)>,
+            clients: BTreeSet<(&'a str, &'a str, &'a str)>,
+            problems: BTreeSet<(&'a str, &'a str, &'a str)>,
             remediations: BTreeSet<&'a str>,
         }
         let mut by: BTreeMap<&str, PerStack> = BTreeMap::new();
         for (k, g) in &self.groups {
             let s = by.entry(g.stack.as_str()).or_default();
-            let client = (k.client_ip.as_str(), k.ja4.as_str());
+            let client = (k.sensor.as_str(), k.client_ip.as_str(), k.ja4.as_str());
             s.clients.insert(client);
             // Below TLS 1.2 with no policy, or a policy's breaks/failing.
             let below =

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use helloscope_capture::{FlowRecord, Stats};
 
-use crate::common::{build_policies, Common, Failure};
+use crate::common::{build_policies, sensor_name, Common, Failure};
 use crate::inputs::Sources;
 use crate::jsonl;
 use crate::output::{csv_row, FlowJson, Format, Table, CSV_HEADER};
@@ -58,6 +58,7 @@ pub struct Formatter {
     stacks: Arc<StackDb>,
     report: bool,
     sources: Sources,
+    sensor: String,
 }
 
 /// A record for the report: its evaluation and the version the policy asks for, its stack.
@@ -94,14 +95,27 @@ impl Formatter {
             out.lines
                 .reserve(helloscope_capture::sharded::RECORD_BATCH * LINE_ROOM);
         }
+        if out.writer.sensor() != self.sensor {
+            out.writer = jsonl::LineWriter::new(&self.sensor);
+        }
         let (stack, eval) = judge(&self.stacks, &self.policies, &r);
         out.problem |= eval.as_ref().is_some_and(|(e, _)| is_problem(e));
         match self.format {
             Format::Csv => {
                 let source = self.sources.of(r.first_seen);
-                let j = FlowJson::new(&r, source, eval.as_ref().map(|e| &e.0), stack.as_deref());
+                let j = FlowJson {
+                    sensor: self.sensor.clone(),
+                    ..FlowJson::new(&r, source, eval.as_ref().map(|e| &e.0), stack.as_deref())
+                };
                 out.lines.extend_from_slice(csv_row(&j).as_bytes());
             }
+            Format::Ecs => out.writer.write_ecs_line(
+                &mut out.lines,
+                &r,
+                self.sources.of(r.first_seen),
+                eval.as_ref().map(|e| &e.0),
+                stack.as_deref(),
+            ),
             _ => out.writer.write_line(
                 &mut out.lines,
                 &r,
@@ -225,6 +239,7 @@ pub struct Sink {
     print_report: bool,
     /// Files rotated so far.
     pub rotations: u64,
+    sensor: String,
 }
 
 impl Sink {
@@ -235,6 +250,7 @@ impl Sink {
             stacks: self.stacks.clone(),
             report: self.report.is_some(),
             sources: sources.clone(),
+            sensor: self.sensor.clone(),
         }
     }
 
@@ -279,16 +295,24 @@ impl Sink {
         let eval = eval.as_ref().map(|e| &e.0);
         let stack = stack.as_deref();
         match self.format {
-            Format::Jsonl => {
-                self.writer
-                    .write_line(&mut self.lines, r, source, eval, stack);
+            Format::Jsonl | Format::Ecs => {
+                if self.format == Format::Ecs {
+                    self.writer
+                        .write_ecs_line(&mut self.lines, r, source, eval, stack);
+                } else {
+                    self.writer
+                        .write_line(&mut self.lines, r, source, eval, stack);
+                }
                 self.lines.push(b'\n');
                 if self.streaming_table || self.lines.len() >= LINES_BUFFER {
                     self.write_lines()?;
                 }
             }
             Format::Csv => {
-                let j = FlowJson::new(r, source, eval, stack);
+                let j = FlowJson {
+                    sensor: self.sensor.clone(),
+                    ..FlowJson::new(r, source, eval, stack)
+                };
                 if !self.wrote_header {
                     writeln!(self.out, "{}", CSV_HEADER.join(","))?;
                     self.wrote_header = true;
@@ -506,6 +530,7 @@ fn build_sink(
     };
     // Appending to a file that has lines already: its csv header is there.
     let wrote_header = matches!(&out, Output::File(f) if f.written > 0);
+    let sensor = sensor_name(c);
     Ok(Sink {
         format,
         out,
@@ -517,9 +542,10 @@ fn build_sink(
         streaming_table: streaming,
         wrote_header,
         lines: Vec::with_capacity(LINES_BUFFER + 4096),
-        writer: jsonl::LineWriter::default(),
+        writer: jsonl::LineWriter::new(&sensor),
         rotation,
         print_report: c.report,
         rotations: 0,
+        sensor,
     })
 }

@@ -37,6 +37,7 @@ fn finding_codes(r: &Value) -> Vec<&str> {
 const KEYS: &[&str] = &[
     "ts",
     "source",
+    "sensor",
     "client_ip",
     "client_port",
     "server_ip",

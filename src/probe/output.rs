@@ -203,7 +203,8 @@ pub fn header(out: &mut impl Write, format: Format) -> io::Result<()> {
 pub fn write(out: &mut impl Write, format: Format, r: &HostReport) -> io::Result<()> {
     let j = host_json(r);
     match format {
-        Format::Jsonl => {
+        // ECS describes flows, not servers: a probe writes its own jsonl lines for either.
+        Format::Jsonl | Format::Ecs => {
             serde_json::to_writer(&mut *out, &j)?;
             writeln!(out)
         }
