@@ -65,6 +65,7 @@ fn analyze(
     progress: bool,
 ) -> Result<ExitCode, Failure> {
     let mut sink = make_sink(c, false)?;
+    sink.sources = files.to_vec();
     let mut total = Stats::default();
     let mut damaged = false;
     for path in files {

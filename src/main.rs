@@ -9,6 +9,7 @@ mod output;
 mod parallel;
 mod policy;
 mod report;
+mod report_html;
 mod sink;
 mod sniff;
 mod stack;

@@ -135,6 +135,11 @@ pub struct Sink {
     policies: Vec<Policy>,
     stacks: Arc<StackDb>,
     report: Option<Report>,
+    /// The text report is asked for (`--report`); the report may be kept for the page alone.
+    text_report: bool,
+    /// `--report-html`: where the page goes, and the sources it names.
+    report_html: Option<std::path::PathBuf>,
+    pub sources: Vec<String>,
     pub problems: bool,
     streaming_table: bool,
     wrote_header: bool,
@@ -248,7 +253,15 @@ impl Sink {
         if self.format == Format::Table && !self.streaming_table {
             self.table.write(&mut self.out)?;
         }
-        if let Some(rep) = &self.report {
+        if let (Some(rep), Some(path)) = (&self.report, &self.report_html) {
+            let analysed = crate::report_html::Analysed {
+                sources: &self.sources,
+                stats,
+            };
+            crate::report_html::write_file(path, rep, &analysed)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        }
+        if let Some(rep) = self.report.as_ref().filter(|_| self.text_report) {
             if self.format == Format::Table {
                 writeln!(self.out)?;
                 rep.write(&mut self.out)?;
@@ -333,7 +346,10 @@ pub fn make_sink(c: &Common, streaming: bool) -> Result<Sink, Failure> {
         table: Table::default(),
         policies: build_policies(c)?,
         stacks: Arc::new(StackDb::load(c.stack_file.as_deref()).map_err(Failure)?),
-        report: c.report.then(Report::default),
+        report: (c.report || c.report_html.is_some()).then(Report::default),
+        text_report: c.report,
+        report_html: c.report_html.clone(),
+        sources: Vec::new(),
         problems: false,
         streaming_table: streaming,
         wrote_header: false,
