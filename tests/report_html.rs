@@ -114,7 +114,7 @@ fn chart(dom: &str, name: &str) -> BTreeSet<(String, String, u64)> {
         let key = attr(row, "data-key");
         for bar in pieces(row, "<g class=\"bar\"") {
             let series = attr(bar, "data-series");
-            let n = text(&bar[..bar.find("</g>").unwrap()]);
+            let n = text(&bar[bar.find('>').unwrap() + 1..bar.find("</g>").unwrap()]);
             out.insert((key.clone(), series, n.trim().parse().unwrap()));
         }
     }
@@ -164,7 +164,7 @@ fn text_report(stderr: &str) -> TextReport {
     let header = lines[h];
     let starts: Vec<usize> = header
         .char_indices()
-        .filter(|(i, c)| *c != ' ' && (*i == 0 || header.as_bytes()[i - 1] == b' '))
+        .filter(|(i, c)| *c != ' ' && (*i == 0 || header[..*i].ends_with("  ")))
         .map(|(i, _)| i)
         .collect();
     let mut rows = Vec::new();
