@@ -63,7 +63,7 @@ impl Class {
     fn name(self) -> &'static str {
         match self {
             Class::Failing => "failing",
-            Class::Breaks => "breaks",
+            Class::Breaks => "breaking",
             Class::Below => "below TLS 1.2",
             Class::Fine => "ok",
         }
@@ -134,7 +134,13 @@ struct Bar {
 
 /// Horizontal stacked bars, each with its counts written out (they read in print and
 /// without colour). `chart` names the chart for the test and for screen readers.
-fn bar_chart(out: &mut String, chart: &str, title: &str, bars: &[Bar]) {
+fn bar_chart(
+    out: &mut String,
+    chart: &str,
+    title: &str,
+    bars: &[Bar],
+    word: fn(Class) -> &'static str,
+) {
     const LABEL_W: usize = 260;
     const BAR_W: usize = 380;
     const ROW_H: usize = 26;
@@ -184,7 +190,7 @@ fn bar_chart(out: &mut String, chart: &str, title: &str, bars: &[Bar]) {
             );
             x += w;
             if *n > 0 {
-                words.push(format!("{n} {}", class.name()));
+                words.push(format!("{n} {}", word(*class)));
             }
         }
         let _ = write!(
@@ -205,9 +211,7 @@ fn bar_chart(out: &mut String, chart: &str, title: &str, bars: &[Bar]) {
 type ClientKey<'a> = (&'a str, &'a str);
 
 /// Each client's worst class among the groups given.
-fn worst<'a>(
-    groups: impl Iterator<Item = &'a GroupView<'a>>,
-) -> BTreeMap<ClientKey<'a>, Class> {
+fn worst<'a>(groups: impl Iterator<Item = &'a GroupView<'a>>) -> BTreeMap<ClientKey<'a>, Class> {
     let mut m: BTreeMap<ClientKey<'a>, Class> = BTreeMap::new();
     for g in groups {
         let c = Class::of(g);
@@ -242,10 +246,7 @@ fn bucket_width(span: Duration) -> (u64, &'static str) {
 /// Breaking and failing clients per hour or day. A client counts in every bucket from the
 /// first to the last flow of its group (a fixed client drops out after its last old flow).
 fn timeline(out: &mut String, groups: &[GroupView<'_>]) {
-    let problems: Vec<&GroupView<'_>> = groups
-        .iter()
-        .filter(|g| Class::of(g).problem())
-        .collect();
+    let problems: Vec<&GroupView<'_>> = groups.iter().filter(|g| Class::of(g).problem()).collect();
     let (Some(start), Some(end)) = (
         problems.iter().map(|g| g.first).min(),
         problems.iter().map(|g| g.last).max(),
@@ -271,7 +272,7 @@ fn timeline(out: &mut String, groups: &[GroupView<'_>]) {
     let _ = write!(
         out,
         "<figure class=\"chart\" data-chart=\"timeline\"><figcaption>Clients that break or \
-         fail, per {unit} (UTC)</figcaption><svg role=\"img\" aria-label=\"Clients that break \
+         fail, per {unit} (UTC; a client counts from its first to its last such flow)</figcaption><svg role=\"img\" aria-label=\"Clients that break \
          or fail, per {unit}\" width=\"100%\" viewBox=\"0 0 920 230\">\
          <line x1=\"{left}\" y1=\"{bot}\" x2=\"{r}\" y2=\"{bot}\" class=\"axis\"></line>\
          <text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\" class=\"label\">{max}</text>\
@@ -332,7 +333,7 @@ fn timeline(out: &mut String, groups: &[GroupView<'_>]) {
 
 const STYLE: &str = r#"
 :root{--failing:#b2182b;--breaks:#e08214;--below:#8073ac;--ok:#4d9221;--fg:#1a1a1a;--muted:#555}
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);max-width:1200px;margin:1.5em auto;padding:0 1em}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);max-width:1400px;margin:1.5em auto;padding:0 1em}
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}
 .headline{font-size:1.2em;font-weight:600;margin:.3em 0}
 .muted{color:var(--muted)}
@@ -347,9 +348,9 @@ table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border:1px solid #bbb;padding:.25em .4em;vertical-align:top;text-align:left}
 th{background:#eee;cursor:pointer;user-select:none}th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
 td.v-failing{border-left:5px solid var(--failing)}td.v-breaks{border-left:5px solid var(--breaks)}td.v-below{border-left:5px solid var(--below)}
-.ja4,.mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
+.ja4,.mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:11px}
 .ja4{display:block;color:var(--muted)}
-.host{word-break:break-all}
+.host{min-width:8em;overflow-wrap:anywhere}td.rem{min-width:12em}
 .controls{margin:.5em 0}.controls input{font-size:1em;padding:.2em .4em;width:24em}
 dl.stats{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dt{font-weight:600}dd{margin:0}
 @media print{.controls{display:none}th{cursor:auto}body{max-width:none;margin:0}
@@ -396,10 +397,7 @@ fn base64(b: &[u8]) -> String {
 /// The page's rows: the groups that break or fail (or, where no policy covers them, offer
 /// less than TLS 1.2), the worst first, at most `MAX_ROWS`; and how many were left out.
 fn rows<'a>(groups: &'a [GroupView<'a>]) -> (Vec<&'a GroupView<'a>>, usize) {
-    let mut rows: Vec<&GroupView<'_>> = groups
-        .iter()
-        .filter(|g| Class::of(g).problem())
-        .collect();
+    let mut rows: Vec<&GroupView<'_>> = groups.iter().filter(|g| Class::of(g).problem()).collect();
     rows.sort_by(|a, b| {
         (Class::of(b), b.flows, b.last)
             .cmp(&(Class::of(a), a.flows, a.last))
@@ -470,7 +468,13 @@ pub fn render(report: &Report, analysed: &Analysed<'_>) -> String {
             counts: count(&m, &[Class::Below, Class::Fine]),
         });
     }
-    bar_chart(&mut o, "verdict", "Clients by verdict, per policy", &verdict_bars);
+    bar_chart(
+        &mut o,
+        "verdict",
+        "Clients by verdict, per policy",
+        &verdict_bars,
+        Class::name,
+    );
 
     // By host: the most affected hosts.
     let mut by_host: BTreeMap<&str, Vec<&GroupView<'_>>> = BTreeMap::new();
@@ -486,20 +490,19 @@ pub fn render(report: &Report, analysed: &Analysed<'_>) -> String {
         .collect();
     let problems = |b: &Bar| -> (usize, usize) {
         (
-            b.counts
-                .iter()
-                .filter(|c| c.0.problem())
-                .map(|c| c.1)
-                .sum(),
+            b.counts.iter().filter(|c| c.0.problem()).map(|c| c.1).sum(),
             b.counts.iter().map(|c| c.1).sum(),
         )
     };
     host_bars.sort_by(|a, b| problems(b).cmp(&problems(a)).then(a.label.cmp(&b.label)));
     let more_hosts = host_bars.len().saturating_sub(MAX_BARS);
     host_bars.truncate(MAX_BARS);
-    bar_chart(&mut o, "host", "Clients by host", &host_bars);
+    bar_chart(&mut o, "host", "Clients by host", &host_bars, Class::name);
     if more_hosts > 0 {
-        let _ = writeln!(o, "<p class=\"muted\">{more_hosts} more hosts not shown.</p>");
+        let _ = writeln!(
+            o,
+            "<p class=\"muted\">{more_hosts} more hosts not shown.</p>"
+        );
     }
 
     // By stack: clients, and those below the minimum, as the text report counts them.
@@ -526,9 +529,19 @@ pub fn render(report: &Report, analysed: &Analysed<'_>) -> String {
         "stack",
         "Clients by TLS stack (below the minimum, the rest)",
         &stack_bars,
+        |c| {
+            if c.problem() {
+                "below the minimum"
+            } else {
+                "ok"
+            }
+        },
     );
     if more_stacks > 0 {
-        let _ = writeln!(o, "<p class=\"muted\">{more_stacks} more stacks not shown.</p>");
+        let _ = writeln!(
+            o,
+            "<p class=\"muted\">{more_stacks} more stacks not shown.</p>"
+        );
     }
     timeline(&mut o, &groups);
     o.push_str("</div>\n");
@@ -542,9 +555,7 @@ pub fn render(report: &Report, analysed: &Analysed<'_>) -> String {
          <div class=\"controls\"><label>Filter: <input id=\"filter\" type=\"search\" \
          placeholder=\"host, address, stack, finding…\"></label> <span id=\"shown\"></span></div>",
         if more > 0 {
-            format!(
-                " Only the worst {MAX_ROWS} rows are shown: {more} more rows are not."
-            )
+            format!(" Only the worst {MAX_ROWS} rows are shown: {more} more rows are not.")
         } else {
             String::new()
         }
@@ -567,7 +578,7 @@ pub fn render(report: &Report, analysed: &Analysed<'_>) -> String {
              <td><span class=\"ip\">{ip}</span><span class=\"ja4\">{ja4}</span></td>\
              <td class=\"host\">{host}</td><td>{off}</td><td>{neg}</td><td>{stack}</td>\
              <td data-sort=\"{flows}\">{flows}</td><td class=\"mono\">{first}</td>\
-             <td class=\"mono\">{last}</td><td>{find}</td><td>{rem}</td></tr>",
+             <td class=\"mono\">{last}</td><td>{find}</td><td class=\"rem\">{rem}</td></tr>",
             cs = c.css(),
             rank = c as u8,
             v = esc(&verdict),
@@ -605,9 +616,15 @@ pub fn render(report: &Report, analysed: &Analysed<'_>) -> String {
         let _ = write!(o, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));
     };
     if let (Some(s), Some(e)) = (start, end) {
-        dd("Time range (TLS flows)", format!("{} to {} UTC", time(s), time(e)));
+        dd(
+            "Time range (TLS flows)",
+            format!("{} to {} UTC", time(s), time(e)),
+        );
     }
-    dd("Packets", format!("{} ({} bytes)", stats.packets, stats.bytes));
+    dd(
+        "Packets",
+        format!("{} ({} bytes)", stats.packets, stats.bytes),
+    );
     dd("TLS flows reported", stats.records.to_string());
     dd("Non-TLS flows ignored", stats.flows_not_tls.to_string());
     dd(
@@ -633,9 +650,15 @@ pub fn render(report: &Report, analysed: &Analysed<'_>) -> String {
             "Flows with conflicting overlapping segments",
         ),
         (stats.flows_malformed, "Flows that stopped parsing as TLS"),
-        (stats.buffers_shed, "Flow buffers dropped to stay under the memory limit"),
+        (
+            stats.buffers_shed,
+            "Flow buffers dropped to stay under the memory limit",
+        ),
         (stats.ip_fragments_dropped, "IP fragments dropped"),
-        (stats.ip_datagrams_incomplete, "IP datagrams left incomplete"),
+        (
+            stats.ip_datagrams_incomplete,
+            "IP datagrams left incomplete",
+        ),
         (stats.tunnelled_segments, "TCP segments from tunnels"),
     ] {
         if n > 0 {
@@ -677,7 +700,10 @@ mod tests {
             "&lt;script&gt;&quot;a&quot;&amp;&#39;b&#39;&lt;/style&gt;"
         );
         assert_eq!(esc("a\u{0}b\u{202e}c\u{7f}"), "a\\u{0}b\\u{202e}c\\u{7f}");
-        assert_eq!(esc("caf\u{e9}.example\u{fffd}"), "caf\u{e9}.example\u{fffd}");
+        assert_eq!(
+            esc("caf\u{e9}.example\u{fffd}"),
+            "caf\u{e9}.example\u{fffd}"
+        );
     }
 
     #[test]

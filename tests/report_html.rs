@@ -387,32 +387,78 @@ const HOSTILE: [&[u8]; 8] = [
     b"\xe2\x80\xaeelpmaxe.evil",
 ];
 
-#[test]
-fn hostile_server_names_are_text() {
-    let path = dir().join("hostile.pcap");
+/// A capture of one flow per (client address, client port, server name): SYN, SYN-ACK, and
+/// the ClientHello.
+fn capture(name: &str, flows: impl Iterator<Item = ([u8; 4], u16, Vec<u8>)>) -> PathBuf {
+    let path = dir().join(name);
     let mut w = gen::PcapWriter::new(std::io::BufWriter::new(
         std::fs::File::create(&path).unwrap(),
     ));
-    for (i, sni) in HOSTILE.iter().enumerate() {
-        let c = ([10, 0, 0, 1 + i as u8], 40000 + i as u16);
+    for (ip, port, sni) in flows {
+        let c = (ip, port);
         let s = ([192, 0, 2, 1], 443);
         w.tcp(c, s, 1000, 0, 0x02, &[]);
         w.tcp(s, c, 5000, 1001, 0x12, &[]);
-        w.tcp(c, s, 1001, 5001, 0x18, &hello_for(sni));
+        w.tcp(c, s, 1001, 5001, 0x18, &hello_for(&sni));
     }
     w.w.flush().unwrap();
-    drop(w);
-    let page = dir().join("hostile.html");
-    let (stderr, html) = analyze(
-        &[
-            "--min-version",
-            "1.2",
-            "--host-ip",
-            "192.0.2.0/24",
-            path.to_str().unwrap(),
-        ],
-        &page,
+    path
+}
+
+const POLICY: [&str; 4] = ["--min-version", "1.2", "--host-ip", "192.0.2.0/24"];
+
+/// The page grows with distinct clients, not flows; past `MAX_ROWS` (2000) client rows the
+/// table keeps 2000 and says how many more there are.
+#[test]
+fn bounded_by_clients() {
+    let one_client = |flows: u16| {
+        let path = capture(
+            &format!("one-{flows}.pcap"),
+            (0..flows).map(|i| ([10, 1, 0, 1], 20000 + i, b"api.example.com".to_vec())),
+        );
+        let page = dir().join(format!("one-{flows}.html"));
+        let mut args = POLICY.to_vec();
+        args.push(path.to_str().unwrap());
+        analyze(&args, &page).1
+    };
+    let (few, many) = (one_client(10), one_client(5000));
+    assert_eq!(table_rows(&many).len(), 1);
+    assert!(
+        few.len().abs_diff(many.len()) < 200,
+        "10 flows: {} bytes, 5000 flows: {} bytes",
+        few.len(),
+        many.len()
     );
+
+    let path = capture(
+        "clients.pcap",
+        (0..2100u32).map(|i| {
+            let [_, _, a, b] = i.to_be_bytes();
+            ([10, 2, a, b], 30000, b"api.example.com".to_vec())
+        }),
+    );
+    let page = dir().join("clients.html");
+    let mut args = POLICY.to_vec();
+    args.push(path.to_str().unwrap());
+    let (stderr, html) = analyze(&args, &page);
+    assert!(stderr.contains("2100 clients will break"), "{stderr}");
+    assert_eq!(table_rows(&html).len(), 2000);
+    assert!(html.contains("100 more rows are not"), "the page says so");
+}
+
+#[test]
+fn hostile_server_names_are_text() {
+    let path = capture(
+        "hostile.pcap",
+        HOSTILE
+            .iter()
+            .enumerate()
+            .map(|(i, sni)| ([10, 0, 0, 1 + i as u8], 40000 + i as u16, sni.to_vec())),
+    );
+    let page = dir().join("hostile.html");
+    let mut args = POLICY.to_vec();
+    args.push(path.to_str().unwrap());
+    let (stderr, html) = analyze(&args, &page);
     assert!(stderr.contains("8 clients will break"), "{stderr}");
 
     // As written: one script and one style element, the page's own; no markup from a name.
