@@ -116,6 +116,7 @@ fn sniff(o: SniffOptions<'_>, c: &Common) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure(format!("cannot install the Ctrl-C handler: {e}")))?;
     }
     let mut sink = make_sink(c, true)?;
+    sink.sources = vec![format!("interface {}", o.interface)];
     let mut analyzer = Analyzer::new(flow_config(c));
     let link = source.link_type();
     let mut io_err: Option<io::Error> = None;
