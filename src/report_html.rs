@@ -365,15 +365,21 @@ var t=document.getElementById('clients');if(!t)return;
 var body=t.tBodies[0],heads=t.tHead.rows[0].cells,f=document.getElementById('filter'),shown=document.getElementById('shown');
 function key(r,i){var c=r.cells[i];var s=c.getAttribute('data-sort');return s!==null?s:c.textContent.toLowerCase();}
 function count(){var n=0;for(var r of body.rows){if(!r.hidden)n++;}shown.textContent=n+' of '+body.rows.length+' rows shown';}
-for(let i=0;i<heads.length;i++){heads[i].tabIndex=0;var go=function(){
-var asc=heads[i].getAttribute('aria-sort')!=='ascending';
+function sort(i,asc){
 for(var h of heads)h.removeAttribute('aria-sort');heads[i].setAttribute('aria-sort',asc?'ascending':'descending');
-var rows=Array.prototype.slice.call(body.rows);var num=heads[i].getAttribute('data-type')==='num';
+var rows=Array.prototype.slice.call(body.rows),num=heads[i].getAttribute('data-type')==='num';
 rows.sort(function(a,b){var x=key(a,i),y=key(b,i);if(num){x=+x;y=+y;}var d=x<y?-1:x>y?1:0;return asc?d:-d;});
-for(var r of rows)body.appendChild(r);};
+for(var r of rows)body.appendChild(r);}
+function filter(){var q=f.value.toLowerCase();for(var r of body.rows){r.hidden=q!==''&&r.textContent.toLowerCase().indexOf(q)<0;}count();}
+for(let i=0;i<heads.length;i++){heads[i].tabIndex=0;
+let go=function(){sort(i,heads[i].getAttribute('aria-sort')!=='ascending');};
 heads[i].addEventListener('click',go);heads[i].addEventListener('keydown',function(e){if(e.key==='Enter')go();});}
-f.addEventListener('input',function(){var q=f.value.toLowerCase();for(var r of body.rows){r.hidden=q!==''&&r.textContent.toLowerCase().indexOf(q)<0;}count();});
-count();})();
+f.addEventListener('input',filter);
+// A link can carry a view: #q=TEXT&sort=COLUMN[&desc].
+var p=new URLSearchParams(location.hash.slice(1)),c=+p.get('sort');
+if(p.has('q'))f.value=p.get('q');
+if(p.has('sort')&&c>=0&&c<heads.length)sort(c,!p.has('desc'));
+filter();})();
 "#;
 
 fn base64(b: &[u8]) -> String {

@@ -34,6 +34,11 @@ fn analyze(args: &[&str], page: &Path) -> (String, String) {
 
 /// The DOM Chromium renders from the page (scripts run), or None when it is not installed.
 fn browser_dom(page: &Path) -> Option<String> {
+    browser_dom_at(page, "")
+}
+
+/// The same, for the page with a fragment (`#q=...`) on its address.
+fn browser_dom_at(page: &Path, fragment: &str) -> Option<String> {
     let bin = ["chromium", "chromium-browser"]
         .into_iter()
         .find(|b| Command::new(b).arg("--version").output().is_ok())?;
@@ -50,7 +55,7 @@ fn browser_dom(page: &Path) -> Option<String> {
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
+        .arg(format!("file://{}{fragment}", page.display()))
         .output()
         .unwrap();
     let dom = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -103,13 +108,18 @@ fn pieces<'a>(s: &'a str, open: &str) -> Vec<&'a str> {
 
 /// A chart's counts: (row key, series, count).
 fn chart(dom: &str, name: &str) -> BTreeSet<(String, String, u64)> {
+    chart_of(dom, name, "row")
+}
+
+/// The counts of a chart whose rows (or buckets) are `<g class="{row}">`.
+fn chart_of(dom: &str, name: &str, row: &str) -> BTreeSet<(String, String, u64)> {
     let fig = dom
         .split(&format!("data-chart=\"{name}\""))
         .nth(1)
         .unwrap_or_else(|| panic!("no chart {name}"));
     let fig = &fig[..fig.find("</figure>").unwrap()];
     let mut out = BTreeSet::new();
-    for row in pieces(fig, "<g class=\"row\"") {
+    for row in pieces(fig, &format!("<g class=\"{row}\"")) {
         let key = attr(row, "data-key");
         for bar in pieces(row, "<g class=\"bar\"") {
             let series = attr(bar, "data-series");
@@ -122,10 +132,16 @@ fn chart(dom: &str, name: &str) -> BTreeSet<(String, String, u64)> {
 
 /// The table's rows, each as its cells' text (the client cell as address and JA4).
 fn table_rows(dom: &str) -> Vec<Vec<String>> {
+    table_rows_shown(dom, false)
+}
+
+/// The same, only the rows not hidden when `shown_only`.
+fn table_rows_shown(dom: &str, shown_only: bool) -> Vec<Vec<String>> {
     let body = dom.split("<tbody>").nth(1).unwrap();
     let body = &body[..body.find("</tbody>").unwrap()];
     pieces(body, "<tr")
         .into_iter()
+        .filter(|r| !shown_only || !r[..r.find('>').unwrap()].contains("hidden"))
         .map(|r| {
             let r = &r[..r.find("</tr>").unwrap()];
             let mut cells: Vec<String> = Vec::new();
@@ -254,6 +270,69 @@ fn check_against_text(dom: &str, t: &TextReport, what: &str) {
         );
     }
 
+    // By host: each client (address + JA4) at its worst verdict for that host.
+    let mut per_host: std::collections::BTreeMap<(String, String, String), &str> =
+        Default::default();
+    for r in &t.rows {
+        let class = if r[0].starts_with("failing") {
+            "failing"
+        } else if r[0].starts_with("breaks") {
+            "breaks"
+        } else {
+            "ok"
+        };
+        let e = per_host
+            .entry((r[4].clone(), r[1].clone(), r[2].clone()))
+            .or_insert(class);
+        if class == "failing" || (class == "breaks" && *e == "ok") {
+            *e = class;
+        }
+    }
+    let hosts: BTreeSet<&String> = per_host.keys().map(|k| &k.0).collect();
+    let host_chart = chart(dom, "host");
+    for h in hosts {
+        for class in ["failing", "breaks", "ok"] {
+            let n = per_host
+                .iter()
+                .filter(|(k, v)| &k.0 == h && **v == class)
+                .count() as u64;
+            assert!(
+                host_chart.contains(&(h.clone(), class.into(), n)),
+                "{what}: {h} {class} {n} in {host_chart:?}"
+            );
+        }
+    }
+
+    // Timeline: per day (or hour), the clients whose rows that break or fail span it.
+    let timeline = chart_of(dom, "timeline", "bucket");
+    assert!(!timeline.is_empty(), "{what}: timeline");
+    for (key, series, n) in &timeline {
+        let k = key.trim_end_matches(":00");
+        let want = if series == "below" {
+            0
+        } else {
+            let mut clients: std::collections::BTreeMap<(&str, &str), &str> = Default::default();
+            for r in t
+                .rows
+                .iter()
+                .filter(|r| r[0].starts_with("breaks") || r[0].starts_with("failing"))
+                .filter(|r| &r[8][..k.len()] <= k && k <= &r[9][..k.len()])
+            {
+                let v = if r[0].starts_with("failing") {
+                    "failing"
+                } else {
+                    "breaks"
+                };
+                let e = clients.entry((&r[1], &r[2])).or_insert(v);
+                if v == "failing" {
+                    *e = v;
+                }
+            }
+            clients.values().filter(|v| **v == series).count() as u64
+        };
+        assert_eq!(*n, want, "{what}: timeline {key} {series}");
+    }
+
     // The text report's rows that break or fail, in the text report's columns: VERDICT CLIENT
     // JA4 STACK HOST FLOWS OFFERS NEGOTIATED FIRST LAST FINDINGS.
     let want: BTreeSet<Vec<String>> = t
@@ -323,8 +402,29 @@ fn bundled_captures_page_equals_text_report() {
     };
     check_against_text(&dom, &t, "browser DOM");
     // The page's script ran (the CSP's hash admits it): it counts the rows it shows.
-    let shown = format!("{n} of {n} rows shown", n = table_rows(&dom).len());
+    let all = table_rows(&dom).len();
+    let shown = format!("{all} of {all} rows shown");
     assert!(dom.contains(&shown), "script did not run: no {shown:?}");
+
+    // The script's filter and sort, driven by the address: login.procore.com's rows only,
+    // by flows (column 6), most first.
+    let dom = browser_dom_at(&page, "#q=login.procore&sort=6&desc").unwrap();
+    let rows = table_rows_shown(&dom, true);
+    let want = t
+        .rows
+        .iter()
+        .filter(|r| r[4] == "login.procore.com" && !r[0].starts_with("ready"))
+        .count();
+    assert!(want > 0);
+    assert_eq!(rows.len(), want, "filtered rows");
+    assert!(rows.iter().all(|r| r[3] == "login.procore.com"));
+    assert!(dom.contains(&format!("{want} of {all} rows shown")));
+    let flows: Vec<u64> = rows.iter().map(|r| r[7].parse().unwrap()).collect();
+    assert!(
+        flows.windows(2).all(|w| w[0] >= w[1]) && flows[0] > *flows.last().unwrap(),
+        "sorted by flows, most first: {flows:?}"
+    );
+    assert!(dom.contains("aria-sort=\"descending\""));
 }
 
 /// A real ClientHello (curl 7.88.1) rewritten to offer TLS 1.0 only (legacy_version 0x0301,
