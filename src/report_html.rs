@@ -162,8 +162,8 @@ fn bar_chart(
     );
     for (i, b) in bars.iter().enumerate() {
         let y = i * ROW_H + 4;
-        let label: String = if b.label.chars().count() > 38 {
-            b.label.chars().take(37).chain(['…']).collect()
+        let label: String = if b.label.chars().count() > 32 {
+            b.label.chars().take(31).chain(['…']).collect()
         } else {
             b.label.clone()
         };
@@ -268,7 +268,8 @@ fn timeline(out: &mut String, groups: &[GroupView<'_>]) {
     let series = [Class::Failing, Class::Breaks, Class::Below];
     let max = per.iter().map(|m| m.len()).max().unwrap_or(0).max(1);
     let (plot_w, plot_h, left, top) = (860.0, 180.0, 40.0, 10.0);
-    let bw = plot_w / n as f64;
+    // Few buckets stay narrow bars rather than one slab across the chart.
+    let bw = (plot_w / n as f64).min(48.0);
     let _ = write!(
         out,
         "<figure class=\"chart\" data-chart=\"timeline\"><figcaption>Clients that break or \
