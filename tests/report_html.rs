@@ -591,3 +591,42 @@ fn hostile_server_names_are_text() {
     assert!(!dom.contains("<img") && !dom.contains("<b>"));
     assert!(dom.contains("8 of 8 rows shown"), "the page's script ran");
 }
+
+/// With no policy the page judges every host as the text report does: clients offering less
+/// than TLS 1.2.
+#[test]
+fn no_policy_page_equals_text_report() {
+    let page = dir().join("nopolicy.html");
+    let (stderr, html) = analyze(&["captures/openssl.pcap", "captures/libraries.pcap"], &page);
+    let t = text_report(&stderr);
+    let n: u64 = t.headlines[0].split(' ').next().unwrap().parse().unwrap();
+    assert!(n > 0, "{stderr}");
+    let below = |r: &Vec<String>| r[6].split(", ").all(|v| v < "TLS 1.2" && v != "-");
+    let want: BTreeSet<(String, String, String)> = t
+        .rows
+        .iter()
+        .filter(|r| below(r))
+        .map(|r| (r[1].clone(), r[2].clone(), r[4].clone()))
+        .collect();
+    assert!(!want.is_empty());
+    let check = |dom: &str, what: &str| {
+        let verdicts = chart(dom, "verdict");
+        assert!(
+            verdicts.contains(&("all hosts (no policy)".into(), "below".into(), n)),
+            "{what}: {verdicts:?}"
+        );
+        let got: BTreeSet<(String, String, String)> = table_rows(dom)
+            .into_iter()
+            .map(|r| {
+                assert_eq!(r[0], "below TLS 1.2");
+                (r[1].clone(), r[2].clone(), r[3].clone())
+            })
+            .collect();
+        assert_eq!(got, want, "{what}: rows");
+    };
+    check(&html, "page");
+    match browser_dom(&page) {
+        Some(dom) => check(&dom, "browser DOM"),
+        None => skip_without_browser(),
+    }
+}
