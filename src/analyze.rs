@@ -64,6 +64,7 @@ fn analyze(
     let mut sink = make_sink(c, false)?;
     let mut inputs = Merged::open(files, filter)?;
     let sources = inputs.sources();
+    sink.analysed_sources = files.to_vec();
     // Compressed or piped inputs have no size to measure progress against.
     let pb = progress_bar(if inputs.plain { inputs.total_size() } else { 0 }, progress);
     let mut io_err: Option<io::Error> = None;

@@ -46,6 +46,10 @@ pub struct Common {
     /// in jsonl/csv; after the table otherwise).
     #[arg(long)]
     pub report: bool,
+    /// Write the readiness report as one self-contained HTML page to FILE (charts, the table
+    /// of clients that break or fail, what was analysed).
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
     /// Most flows tracked at once.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_flows: usize,

@@ -12,6 +12,7 @@ mod policy;
 mod probe;
 mod report;
 mod report_cmd;
+mod report_html;
 mod sink;
 mod sniff;
 mod stack;

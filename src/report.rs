@@ -385,6 +385,65 @@ impl Report {
     }
 }
 
+/// One group of the report (a client, the host it reached, under one policy), read by other
+/// views of the report (the HTML page, `report_html.rs`).
+pub struct GroupView<'a> {
+    pub profile: &'a str,
+    pub client_ip: &'a str,
+    pub ja4: &'a str,
+    pub host: &'a str,
+    pub flows: u64,
+    pub offered_max: &'a BTreeSet<TlsVersion>,
+    pub negotiated: &'a BTreeSet<TlsVersion>,
+    pub verdict: Option<Verdict>,
+    pub findings: &'a BTreeSet<String>,
+    pub first: Duration,
+    pub last: Duration,
+    pub stack: &'a str,
+    pub remediation: Option<&'a str>,
+}
+
+impl Report {
+    /// The groups, in the report's key order.
+    pub fn groups(&self) -> impl Iterator<Item = GroupView<'_>> {
+        self.groups.iter().map(|(k, g)| GroupView {
+            profile: &k.profile,
+            client_ip: &k.client_ip,
+            ja4: &k.ja4,
+            host: &k.host,
+            flows: g.flows,
+            offered_max: &g.offered_max,
+            negotiated: &g.negotiated,
+            verdict: g.verdict,
+            findings: &g.findings,
+            first: g.first,
+            last: g.last,
+            stack: &g.stack,
+            remediation: g.remediation.as_deref(),
+        })
+    }
+
+    /// The policies seen, with the version each asks for (policies read back from records
+    /// without a known minimum are left out).
+    pub fn policies(&self) -> impl Iterator<Item = (&str, TlsVersion)> {
+        self.mins
+            .iter()
+            .filter_map(|(p, m)| m.map(|m| (p.as_str(), m)))
+    }
+
+    /// The headline lines, word for word as the text report says them.
+    pub fn headlines(&self) -> Vec<String> {
+        let mut buf = Vec::new();
+        // Writing to memory does not fail.
+        let _ = self.write(&mut buf);
+        String::from_utf8_lossy(&buf)
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -227,6 +227,9 @@ pub struct Sink {
     policies: Vec<Policy>,
     stacks: Arc<StackDb>,
     report: Option<Report>,
+    /// `--report-html`: where the page goes, and the sources it names.
+    report_html: Option<std::path::PathBuf>,
+    pub analysed_sources: Vec<String>,
     pub problems: bool,
     streaming_table: bool,
     wrote_header: bool,
@@ -429,6 +432,14 @@ impl Sink {
         if self.format == Format::Table && !self.streaming_table {
             self.table.write(&mut self.out)?;
         }
+        if let (Some(rep), Some(path)) = (&self.report, &self.report_html) {
+            let analysed = crate::report_html::Analysed {
+                sources: &self.analysed_sources,
+                stats,
+            };
+            crate::report_html::write_file(path, rep, &analysed)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        }
         if let Some(rep) = self.report.as_ref().filter(|_| self.print_report) {
             if self.format == Format::Table {
                 writeln!(self.out)?;
@@ -537,7 +548,9 @@ fn build_sink(
         table: Table::default(),
         policies: build_policies(c)?,
         stacks: Arc::new(StackDb::load(c.stack_file.as_deref()).map_err(Failure)?),
-        report: (c.report || report).then(Report::default),
+        report: (c.report || report || c.report_html.is_some()).then(Report::default),
+        report_html: c.report_html.clone(),
+        analysed_sources: Vec::new(),
         problems: false,
         streaming_table: streaming,
         wrote_header,

@@ -338,6 +338,7 @@ fn sniff(o: SniffOptions<'_>, c: &Common) -> Result<ExitCode, Failure> {
         "helloscope: listening on {interface}{}",
         filter.map(|f| format!(" ({f})")).unwrap_or_default()
     );
+    out.sink.analysed_sources = vec![format!("interface {interface}")];
     let mut analyzer = Analyzer::new(flow_config(c));
     let link = source.link_type();
     let started = Instant::now();
