@@ -41,6 +41,9 @@ pub struct ReportArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (replaced atomically).
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
 }
 
 /// What the report needs of one jsonl line; the other keys are skipped.
@@ -304,6 +307,19 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, Failure> {
     };
     reader.report.write(&mut out)?;
     out.flush()?;
+    if let Some(path) = &a.report_html {
+        let stats = helloscope_capture::Stats {
+            records: reader.records,
+            ..Default::default()
+        };
+        let analysed = crate::report_html::Analysed {
+            sources: &a.files,
+            stats: &stats,
+            from_records: true,
+        };
+        crate::report_html::write_file(path, &reader.report, &analysed)
+            .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+    }
     let mut summary = format!("helloscope: {} records read", reader.records);
     if reader.malformed > 0 {
         summary.push_str(&format!(

@@ -30,9 +30,12 @@ const MAX_BUCKETS: u64 = 400;
 
 /// What was analysed, besides the flows the report holds.
 pub struct Analysed<'a> {
-    /// Capture files or interfaces read.
+    /// Capture files or interfaces read (or, for `helloscope report`, the jsonl files).
     pub sources: &'a [String],
     pub stats: &'a Stats,
+    /// The report was built from records read back (`helloscope report`), not from packets:
+    /// there are no packet counters to show, only the records.
+    pub from_records: bool,
 }
 
 /// Where a group stands: the policy's verdict, or, for flows no policy covers, whether the
@@ -633,11 +636,15 @@ pub fn render(report: &Report, analysed: &Analysed<'_>) -> String {
             format!("{} to {} UTC", time(s), time(e)),
         );
     }
-    dd(
-        "Packets",
-        format!("{} ({} bytes)", stats.packets, stats.bytes),
-    );
-    dd("TLS flows reported", stats.records.to_string());
+    if analysed.from_records {
+        dd("Records read", stats.records.to_string());
+    } else {
+        dd(
+            "Packets",
+            format!("{} ({} bytes)", stats.packets, stats.bytes),
+        );
+        dd("TLS flows reported", stats.records.to_string());
+    }
     dd("Non-TLS flows ignored", stats.flows_not_tls.to_string());
     dd(
         "Skipped packets",

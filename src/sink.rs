@@ -436,6 +436,7 @@ impl Sink {
             let analysed = crate::report_html::Analysed {
                 sources: &self.analysed_sources,
                 stats,
+                from_records: false,
             };
             crate::report_html::write_file(path, rep, &analysed)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;

@@ -123,3 +123,33 @@ fn lines_that_are_not_records_are_counted_and_exit_2() {
     let o = helloscope(&["report", "/nonexistent/flows.jsonl"], None);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `report --report-html`: the page built from records read back carries the text report's
+/// headline word for word, every breaking client's address, and says it read records (no
+/// packet counters it does not have).
+#[test]
+fn report_of_records_writes_the_page() {
+    let (records, expected, _) = analyze("gw1");
+    let input = temp("page.jsonl", &records);
+    let page = input.with_extension("html");
+    let o = helloscope(
+        &[
+            "report",
+            "--report-html",
+            page.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), expected);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let headline = expected.lines().next().unwrap();
+    assert!(headline.contains("will break"), "{headline}");
+    assert!(html.contains(headline), "{headline} in the page");
+    let n = records.lines().count();
+    assert!(
+        html.contains(&format!("<dt>Records read</dt><dd>{n}</dd>")),
+        "records, not packets"
+    );
+    assert!(!html.contains("<dt>Packets</dt>"));
+}
