@@ -728,11 +728,13 @@ pub(crate) struct FlowTable {
     next_sweep: Duration,
 }
 
-/// Most connections that sent nothing yet held at once, of `max_flows`: 7/16 of it, so that
-/// their table (48 bytes an entry) stays at the size under one load-factor step (a million
-/// flows: 2^19 slots, 25 MiB) rather than doubling.
+/// Most connections that sent nothing yet held at once, of `max_flows`: 7/32 of it (229 376
+/// of the default 2^20). Their table then grows to at most twice as many slots (2^19 of 48
+/// bytes, 25 MiB), never more: the slots of evicted entries stay marked deleted, and
+/// hashbrown reclaims them by rehashing in place only while the table is at most half full;
+/// above that it would double (and the allocator keep both), however many slots are free.
 fn half_open_cap(max_flows: usize) -> usize {
-    (max_flows / 16 * 7).max(1)
+    (max_flows / 32 * 7).max(1)
 }
 
 /// How far a packet's time may lie from the table's clock, beyond the idle timeout, before
@@ -955,7 +957,8 @@ impl FlowTable {
     ) {
         if let Some(half) = HalfOpen::of_syn(h, seg, ts, at) {
             if self.half_open.len() >= self.half_open_cap {
-                let n = self.half_open.len() - self.half_open_cap * 7 / 8;
+                // The oldest quarter: one pass over the table for many new entries.
+                let n = self.half_open.len() - self.half_open_cap / 4 * 3;
                 self.evict_half_open(n.max(1), stats);
             }
             if self.len() >= self.cfg.max_flows {
