@@ -108,3 +108,60 @@ fn handshakes_without_data() {
 fn scans() {
     flood(Flood::Scan, "scans.pcap");
 }
+
+/// A real ClientHello record (curl 7.88.1).
+fn client_hello_record() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/helloscope-tls/testdata/curl-7.88.1-clienthello.bin"
+    ))
+    .unwrap()
+}
+
+/// Connections whose first segments leave the compact form other than by a data segment of
+/// the usual kind: TCP Fast Open (the hello in the SYN), a SYN repeated with another ISN (the
+/// reassembler then takes the ISN the data agrees with), and a hello after a FIN-less pure
+/// ACK handshake. Each is read from its hello's first byte, as it was with full flows.
+#[test]
+fn hellos_after_the_compact_form() {
+    const SERVER: ([u8; 4], u16) = ([192, 0, 2, 1], 443);
+    let dir = std::env::temp_dir().join(format!("helloscope-floods-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("compact.pcap");
+    let out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut w = gen::PcapWriter::new(out);
+    let hello = client_hello_record();
+    let (c1, c2, c3) = (
+        ([10, 9, 0, 1], 40001),
+        ([10, 9, 0, 2], 40002),
+        ([10, 9, 0, 3], 40003),
+    );
+    // Fast Open: the hello rides on the SYN.
+    w.tcp(c1, SERVER, 1000, 0, 0x02, &hello);
+    w.tcp(SERVER, c1, 7000, 1001 + hello.len() as u32, 0x12, &[]);
+    // A SYN, then another with a new ISN, then the handshake and the hello after the second.
+    w.tcp(c2, SERVER, 100, 0, 0x02, &[]);
+    w.tcp(c2, SERVER, 5000, 0, 0x02, &[]);
+    w.tcp(SERVER, c2, 9000, 5001, 0x12, &[]);
+    w.tcp(c2, SERVER, 5001, 9001, 0x10, &[]);
+    w.tcp(c2, SERVER, 5001, 9001, 0x18, &hello);
+    // The server's SYN-ACK seen first (the SYN missed), then the hello.
+    w.tcp(SERVER, c3, 3000, 801, 0x12, &[]);
+    w.tcp(c3, SERVER, 801, 3001, 0x10, &[]);
+    w.tcp(c3, SERVER, 801, 3001, 0x18, &hello);
+    w.w.flush().unwrap();
+    drop(w);
+    let r = run(&path);
+    assert_eq!(r.records.len(), 3, "{}", r.stderr);
+    for rec in &r.records {
+        assert!(
+            !rec["versions_offered"].as_array().unwrap().is_empty(),
+            "{rec}"
+        );
+        let flags = rec["flags"].as_array().unwrap();
+        assert!(
+            !flags.iter().any(|f| f == "midstream" || f == "gap"),
+            "{rec}"
+        );
+    }
+}
