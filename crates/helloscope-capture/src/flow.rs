@@ -641,10 +641,10 @@ impl HalfOpen {
         f.packets = u64::from(self.packets);
         f.snaplen_cut = self.bits & SNAPLEN_CUT != 0;
         f.tunnel = seg.tunnel;
-        for i in 0..2 {
-            if self.bits & SYN_OF[i] != 0 {
+        for ((dir, seen), isn) in f.dirs.iter_mut().zip(SYN_OF).zip(self.syn) {
+            if self.bits & seen != 0 {
                 f.syn_seen = true;
-                f.dirs[i].reasm.on_syn(self.syn[i]);
+                dir.reasm.on_syn(isn);
             }
         }
         f
