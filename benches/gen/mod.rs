@@ -550,3 +550,76 @@ pub fn quic<W: Write>(w: &mut PcapWriter<W>, all: &[QuicTemplate], rng: &mut Rng
         }
     }
 }
+
+/// The frames of a little-endian, microsecond pcap file, with their times.
+pub fn frames(pcap: &[u8]) -> Vec<(std::time::Duration, Vec<u8>)> {
+    assert_eq!(
+        pcap[..4],
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        "little-endian microsecond pcap"
+    );
+    let mut out = Vec::new();
+    let mut i = 24;
+    let u32_at = |i: usize| u32::from_le_bytes(pcap[i..i + 4].try_into().unwrap());
+    while i + 16 <= pcap.len() {
+        let ts = std::time::Duration::new(u64::from(u32_at(i)), u32_at(i + 4) * 1000);
+        let len = u32_at(i + 8) as usize;
+        out.push((ts, pcap[i + 16..i + 16 + len].to_vec()));
+        i += 16 + len;
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum Flood {
+    /// SYNs never answered.
+    Syn,
+    /// SYN, SYN-ACK, and nothing more.
+    Handshake,
+    /// SYN, then the scanner's RST.
+    Scan,
+}
+
+const FLOOD_SERVER: ([u8; 4], u16) = ([192, 0, 2, 1], 443);
+
+/// Flood connection `n`'s client: distinct for every `n` below 2^24.
+fn flood_client(n: u32) -> ([u8; 4], u16) {
+    let ip = 0x0a00_0000 | (n >> 8);
+    (ip.to_be_bytes(), 1024 + (n & 0xff) as u16)
+}
+
+/// Writes the real capture's frames at their own times, with `n` flood connections spread
+/// between them (each at the time of the frame before it); `n` = 0 writes the real capture
+/// alone.
+pub fn flood<W: Write>(
+    w: &mut PcapWriter<W>,
+    real: &[(std::time::Duration, Vec<u8>)],
+    flood: Flood,
+    n: u32,
+) {
+    let per_frame = n.div_ceil(real.len() as u32);
+    let mut next = 0;
+    for (ts, frame) in real {
+        w.frame(*ts, frame);
+        let us = ts.as_micros() as u64;
+        for _ in 0..per_frame.min(n - next) {
+            let c = flood_client(next);
+            let isn = next.wrapping_mul(2_654_435_761);
+            w.set_time_us(us);
+            w.tcp(c, FLOOD_SERVER, isn, 0, 0x02, &[]);
+            match flood {
+                Flood::Syn => {}
+                Flood::Handshake => {
+                    w.set_time_us(us);
+                    w.tcp(FLOOD_SERVER, c, !isn, isn.wrapping_add(1), 0x12, &[]);
+                }
+                Flood::Scan => {
+                    w.set_time_us(us);
+                    w.tcp(c, FLOOD_SERVER, isn.wrapping_add(1), 0, 0x04, &[]);
+                }
+            }
+            next += 1;
+        }
+    }
+    assert_eq!(next, n);
+}

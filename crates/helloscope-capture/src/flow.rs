@@ -528,6 +528,129 @@ impl Flow {
     }
 }
 
+/// A connection that has sent no payload yet (SYN, SYN-ACK, pure ACKs): what a full [`Flow`]
+/// would have learnt from those segments, in a few dozen bytes. A SYN flood, a port scan or
+/// connections that never send data then cost this, not a flow with two reassemblers and
+/// TLS readers; the first payload byte (or a FIN, or anything unusual) turns it into the
+/// [`Flow`] it would have been, and that flow goes on as if it had been one all along.
+#[derive(Clone, Copy, Debug)]
+struct HalfOpen {
+    /// The keyed hash of its [`FlowKey`] (random per run, so traffic cannot aim for a
+    /// collision; the finished table trusts the same tag).
+    tag: u64,
+    /// Packet times, in nanoseconds, for the record of the flow it may become.
+    first_seen: u64,
+    last_seen: u64,
+    /// The table's clock at its latest packet, in nanoseconds.
+    seen_at: u64,
+    /// Each side's SYN sequence number, when `SYN_OF` says it was seen.
+    syn: [u32; 2],
+    packets: u32,
+    bits: u8,
+}
+
+/// The client is the lower endpoint of the key.
+const CLIENT_IS_LO: u8 = 1;
+/// A SYN was seen from the client (bit 1) or the server (bit 2).
+const SYN_OF: [u8; 2] = [2, 4];
+/// A segment was cut short by the snapshot length.
+const SNAPLEN_CUT: u8 = 8;
+
+/// A time in nanoseconds, when it fits (it does until the year 2554).
+fn nanos(d: Duration) -> Option<u64> {
+    u64::try_from(d.as_nanos()).ok()
+}
+
+/// The sending endpoint is the lower one of the key ([`FlowKey::of`]'s order).
+#[inline]
+fn src_is_lo(seg: &TcpSegment<'_>) -> bool {
+    (addr128(seg.src), seg.src_port) <= (addr128(seg.dst), seg.dst_port)
+}
+
+impl HalfOpen {
+    /// Starts one from a SYN (or a SYN-ACK whose SYN was missed) without payload; `None` when
+    /// the segment needs a full flow.
+    fn of_syn(tag: u64, seg: &TcpSegment<'_>, ts: Duration, at: Duration) -> Option<Self> {
+        let both_ends_same = seg.src == seg.dst && seg.src_port == seg.dst_port;
+        if !seg.syn || !seg.payload.is_empty() || seg.rst || seg.fin || both_ends_same {
+            return None;
+        }
+        let (t, a) = (nanos(ts)?, nanos(at)?);
+        // The SYN's sender is the client, a SYN-ACK's receiver.
+        let client_is_lo = src_is_lo(seg) != seg.ack;
+        let mut h = HalfOpen {
+            tag,
+            first_seen: t,
+            last_seen: t,
+            seen_at: a,
+            syn: [0; 2],
+            packets: 0,
+            bits: if client_is_lo { CLIENT_IS_LO } else { 0 },
+        };
+        h.on_segment(seg, ts, at).then_some(h)
+    }
+
+    fn side_of(&self, seg: &TcpSegment<'_>) -> Side {
+        if src_is_lo(seg) == (self.bits & CLIENT_IS_LO != 0) {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
+    /// Takes a segment without payload, FIN or RST, as [`Flow::on_segment`] would; false
+    /// (and nothing taken) when it needs a full flow: a SYN with another sequence number
+    /// than the side's first one, or a time that does not fit.
+    fn on_segment(&mut self, seg: &TcpSegment<'_>, ts: Duration, at: Duration) -> bool {
+        let (Some(t), Some(a)) = (nanos(ts), nanos(at)) else {
+            return false;
+        };
+        let i = idx(self.side_of(seg));
+        if seg.syn {
+            if self.bits & SYN_OF[i] != 0 && self.syn[i] != seg.seq {
+                return false;
+            }
+            self.syn[i] = seg.seq;
+            self.bits |= SYN_OF[i];
+        }
+        self.packets = self.packets.saturating_add(1);
+        if seg.truncated {
+            self.bits |= SNAPLEN_CUT;
+        }
+        self.last_seen = self.last_seen.max(t);
+        self.seen_at = self.seen_at.max(a);
+        true
+    }
+
+    /// The full flow it would have been, for `seg`, a later segment of the connection.
+    fn into_flow(self, seg: &TcpSegment<'_>, cfg: &FlowConfig) -> Box<Flow> {
+        let src = SocketAddr::new(seg.src, seg.src_port);
+        let dst = SocketAddr::new(seg.dst, seg.dst_port);
+        let (client, server) = match self.side_of(seg) {
+            Side::Client => (src, dst),
+            Side::Server => (dst, src),
+        };
+        let mut f = Box::new(Flow::new(
+            client,
+            server,
+            Duration::from_nanos(self.first_seen),
+            Duration::from_nanos(self.seen_at),
+            cfg,
+        ));
+        f.last_seen = Duration::from_nanos(self.last_seen);
+        f.packets = u64::from(self.packets);
+        f.snaplen_cut = self.bits & SNAPLEN_CUT != 0;
+        f.tunnel = seg.tunnel;
+        for ((dir, seen), isn) in f.dirs.iter_mut().zip(SYN_OF).zip(self.syn) {
+            if self.bits & seen != 0 {
+                f.syn_seen = true;
+                dir.reasm.on_syn(isn);
+            }
+        }
+        f
+    }
+}
+
 /// Payload segments of a flow looked at for a ClientHello (after STARTTLS, SOCKS, HTTP
 /// CONNECT …) before the flow is judged not to be TLS.
 const PROBE_SEGMENTS: u8 = 16;
@@ -583,6 +706,10 @@ pub(crate) struct FlowTable {
     hasher: ahash::RandomState,
     /// By the same keyed hash as `done`: a packet's key is hashed once for both tables.
     active: HashTable<(FlowKey, Box<Flow>)>,
+    /// Connections that have sent no payload yet, by the same hash (see [`HalfOpen`]).
+    half_open: HashTable<HalfOpen>,
+    /// Most entries of `half_open`, within `max_flows`.
+    half_open_cap: usize,
     fingerprints: FingerprintCache,
     done: FinishedFlows,
     /// Bytes held in the buffers of all followed flows.
@@ -599,6 +726,15 @@ pub(crate) struct FlowTable {
     /// row. Enough of them move the clock there (the capture really did jump).
     jump: Option<(Duration, u32)>,
     next_sweep: Duration,
+}
+
+/// Most connections that sent nothing yet held at once, of `max_flows`: 7/32 of it (229 376
+/// of the default 2^20). Their table then grows to at most twice as many slots (2^19 of 48
+/// bytes, 25 MiB), never more: the slots of evicted entries stay marked deleted, and
+/// hashbrown reclaims them by rehashing in place only while the table is at most half full;
+/// above that it would double (and the allocator keep both), however many slots are free.
+fn half_open_cap(max_flows: usize) -> usize {
+    (max_flows / 32 * 7).max(1)
 }
 
 /// How far a packet's time may lie from the table's clock, beyond the idle timeout, before
@@ -620,6 +756,8 @@ impl FlowTable {
             slack_secs: cfg.idle_timeout.saturating_add(CLOCK_SLACK).as_secs(),
             hasher: ahash::RandomState::new(),
             active: HashTable::with_capacity(cfg.max_flows.min(1 << 10)),
+            half_open: HashTable::new(),
+            half_open_cap: half_open_cap(cfg.max_flows),
             done: FinishedFlows::default(),
             fingerprints: FingerprintCache::new(cfg.fingerprint_cache),
             cfg,
@@ -638,7 +776,7 @@ impl FlowTable {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.active.len() + self.done.len()
+        self.active.len() + self.half_open.len() + self.done.len()
     }
 
     /// Handles one TCP segment at packet time `ts`. Records keep the packets' own times; the
@@ -657,6 +795,20 @@ impl FlowTable {
         }
         let key = FlowKey::of(seg);
         let h = self.hasher.hash_one(key);
+        self.on_segment_at(key, h, seg, (ts, at), stats, emit)
+    }
+
+    /// [`Self::on_segment`] once the clock is read and the key hashed.
+    #[inline(always)]
+    fn on_segment_at(
+        &mut self,
+        key: FlowKey,
+        h: u64,
+        seg: &TcpSegment<'_>,
+        (ts, at): (Duration, Duration),
+        stats: &mut Stats,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
         // Followed flows first: that table is small and in cache, while the finished ones
         // can number millions, and a packet of a followed flow never needs to look there.
         if let Ok(mut entry) = self.active.find_entry(h, |e| e.0 == key) {
@@ -696,6 +848,25 @@ impl FlowTable {
                 stats,
             );
             return;
+        }
+        if !self.half_open.is_empty() {
+            if let Ok(mut entry) = self.half_open.find_entry(h, |e| e.tag == h) {
+                // A pure RST ends it as it would end a full flow (no TLS seen: counted, no
+                // record); a SYN or ACK without payload updates it; anything else makes it
+                // the full flow it would have been, which takes the segment.
+                let bare = seg.payload.is_empty() && !seg.fin;
+                let reset = bare && seg.rst && !seg.syn;
+                if bare && !seg.rst && entry.get_mut().on_segment(seg, ts, at) {
+                    return;
+                }
+                let (half, _) = entry.remove();
+                if reset {
+                    stats.flows_without_payload += 1;
+                    self.mark_done(h, at, stats);
+                    return;
+                }
+                return self.promote(half, key, seg, (ts, at), stats, emit);
+            }
         }
         // A SYN starts a new connection whatever a finished entry of the same addresses and
         // ports says, so it need not look there (a cache miss per flow in a large table): that
@@ -784,6 +955,19 @@ impl FlowTable {
         stats: &mut Stats,
         emit: &mut impl FnMut(FlowRecord),
     ) {
+        if let Some(half) = HalfOpen::of_syn(h, seg, ts, at) {
+            if self.half_open.len() >= self.half_open_cap {
+                // The oldest quarter: one pass over the table for many new entries.
+                let n = self.half_open.len() - self.half_open_cap / 4 * 3;
+                self.evict_half_open(n.max(1), stats);
+            }
+            if self.len() >= self.cfg.max_flows {
+                self.make_room(stats, emit);
+            }
+            self.half_open.insert_unique(h, half, |e| e.tag);
+            stats.flows_peak = stats.flows_peak.max(self.len() as u64);
+            return;
+        }
         let src = SocketAddr::new(seg.src, seg.src_port);
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
         let (client, server, tls) = if seg.syn && !seg.ack {
@@ -854,13 +1038,22 @@ impl FlowTable {
         stats.evicted_finished += self.done.len() as u64;
         self.done.clear();
         let target = (self.cfg.max_flows - self.cfg.max_flows / 8).max(1);
-        if self.active.len() < target {
+        let held = self.active.len() + self.half_open.len();
+        if held < target {
+            return;
+        }
+        // Connections that sent nothing yet go first: the flows being read are worth more.
+        let mut excess = held + 1 - target;
+        let n = excess.min(self.half_open.len());
+        if n > 0 {
+            self.evict_half_open(n, stats);
+            excess -= n;
+        }
+        if excess == 0 || self.active.is_empty() {
             return;
         }
         let mut ages: Vec<Duration> = self.active.iter().map(|(_, f)| f.seen_at).collect();
-        let n_evict = (self.active.len() + 1)
-            .saturating_sub(target)
-            .clamp(1, ages.len());
+        let n_evict = excess.clamp(1, ages.len());
         let (_, cutoff, _) = ages.select_nth_unstable(n_evict - 1);
         let cutoff = *cutoff;
         let mut evicted = 0;
@@ -875,6 +1068,50 @@ impl FlowTable {
             false
         });
         stats.evicted_table_full += evicted as u64;
+    }
+
+    /// Evicts the `n` least recently seen connections that sent nothing yet, counted as a
+    /// full flow without payload evicted from a full table would be.
+    fn evict_half_open(&mut self, n: usize, stats: &mut Stats) {
+        let n = n.min(self.half_open.len());
+        if n == 0 {
+            return;
+        }
+        let mut ages: Vec<u64> = self.half_open.iter().map(|e| e.seen_at).collect();
+        let (_, cutoff, _) = ages.select_nth_unstable(n - 1);
+        let cutoff = *cutoff;
+        let mut evicted = 0;
+        self.half_open.retain(|e| {
+            if evicted >= n || e.seen_at > cutoff {
+                return true;
+            }
+            evicted += 1;
+            false
+        });
+        stats.evicted_table_full += evicted as u64;
+        stats.flows_without_payload += evicted as u64;
+    }
+
+    /// Turns a connection that sent nothing yet into a full flow, which then takes `seg`.
+    #[inline(never)]
+    fn promote(
+        &mut self,
+        half: HalfOpen,
+        key: FlowKey,
+        seg: &TcpSegment<'_>,
+        (ts, at): (Duration, Duration),
+        stats: &mut Stats,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        let flow = half.into_flow(seg, &self.cfg);
+        if self.len() >= self.cfg.max_flows {
+            self.make_room(stats, emit);
+        }
+        let hasher = &self.hasher;
+        self.active
+            .insert_unique(half.tag, (key, flow), |e| hasher.hash_one(e.0));
+        stats.flows_peak = stats.flows_peak.max(self.len() as u64);
+        self.on_segment_at(key, half.tag, seg, (ts, at), stats, emit);
     }
 
     /// Evicts flows idle for longer than the timeout.
@@ -894,6 +1131,16 @@ impl FlowTable {
             report_end(f, EndReason::IdleTimeout, stats, emit);
             false
         });
+        if let Some(limit) = nanos(limit) {
+            self.half_open.retain(|e| {
+                if e.seen_at >= limit {
+                    return true;
+                }
+                stats.evicted_idle += 1;
+                stats.flows_without_payload += 1;
+                false
+            });
+        }
         // Seen at or after the limit's second, as the followed flows above.
         let now = secs(self.now);
         self.done.retain_seen_within(now, now - secs(limit));
@@ -921,6 +1168,8 @@ impl FlowTable {
         for (_, mut f) in self.active.drain() {
             report_end(&mut f, EndReason::EndOfCapture, stats, emit);
         }
+        stats.flows_without_payload += self.half_open.len() as u64;
+        self.half_open.clear();
         self.done.clear();
     }
 }
