@@ -329,26 +329,28 @@ fn dtls_datagram(out: &mut String, bytes: &[u8]) {
                     }
                 }
             }
-            Some(ContentType::Alert) => match Alert::parse(r.fragment) {
-                Ok(a) => {
-                    let _ = writeln!(out, "Alert {a}");
-                }
-                Err(_) => {
-                    let _ = writeln!(out, "Alert (encrypted)");
-                }
-            },
+            Some(ContentType::Alert) => alert(out, r.fragment),
             _ => {}
         }
     }
-    if let Some(e) = records.stopped_by() {
+    walk_end(out, records.stopped_by(), reasm.pending());
+}
+
+/// An alert record: its level and description, or that it is encrypted (not two bytes).
+fn alert(out: &mut String, fragment: &[u8]) {
+    let _ = match Alert::parse(fragment) {
+        Ok(a) => writeln!(out, "Alert {a}"),
+        Err(_) => writeln!(out, "Alert (encrypted)"),
+    };
+}
+
+/// Why a record walk stopped early, and what the handshake reassembler still holds.
+fn walk_end(out: &mut String, stopped_by: Option<impl std::fmt::Display>, pending: usize) {
+    if let Some(e) = stopped_by {
         let _ = writeln!(out, "stopped: {e}");
     }
-    if reasm.pending() > 0 {
-        let _ = writeln!(
-            out,
-            "incomplete handshake message: {} bytes held",
-            reasm.pending()
-        );
+    if pending > 0 {
+        let _ = writeln!(out, "incomplete handshake message: {pending} bytes held");
     }
 }
 
@@ -405,27 +407,11 @@ pub fn describe(bytes: &[u8]) -> Result<String, String> {
                         message(&mut out, t, &b);
                     }
                 }
-                ContentType::Alert => match Alert::parse(r.fragment) {
-                    Ok(a) => {
-                        let _ = writeln!(out, "Alert {a}");
-                    }
-                    Err(_) => {
-                        let _ = writeln!(out, "Alert (encrypted)");
-                    }
-                },
+                ContentType::Alert => alert(&mut out, r.fragment),
                 _ => {}
             }
         }
-        if let Some(e) = records.stopped_by() {
-            let _ = writeln!(out, "stopped: {e}");
-        }
-        if reasm.pending() > 0 {
-            let _ = writeln!(
-                out,
-                "incomplete handshake message: {} bytes held",
-                reasm.pending()
-            );
-        }
+        walk_end(&mut out, records.stopped_by(), reasm.pending());
         return Ok(out);
     }
     if matches!(bytes.first(), Some(1 | 2)) {
