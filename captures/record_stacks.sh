@@ -13,7 +13,8 @@
 # a self-signed certificate. Every client run gets its own server port, so a flow's port says
 # which client sent it. captures/stacks/expected.jsonl says, per port, which program ran, its
 # version, the TLS library it is built on as the program itself reports it (`--version`,
-# OPENSSL_VERSION), and the highest version it was pinned to (null: its default). The family and application
+# OPENSSL_VERSION), the highest version it was pinned to (null: its default), and the JA4s of
+# its hellos as tshark's dissection gives them (stacks_ja4.py). The family and application
 # named there come from that identity, never from helloscope's output.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +24,7 @@ cd "$here"
 need=()
 for p in tcpdump:tcpdump openssl:openssl curl:curl wget:wget gnutls-cli:gnutls-bin python3:python3 \
          java:default-jdk-headless node:nodejs go:golang-go ruby:ruby php:php-cli \
-         tstclnt:libnss3-tools ip:iproute2 chromium:chromium firefox-esr:firefox-esr; do
+         tstclnt:libnss3-tools ip:iproute2 tshark:tshark chromium:chromium firefox-esr:firefox-esr; do
   command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
 done
 # libcurl's GnuTLS build (driven by clients/curl_gnutls.py).
@@ -38,7 +39,7 @@ if [ ${#need[@]} -gt 0 ]; then
     done
   fi
 fi
-for c in tcpdump openssl ip python3; do
+for c in tcpdump tshark openssl ip python3; do
   command -v "$c" >/dev/null || { echo "record_stacks.sh: $c is needed" >&2; exit 2; }
 done
 # A client whose program is missing is skipped, saying so; the others are still recorded.
@@ -289,7 +290,7 @@ dotnet_setup() {
   fi
   "$DOTNET_VENV/bin/pip" install -q dotnetcore2==3.1.23 pythonnet==3.2.1 || return 1
   local lib="$DOTNET_VENV/libssl1.1"
-  if [ ! -f "$lib/usr/lib/x86_64-linux-gnu/libssl.so.1.1" ]; then
+  if [ ! -f "$lib/usr/lib/x86_64-linux-gnu/libssl.so.1.1" ] || [ ! -x "$lib/usr/bin/openssl" ]; then
     local a="$DOTNET_VENV/apt"
     mkdir -p "$a/lists/partial" "$a/archives/partial"
     echo 'deb http://deb.debian.org/debian-security bullseye-security main' >"$a/sources.list"
@@ -326,4 +327,5 @@ kill "$tcpdump_pid"; wait "$tcpdump_pid" 2>/dev/null || true
 mkdir -p "$here/stacks"
 cp "$work/clients.pcap" "$here/stacks/clients.pcap"
 cp "$out" "$here/stacks/expected.jsonl"
+python3 "$here/stacks_ja4.py" "$here/stacks/clients.pcap" "$here/stacks/expected.jsonl"
 wc -l "$here/stacks/expected.jsonl"
