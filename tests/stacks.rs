@@ -162,10 +162,16 @@ fn every_client_of_record_stacks_sh_is_named() {
         for r in &mine {
             check_named(r, family, e["application"].as_str(), pinned_low, &what);
             let ja4 = r["ja4"].as_str().unwrap();
-            assert!(ja4s.contains(&ja4), "{what}: {ja4} is not tshark's {ja4s:?}");
+            assert!(
+                ja4s.contains(&ja4),
+                "{what}: {ja4} is not tshark's {ja4s:?}"
+            );
         }
         for j in ja4s {
-            assert!(mine.iter().any(|r| r["ja4"] == j), "{what}: {j} not reported");
+            assert!(
+                mine.iter().any(|r| r["ja4"] == j),
+                "{what}: {j} not reported"
+            );
         }
     }
     for f in [
@@ -445,10 +451,12 @@ fn exact_entries_are_ja4s_of_recorded_clients_of_their_family() {
     }
     for e in jsonl(&root().join("captures/stacks/expected.jsonl")) {
         for j in e["ja4"].as_array().unwrap() {
-            sent.entry(j.as_str().unwrap().to_owned()).or_default().push((
-                e["family"].as_str().unwrap().to_owned(),
-                e["application"].as_str().unwrap_or("").to_owned(),
-            ));
+            sent.entry(j.as_str().unwrap().to_owned())
+                .or_default()
+                .push((
+                    e["family"].as_str().unwrap().to_owned(),
+                    e["application"].as_str().unwrap_or("").to_owned(),
+                ));
         }
     }
     let text = std::fs::read_to_string(root().join("src/stacks.toml")).unwrap();
