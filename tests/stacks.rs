@@ -124,10 +124,13 @@ fn every_client_of_record_sh_is_named() {
     assert!(apps >= 8, "applications named: {apps}");
 }
 
+/// Every client of record_stacks.sh: its family (and application, where claimed) as its
+/// identity says, `tls12` as its pin says, and helloscope's JA4 the one tshark's dissection
+/// gives (`ja4` in expected.jsonl, from captures/stacks_ja4.py), for every hello sent to it.
 #[test]
 fn every_client_of_record_stacks_sh_is_named() {
     let expected = jsonl(&root().join("captures/stacks/expected.jsonl"));
-    assert!(expected.len() >= 14, "{} recorded clients", expected.len());
+    assert!(expected.len() >= 32, "{} recorded clients", expected.len());
     let recs = records(&[root()
         .join("captures/stacks/clients.pcap")
         .to_str()
@@ -146,17 +149,33 @@ fn every_client_of_record_stacks_sh_is_named() {
         );
         let family = e["family"].as_str().unwrap();
         families.insert(family);
-        for r in mine {
-            check_named(
-                r,
-                family,
-                e["application"].as_str(),
-                e["pinned_max"].is_string(),
-                &format!("port {port} {} {}", e["client"], e["client_version"]),
+        // Pinned to TLS 1.2 (Chromium, .NET), a client still offers TLS 1.2.
+        let pinned_low = matches!(e["pinned_max"].as_str(), Some("TLS 1.0" | "TLS 1.1"));
+        let ja4s: Vec<&str> = e["ja4"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j.as_str().unwrap())
+            .collect();
+        assert!(!ja4s.is_empty(), "port {port}: no JA4 from tshark");
+        let what = format!("port {port} {} {}", e["client"], e["client_version"]);
+        for r in &mine {
+            check_named(r, family, e["application"].as_str(), pinned_low, &what);
+            let ja4 = r["ja4"].as_str().unwrap();
+            assert!(
+                ja4s.contains(&ja4),
+                "{what}: {ja4} is not tshark's {ja4s:?}"
+            );
+        }
+        for j in ja4s {
+            assert!(
+                mine.iter().any(|r| r["ja4"] == j),
+                "{what}: {j} not reported"
             );
         }
     }
     for f in [
+        "BoringSSL",
         "OpenSSL",
         "GnuTLS",
         "Go crypto/tls",
@@ -410,6 +429,62 @@ fn the_data_file_is_well_formed_and_its_evidence_exists() {
             );
         }
     }
+}
+
+/// Every JA4 of an exact entry is one that tshark's dissection gives for a recorded hello
+/// (captures/expected.jsonl from record.sh, captures/stacks/expected.jsonl from
+/// record_stacks.sh), every client recorded with it is of the entry's family, and an
+/// application named by the entry is every such client's: no exact entry past the evidence.
+#[test]
+fn exact_entries_are_ja4s_of_recorded_clients_of_their_family() {
+    // JA4 -> (family, application) of each recorded flow that sent it.
+    let mut sent: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for e in jsonl(&root().join("captures/expected.jsonl")) {
+        let (family, app) = identity(
+            e["client"].as_str().unwrap(),
+            e["client_version"].as_str().unwrap(),
+        );
+        let ja4 = e["ja4"].as_str().unwrap().to_owned();
+        sent.entry(ja4)
+            .or_default()
+            .push((family.to_owned(), app.to_owned()));
+    }
+    for e in jsonl(&root().join("captures/stacks/expected.jsonl")) {
+        for j in e["ja4"].as_array().unwrap() {
+            sent.entry(j.as_str().unwrap().to_owned())
+                .or_default()
+                .push((
+                    e["family"].as_str().unwrap().to_owned(),
+                    e["application"].as_str().unwrap_or("").to_owned(),
+                ));
+        }
+    }
+    let text = std::fs::read_to_string(root().join("src/stacks.toml")).unwrap();
+    let data: toml::Value = toml::from_str(&text).unwrap();
+    let mut exact = 0;
+    for e in data["stack"].as_array().unwrap() {
+        let id = e["id"].as_str().unwrap();
+        let family = e["family"].as_str().unwrap();
+        for j in e
+            .get("ja4")
+            .and_then(|j| j.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let j = j.as_str().unwrap();
+            let clients = sent
+                .get(j)
+                .unwrap_or_else(|| panic!("{id}: {j} is no recorded client's JA4"));
+            for (f, app) in clients {
+                assert_eq!(f, family, "{id}: {j} was sent by a {f} client");
+                if let Some(a) = e.get("application").and_then(|a| a.as_str()) {
+                    assert_eq!(app, a, "{id}: {j} was also sent by {app}");
+                }
+            }
+            exact += 1;
+        }
+    }
+    assert!(exact >= 39, "{exact} exact JA4s");
 }
 
 #[test]
