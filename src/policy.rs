@@ -154,13 +154,18 @@ pub fn parse_version(s: &str) -> Result<TlsVersion, String> {
 }
 
 /// A browser, as far as a ClientHello shows: GREASE (Chromium, Edge, Safari and other
-/// BoringSSL-based browsers) or Firefox's record_size_limit (0x001c) together with an h2 offer.
-/// Libraries (OpenSSL, Java, .NET/SChannel, Go, Python, curl) send neither.
+/// BoringSSL-based browsers), or Firefox's habits together: record_size_limit (0x001c) and
+/// signed_certificate_timestamp (0x0012), and no encrypt_then_mac (0x0016), which NSS does
+/// not implement. No ALPN condition: Firefox pinned to TLS 1.0 offers no h2. GnuTLS also
+/// sends record_size_limit (and libcurl on GnuTLS offers h2 with it), but it sends
+/// encrypt_then_mac and no SCT request (`captures/stacks/clients.pcap`). OpenSSL, Java,
+/// .NET/SChannel, Go and Python send none of these together.
 pub fn looks_like_browser(r: &FlowRecord) -> bool {
     let Some(ch) = &r.client_hello else {
         return false;
     };
-    ch.grease || (ch.extensions.contains(&0x001c) && ch.alpn.iter().any(|a| a == "h2"))
+    let has = |t: u16| ch.extensions.contains(&t);
+    ch.grease || (has(0x001c) && has(0x0012) && !has(0x0016))
 }
 
 impl Policy {
@@ -437,6 +442,45 @@ mod tests {
             seen += 1;
         }
         assert_eq!(seen, 12);
+    }
+
+    /// Over every recorded client of `captures/record_stacks.sh`: Chromium and Firefox are
+    /// browsers, every library and command-line client (libcurl on GnuTLS among them, which
+    /// sends record_size_limit with an h2 offer) is not. Identities from the recording's
+    /// `expected.jsonl`, not from helloscope.
+    #[test]
+    fn browsers_are_the_recorded_browsers() {
+        use helloscope_capture::{Analyzer, FlowConfig, PacketSource};
+        let dir = format!("{}/captures/stacks", env!("CARGO_MANIFEST_DIR"));
+        let mut browser_ports = std::collections::HashMap::new();
+        for line in std::fs::read_to_string(format!("{dir}/expected.jsonl"))
+            .unwrap()
+            .lines()
+        {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let client = v["client"].as_str().unwrap();
+            let port = v["server_port"].as_u64().unwrap() as u16;
+            browser_ports.insert(port, matches!(client, "chromium" | "firefox-esr"));
+        }
+        let mut records = Vec::new();
+        let mut a = Analyzer::new(FlowConfig::default());
+        let mut src = PacketSource::open_file(&format!("{dir}/clients.pcap")).unwrap();
+        a.run(&mut src, &mut |r| records.push(r)).unwrap();
+        a.finish(&mut |r| records.push(r));
+        let (mut browsers, mut others) = (0, 0);
+        for r in records.iter().filter(|r| r.client_hello.is_some()) {
+            let want = browser_ports[&r.server.port()];
+            assert_eq!(looks_like_browser(r), want, "port {}", r.server.port());
+            if want {
+                browsers += 1;
+            } else {
+                others += 1;
+            }
+        }
+        assert!(
+            browsers >= 4 && others >= 28,
+            "{browsers} browsers, {others} others"
+        );
     }
 
     #[test]
