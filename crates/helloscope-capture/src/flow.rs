@@ -9,7 +9,7 @@ use helloscope_tls::{AlertLevel, ClientHello, HandshakeType, ServerHello, TlsVer
 use crate::decode::{TcpSegment, TunnelStack};
 use crate::fingerprint_cache::FingerprintCache;
 use crate::finished::FinishedFlows;
-use crate::reassembly::StreamReassembler;
+use crate::reassembly::{Seen, StreamReassembler};
 use crate::record::{
     ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
 };
@@ -110,6 +110,9 @@ struct HandshakeState {
     alert: Option<(AlertLevel, helloscope_tls::AlertDescription, Side)>,
     established: bool,
     malformed_hello: bool,
+    /// The ClientHello's random: with what the record reports of the hello, what a later
+    /// copy of it is compared by.
+    client_random: [u8; 32],
 }
 
 fn idx(side: Side) -> usize {
@@ -127,6 +130,7 @@ impl HandshakeState {
                     match ClientHello::parse(m.body) {
                         Ok(h) => {
                             let f = fp.client(&h);
+                            self.client_random.copy_from_slice(h.random);
                             self.client_hello = Some(ClientHelloSummary::with_fingerprints(&h, f))
                         }
                         Err(_) => self.malformed_hello = true,
@@ -230,6 +234,75 @@ pub(crate) struct Flow {
     /// The first bytes of the ClientHello the probe found, taken off the reassembler: the
     /// TLS reader gets them before anything else.
     hello_found: Option<Vec<u8>>,
+    /// The client's latest short run of bytes the probe stepped over (a keep-alive probe's
+    /// byte, middlebox junk): another copy of them that starts a ClientHello is read
+    /// instead, unless the server acknowledged this one.
+    stray: Option<Stray>,
+    /// Where the ClientHello starts in the client's stream, and its first bytes: a later
+    /// copy of them that disagrees is flagged (`overlap_conflict`).
+    hello_head: Option<HelloHead>,
+}
+
+/// Most bytes of a stepped-over run kept as a [`Stray`]: longer runs are the dialogue of a
+/// protocol before TLS (STARTTLS, CONNECT), not a stray segment.
+const STRAY_MAX: usize = 16;
+
+/// A short run of client bytes the probe stepped over.
+#[derive(Clone, Copy, Debug)]
+struct Stray {
+    /// Stream offset of `bytes[0]`.
+    offset: u64,
+    bytes: [u8; STRAY_MAX],
+    len: u8,
+    /// Sequence number just after it.
+    end_seq: u32,
+    /// The server acknowledged exactly its end: it is what the server received.
+    acked: bool,
+}
+
+/// Bytes of the start of a ClientHello kept to compare later copies with: the record and
+/// handshake headers, the version and the start of the random.
+const HEAD_LEN: usize = 16;
+
+/// The start of the ClientHello in the client's stream.
+#[derive(Clone, Copy, Debug)]
+struct HelloHead {
+    offset: u64,
+    bytes: [u8; HEAD_LEN],
+    len: u8,
+}
+
+impl HelloHead {
+    fn of(offset: u64, b: &[u8]) -> Self {
+        let len = b.len().min(HEAD_LEN);
+        let mut bytes = [0; HEAD_LEN];
+        bytes[..len].copy_from_slice(&b[..len]);
+        HelloHead {
+            offset,
+            bytes,
+            len: len as u8,
+        }
+    }
+
+    /// True when `bytes` at stream offset `offset` differ from the kept ones where they
+    /// overlap.
+    fn disagrees(&self, offset: u64, bytes: &[u8]) -> bool {
+        disagree(
+            offset,
+            bytes,
+            self.offset,
+            &self.bytes[..usize::from(self.len)],
+        )
+    }
+}
+
+/// True when two copies (`a` at stream offset `a_at`, `b` at `b_at`) differ where they overlap.
+fn disagree(a_at: u64, a: &[u8], b_at: u64, b: &[u8]) -> bool {
+    let start = a_at.max(b_at);
+    let end = (a_at + a.len() as u64).min(b_at + b.len() as u64);
+    start < end
+        && a[(start - a_at) as usize..(end - a_at) as usize]
+            != b[(start - b_at) as usize..(end - b_at) as usize]
 }
 
 impl Flow {
@@ -265,6 +338,8 @@ impl Flow {
             tunnel: TunnelStack::new(),
             hello_prefix: Vec::new(),
             hello_found: None,
+            stray: None,
+            hello_head: None,
         }
     }
 
@@ -290,6 +365,10 @@ impl Flow {
             return Probe::NotYet;
         }
         if side == Side::Client {
+            if let Some(stray) = self.stray {
+                self.reread_stray(stray, seq, seg.payload);
+            }
+            let reasm = &mut self.dirs[i].reasm;
             if self.hello_prefix.is_empty()
                 && reasm.is_next(seq)
                 && !reasm.has_hole()
@@ -297,6 +376,7 @@ impl Flow {
             {
                 // The usual case, a hello at the start of the next segment: read where it
                 // lies, without a copy.
+                self.hello_head = Some(HelloHead::of(reasm.offset(), seg.payload));
                 self.tls = true;
                 return Probe::Tls;
             }
@@ -304,24 +384,80 @@ impl Flow {
             let before = bytes.len();
             reasm.on_segment(seq, seg.payload, cap, &mut |b| bytes.extend_from_slice(b));
             if bytes.len() > before {
+                let start = reasm.offset() - bytes.len() as u64;
                 match client_hello_evidence(&bytes) {
                     Evidence::ClientHello => {
+                        self.hello_head = Some(HelloHead::of(start, &bytes));
                         self.tls = true;
                         self.hello_found = Some(bytes);
                         return Probe::Tls;
                     }
                     Evidence::NeedMore => self.hello_prefix = bytes,
-                    // Stepped over.
-                    Evidence::NotTls => {}
+                    // Stepped over; a short run is kept, in case another copy of it is the
+                    // start of a hello.
+                    Evidence::NotTls => {
+                        self.stray = (bytes.len() <= STRAY_MAX).then(|| {
+                            let mut kept = [0; STRAY_MAX];
+                            kept[..bytes.len()].copy_from_slice(&bytes);
+                            Stray {
+                                offset: start,
+                                bytes: kept,
+                                len: bytes.len() as u8,
+                                end_seq: reasm.next_seq().unwrap_or(seq),
+                                acked: false,
+                            }
+                        })
+                    }
                 }
             } else {
                 self.hello_prefix = bytes;
             }
             return self.spend_probe();
         }
+        self.note_server_ack(seg);
         // Step over the server's bytes without reading them.
-        reasm.on_segment(seq, seg.payload, cap, &mut |_| {});
+        self.dirs[i]
+            .reasm
+            .on_segment(seq, seg.payload, cap, &mut |_| {});
         self.spend_probe()
+    }
+
+    /// A server segment acknowledging exactly the end of the client's stray bytes: the
+    /// server received them, so they are the copy to keep.
+    fn note_server_ack(&mut self, seg: &TcpSegment<'_>) {
+        if let Some(stray) = &mut self.stray {
+            if seg.ack && seg.ack_number == stray.end_seq {
+                stray.acked = true;
+            }
+        }
+    }
+
+    /// A client segment that may be another copy of the stray bytes. When the two copies
+    /// disagree, the one the server acknowledged is kept; failing that, the one that starts
+    /// a ClientHello (the reassembler goes back to read it); failing that, the first.
+    #[cold]
+    fn reread_stray(&mut self, stray: Stray, seq: u32, payload: &[u8]) {
+        let reasm = &mut self.dirs[0].reasm;
+        let Some(at) = reasm.offset_of(seq).and_then(|o| u64::try_from(o).ok()) else {
+            return;
+        };
+        let kept = &stray.bytes[..usize::from(stray.len)];
+        if !disagree(at, payload, stray.offset, kept) {
+            return;
+        }
+        reasm.overlap_conflict = true;
+        if stray.acked {
+            return;
+        }
+        // This copy's reading from where the two overlap.
+        let from = at.max(stray.offset);
+        let Some(rest) = payload.get((from - at) as usize..) else {
+            return;
+        };
+        if client_hello_evidence(rest) == Evidence::ClientHello && reasm.rewind(from) {
+            self.hello_prefix.clear();
+            self.stray = None;
+        }
     }
 
     /// One more in-order segment looked at before the flow is TLS.
@@ -446,6 +582,7 @@ impl Flow {
                 dirs,
                 hs,
                 hello_found,
+                hello_head,
                 ..
             } = self;
             let Direction { reasm, tls, bytes } = &mut dirs[i];
@@ -454,17 +591,28 @@ impl Flow {
             } else {
                 seg.seq
             };
-            let mut deliver = |b: &[u8]| {
-                *bytes += b.len() as u64;
-                tls.feed(b, &mut |ev| hs.on_event(side, ev, fp));
+            let mut conflict = false;
+            let mut deliver = |s: Seen<'_>| match s {
+                Seen::Fresh(b) => {
+                    *bytes += b.len() as u64;
+                    tls.feed(b, &mut |ev| hs.on_event(side, ev, fp));
+                }
+                Seen::Again { offset, bytes } if side == Side::Client => {
+                    conflict |= again_disagrees(hello_head, hs, offset, bytes);
+                }
+                Seen::Again { .. } => {}
             };
             match hello_found.take() {
                 // This segment's bytes are among them, already taken off the reassembler.
-                Some(found) => deliver(&found),
-                None => {
-                    reasm.on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut deliver)
-                }
+                Some(found) => deliver(Seen::Fresh(&found)),
+                None => reasm.on_segment_seen(
+                    seq,
+                    seg.payload,
+                    cfg.max_buffer_per_direction,
+                    &mut deliver,
+                ),
             }
+            reasm.overlap_conflict |= conflict;
             // Stop buffering handshake bytes once the needed hello is in.
             if side == Side::Client && hs.client_hello.is_some() && tls.want_handshake {
                 tls.stop_handshake();
@@ -527,6 +675,47 @@ impl Flow {
         }
     }
 }
+
+/// True when a client copy of bytes already delivered (`bytes` at stream offset `offset`)
+/// disagrees with what was read there: the ClientHello's first bytes, or, for a copy of the
+/// whole hello record, the hello it parses to (its random and every field the record
+/// reports; other bytes, a key share's, are not kept to compare). The copy read first is
+/// kept: it made a parseable hello.
+#[cold]
+fn again_disagrees(
+    head: &Option<HelloHead>,
+    hs: &HandshakeState,
+    offset: u64,
+    bytes: &[u8],
+) -> bool {
+    let Some(head) = head else {
+        return false;
+    };
+    if head.disagrees(offset, bytes) {
+        return true;
+    }
+    let (Some(read), true) = (&hs.client_hello, offset == head.offset) else {
+        return false;
+    };
+    let Some(len) = bytes
+        .get(3..5)
+        .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+    else {
+        return false;
+    };
+    if bytes[0] != 0x16 || bytes.len() < RECORD_HEADER + len {
+        return false;
+    }
+    match helloscope_tls::parse_client_hello_record(&bytes[..RECORD_HEADER + len]) {
+        Ok(h) => h.random != hs.client_random || ClientHelloSummary::from_hello(&h) != *read,
+        // The hello continues in another record: nothing more to compare.
+        Err(helloscope_tls::Error::Incomplete { .. }) => false,
+        Err(_) => true,
+    }
+}
+
+/// Bytes of a TLS record header.
+const RECORD_HEADER: usize = helloscope_tls::RECORD_HEADER_LEN;
 
 /// A connection that has sent no payload yet (SYN, SYN-ACK, pure ACKs): what a full [`Flow`]
 /// would have learnt from those segments, in a few dozen bytes. A SYN flood, a port scan or
@@ -815,17 +1004,21 @@ impl FlowTable {
             let cfg = &self.cfg;
             let flow = &mut entry.get_mut().1;
             let before = flow.buffered();
-            if !flow.tls && !seg.payload.is_empty() {
-                match flow.probe(seg, cfg) {
-                    Probe::Tls => stats.flows_tls += 1,
-                    Probe::NotYet => {}
-                    Probe::NotTls => {
-                        stats.flows_not_tls += 1;
-                        entry.remove();
-                        self.buffered -= before;
-                        self.mark_done(h, at, stats);
-                        return;
+            if !flow.tls {
+                if !seg.payload.is_empty() {
+                    match flow.probe(seg, cfg) {
+                        Probe::Tls => stats.flows_tls += 1,
+                        Probe::NotYet => {}
+                        Probe::NotTls => {
+                            stats.flows_not_tls += 1;
+                            entry.remove();
+                            self.buffered -= before;
+                            self.mark_done(h, at, stats);
+                            return;
+                        }
                     }
+                } else if flow.stray.is_some() && flow.side_of(seg) == Side::Server {
+                    flow.note_server_ack(seg);
                 }
             }
             let decided = flow.on_segment(seg, ts, at, cfg, &mut self.fingerprints);
@@ -985,6 +1178,12 @@ impl FlowTable {
                 Evidence::ClientHello | Evidence::NeedMore => (src, dst, false),
                 // The capture missed the ClientHello: still report what the server chose.
                 Evidence::NotTls if looks_like_server_hello(seg.payload) => (dst, src, true),
+                // A keep-alive probe's byte, middlebox junk: too little to judge the flow by,
+                // and which end sent it is unknown. The next segment starts the flow.
+                Evidence::NotTls if seg.payload.len() <= 2 => {
+                    stats.packets_untracked += 1;
+                    return;
+                }
                 Evidence::NotTls => {
                     stats.flows_not_tls += 1;
                     self.mark_done(h, at, stats);
