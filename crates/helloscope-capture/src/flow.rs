@@ -128,12 +128,12 @@ impl HandshakeState {
             TlsEvent::Handshake(m) => match (side, m.msg_type) {
                 (Side::Client, HandshakeType::CLIENT_HELLO) if self.client_hello.is_none() => {
                     match ClientHello::parse(m.body) {
-                        Ok(h) => {
+                        Ok(h) if !h.extensions_malformed() => {
                             let f = fp.client(&h);
                             self.client_random.copy_from_slice(h.random);
                             self.client_hello = Some(ClientHelloSummary::with_fingerprints(&h, f))
                         }
-                        Err(_) => self.malformed_hello = true,
+                        _ => self.on_damaged_client_hello(m.body),
                     }
                 }
                 (Side::Server, HandshakeType::SERVER_HELLO) if !self.final_server_hello => {
@@ -177,6 +177,19 @@ impl HandshakeState {
             } else {
                 self.ccs == [true, true]
             };
+        }
+    }
+
+    /// A ClientHello damaged or cut short: what was read before the damage is reported,
+    /// flagged `malformed`.
+    #[cold]
+    fn on_damaged_client_hello(&mut self, body: &[u8]) {
+        self.malformed_hello = true;
+        if let Some(h) = ClientHello::parse_partial(body) {
+            if let Ok(random) = h.random.try_into() {
+                self.client_random = random;
+            }
+            self.client_hello = Some(ClientHelloSummary::from_damaged_hello(&h));
         }
     }
 
@@ -415,6 +428,15 @@ impl Flow {
             return self.spend_probe();
         }
         self.note_server_ack(seg);
+        let server = &self.dirs[i].reasm;
+        let at_start = server.offset() == 0 && server.is_next(seq);
+        if at_start && looks_like_server_hello(seg.payload) && !self.sent_anything(Side::Client) {
+            // Only the server's side is captured (or the client's is still to come): a
+            // stream that starts with a ServerHello is TLS, and what the server chose is
+            // reported.
+            self.tls = true;
+            return Probe::Tls;
+        }
         // Step over the server's bytes without reading them.
         self.dirs[i]
             .reasm
@@ -516,8 +538,37 @@ impl Flow {
         }
     }
 
+    /// True when the capture holds something `side` sent besides pure ACKs: a SYN, data, a
+    /// FIN or a RST. (Read off the flow's state, so that no packet pays for it.)
+    fn sent_anything(&self, side: Side) -> bool {
+        let i = idx(side);
+        self.dirs[i].reasm.next_seq().is_some()
+            || self.fin_at[i].is_some()
+            || self.rst == Some(side)
+            || (side == Side::Client && !self.hello_prefix.is_empty())
+    }
+
+    /// The outcome to report: one side not captured at all says so, unless an alert (which
+    /// names its sender) decided the flow.
+    fn reported_outcome(&self, outcome: Outcome) -> Outcome {
+        match outcome {
+            Outcome::Alert { .. } => outcome,
+            _ if !self.sent_anything(Side::Client) => Outcome::ClientUnseen,
+            _ if !self.sent_anything(Side::Server) => Outcome::ServerUnseen,
+            _ => outcome,
+        }
+    }
+
     /// The flow's record. The summaries are moved out: a flow is reported once, then dropped.
     pub(crate) fn record(&mut self, outcome: Outcome, end: EndReason) -> FlowRecord {
+        let outcome = self.reported_outcome(outcome);
+        if self.hs.client_hello.is_none() {
+            // The connection ended inside its ClientHello: what came of it is reported.
+            if let Some(body) = self.dirs[0].tls.partial_client_hello() {
+                let body = body.to_vec();
+                self.hs.on_damaged_client_hello(&body);
+            }
+        }
         FlowRecord {
             first_seen: self.first_seen,
             last_seen: self.last_seen,
@@ -707,10 +758,18 @@ fn again_disagrees(
         return false;
     }
     match helloscope_tls::parse_client_hello_record(&bytes[..RECORD_HEADER + len]) {
-        Ok(h) => h.random != hs.client_random || ClientHelloSummary::from_hello(&h) != *read,
+        Ok(h) => {
+            let summary = if h.is_damaged() {
+                ClientHelloSummary::from_damaged_hello(&h)
+            } else {
+                ClientHelloSummary::from_hello(&h)
+            };
+            h.random != hs.client_random || summary != *read
+        }
         // The hello continues in another record: nothing more to compare.
         Err(helloscope_tls::Error::Incomplete { .. }) => false,
-        Err(_) => true,
+        // This copy does not parse: it disagrees with a first one that did.
+        Err(_) => !hs.malformed_hello,
     }
 }
 

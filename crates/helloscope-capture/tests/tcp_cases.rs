@@ -381,3 +381,223 @@ fn junk_the_server_acknowledged_is_kept() {
         }
     }
 }
+
+/// The captures split by direction, as a tap on one fibre or asymmetric routing gives them:
+/// the server's side alone reports every flow whose server answered with a ServerHello,
+/// with what the server chose and no client fields; the client's side alone reports every
+/// flow with its ClientHello and no server fields. The outcome names the side not seen.
+#[test]
+fn one_direction_captures() {
+    for (name, pkts) in real_packets() {
+        let clean = records(&pkts);
+        // The client of each connection: the sender of its SYN.
+        let clients: std::collections::HashSet<SocketAddr> = pkts
+            .iter()
+            .filter(|(_, ip)| tcp(ip).is_some_and(|t| ip[t.at + 13] & 0x12 == 0x02))
+            .map(|(_, ip)| endpoints(ip).0)
+            .collect();
+        let (from_clients, from_servers): (Packets, Packets) = pkts
+            .iter()
+            .filter(|(_, ip)| tcp(ip).is_some())
+            .cloned()
+            .partition(|(_, ip)| clients.contains(&endpoints(ip).0));
+        let servers_only = records(&from_servers);
+        let answered: Vec<_> = clean
+            .iter()
+            .filter(|(_, r)| r.server_hello.is_some())
+            .collect();
+        assert!(answered.len() >= 3, "{name}");
+        assert_eq!(
+            servers_only.keys().collect::<Vec<_>>(),
+            answered.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            "{name}: every flow the server answered"
+        );
+        for (k, want) in answered {
+            let r = &servers_only[k];
+            assert_eq!(r.server_hello, want.server_hello, "{name} {k:?}");
+            assert_eq!(r.client_hello, None);
+            assert_eq!(r.outcome.name(), "client_unseen", "{name} {k:?}");
+            assert!(!r.flags.midstream, "the SYN-ACK opened it");
+        }
+        let clients_only = records(&from_clients);
+        assert_eq!(
+            clients_only.keys().collect::<Vec<_>>(),
+            clean.keys().collect::<Vec<_>>(),
+            "{name}: every flow"
+        );
+        for (k, want) in &clean {
+            let r = &clients_only[k];
+            assert_eq!(r.client_hello, want.client_hello, "{name} {k:?}");
+            assert_eq!(r.server_hello, None);
+            assert_eq!(r.outcome.name(), "server_unseen", "{name} {k:?}");
+        }
+    }
+}
+
+/// Where the parts of a ClientHello record lie in it, walked here by hand (RFC 8446
+/// §4.1.2): the end of `legacy_version`, of the cipher-suite list, and each extension's
+/// (type, start, end).
+struct Layout {
+    version_end: usize,
+    suites: (usize, usize),
+    extensions: Vec<(u16, usize, usize)>,
+}
+
+fn layout(p: &[u8]) -> Layout {
+    let u16_at = |i: usize| usize::from(u16::from_be_bytes([p[i], p[i + 1]]));
+    let version_end = 9 + 2;
+    let sid = version_end + 32;
+    let suites = sid + 1 + usize::from(p[sid]);
+    let suites_end = suites + 2 + u16_at(suites);
+    let comp_end = suites_end + 1 + usize::from(p[suites_end]);
+    let mut extensions = Vec::new();
+    let mut at = comp_end + 2;
+    let end = (comp_end + 2 + u16_at(comp_end)).min(p.len());
+    while at + 4 <= end {
+        let next = at + 4 + u16_at(at + 2);
+        extensions.push((u16_at(at) as u16, at, next));
+        at = next;
+    }
+    Layout {
+        version_end,
+        suites: (suites + 2, suites_end),
+        extensions,
+    }
+}
+
+/// The flows of `pkts` whose ClientHello is whole in one segment and offers a server name
+/// and supported_versions, with that segment's index.
+fn whole_hellos(pkts: &Packets) -> Vec<usize> {
+    hello_segments(pkts)
+        .into_iter()
+        .filter(|&i| {
+            let p = payload(&pkts[i].1);
+            let len = u16::from_be_bytes([p[3], p[4]]) as usize;
+            let l = layout(p);
+            p.len() == 5 + len
+                && [0, 43]
+                    .iter()
+                    .all(|t| l.extensions.iter().any(|e| e.0 == *t))
+        })
+        .collect()
+}
+
+/// Checks a damaged hello's record against the clean one: `legacy_version` always, the
+/// server name and the versions offered when their extensions lie before the damage at
+/// `damage`, the suites that were there, the extensions before the damage, no fingerprint,
+/// and the `malformed` flag.
+fn check_damaged(what: &str, p: &[u8], damage: usize, clean: &FlowRecord, got: &FlowRecord) {
+    let want = clean.client_hello.as_ref().unwrap();
+    let ch = got
+        .client_hello
+        .as_ref()
+        .unwrap_or_else(|| panic!("{what}: a hello"));
+    let l = layout(p);
+    let before: Vec<_> = l.extensions.iter().filter(|e| e.2 <= damage).collect();
+    let read = |t: u16| before.iter().any(|e| e.0 == t);
+    assert_eq!(ch.legacy_version, want.legacy_version, "{what}");
+    assert!(damage >= l.version_end);
+    let sni = if read(0) { want.sni.clone() } else { None };
+    assert_eq!(ch.sni, sni, "{what}");
+    if read(43) {
+        assert_eq!(ch.versions_offered, want.versions_offered, "{what}");
+        assert_eq!(ch.version_offered_max, want.version_offered_max, "{what}");
+    } else {
+        assert_eq!(&ch.versions_offered[..], &[want.legacy_version], "{what}");
+    }
+    let suites = if damage >= l.suites.1 {
+        want.cipher_count
+    } else {
+        damage.saturating_sub(l.suites.0) / 2
+    };
+    assert_eq!(ch.cipher_count, suites, "{what}");
+    let types: Vec<u16> = before.iter().map(|e| e.0).collect();
+    assert_eq!(ch.extensions, types, "{what}");
+    assert_eq!(
+        (&ch.ja3, &ch.ja3_string, &ch.ja4, &ch.ja4_r),
+        (&None, &None, &None, &None),
+        "{what}: fingerprints need every input"
+    );
+    assert!(got.flags.malformed, "{what}");
+}
+
+/// A ClientHello whose extensions are damaged (an extension's length running past the
+/// message) after the server name and supported_versions, and at each extension before: the
+/// record holds what was read before the damage, without fingerprints, flagged `malformed`.
+#[test]
+fn damaged_extensions() {
+    let mut tried = 0;
+    for (name, pkts) in real_packets() {
+        let clean = records(&pkts);
+        for i in whole_hellos(&pkts) {
+            let ip = &pkts[i].1;
+            let p = payload(ip);
+            let key = endpoints(ip);
+            for &(t, at, _) in &layout(p).extensions {
+                let mut bad = p.to_vec();
+                bad[at + 2..at + 4].copy_from_slice(&[0xff, 0xff]);
+                let mut damaged = pkts.clone();
+                damaged[i].1 = with_payload(ip, seq(ip), &bad);
+                let got = records(&damaged);
+                let what = format!("{name} {key:?}: extension {t} at {at}");
+                check_damaged(&what, p, at, &clean[&key], &got[&key]);
+                assert_eq!(got[&key].server_hello, clean[&key].server_hello, "{what}");
+                for (k, r) in &clean {
+                    if *k != key {
+                        assert_eq!(&got[k], r, "{what}: another flow");
+                    }
+                }
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried >= 50, "{tried}");
+}
+
+/// A ClientHello cut short (the client's later segments lost, or the connection gone) in
+/// the random, in the cipher suites, after the server name, after supported_versions and at
+/// its last byte: what came of it is reported, flagged `malformed`.
+#[test]
+fn hello_cut_short() {
+    let mut tried = 0;
+    for (name, pkts) in real_packets() {
+        let clean = records(&pkts);
+        for i in whole_hellos(&pkts) {
+            let ip = &pkts[i].1;
+            let p = payload(ip);
+            let key = endpoints(ip);
+            let l = layout(p);
+            let end_of = |t: u16| l.extensions.iter().find(|e| e.0 == t).unwrap().2;
+            for cut in [
+                l.version_end + 10,
+                l.suites.0 + 5,
+                end_of(0) + 1,
+                end_of(43) + 1,
+                p.len() - 1,
+            ]
+            .map(|c| c.min(p.len() - 1))
+            {
+                // The client's data stops there; everything else is as captured.
+                let cut_pkts: Packets = pkts
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, (_, q))| {
+                        *k <= i || tcp(q).is_none() || endpoints(q) != key || payload(q).is_empty()
+                    })
+                    .map(|(k, (t, q))| {
+                        if k == i {
+                            (*t, with_payload(q, seq(q), &p[..cut]))
+                        } else {
+                            (*t, q.clone())
+                        }
+                    })
+                    .collect();
+                let got = records(&cut_pkts);
+                let what = format!("{name} {key:?}: cut at {cut}");
+                check_damaged(&what, p, cut, &clean[&key], &got[&key]);
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried >= 30, "{tried}");
+}
