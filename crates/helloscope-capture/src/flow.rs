@@ -562,8 +562,9 @@ impl Flow {
     /// The flow's record. The summaries are moved out: a flow is reported once, then dropped.
     pub(crate) fn record(&mut self, outcome: Outcome, end: EndReason) -> FlowRecord {
         let outcome = self.reported_outcome(outcome);
-        if self.hs.client_hello.is_none() {
-            // The connection ended inside its ClientHello: what came of it is reported.
+        if self.hs.client_hello.is_none() && !self.dirs[0].reasm.has_hole() && !self.snaplen_cut {
+            // The connection ended inside its ClientHello: what came of it is reported. (Not
+            // when the capture lost the rest: a hole, bytes cut by the snap length.)
             if let Some(body) = self.dirs[0].tls.partial_client_hello() {
                 let body = body.to_vec();
                 self.hs.on_damaged_client_hello(&body);
