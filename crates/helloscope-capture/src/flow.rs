@@ -110,9 +110,6 @@ struct HandshakeState {
     alert: Option<(AlertLevel, helloscope_tls::AlertDescription, Side)>,
     established: bool,
     malformed_hello: bool,
-    /// The ClientHello's random: with what the record reports of the hello, what a later
-    /// copy of it is compared by.
-    client_random: [u8; 32],
 }
 
 fn idx(side: Side) -> usize {
@@ -130,7 +127,6 @@ impl HandshakeState {
                     match ClientHello::parse(m.body) {
                         Ok(h) if !h.extensions_malformed() => {
                             let f = fp.client(&h);
-                            self.client_random.copy_from_slice(h.random);
                             self.client_hello = Some(ClientHelloSummary::with_fingerprints(&h, f))
                         }
                         _ => self.on_damaged_client_hello(m.body),
@@ -186,9 +182,6 @@ impl HandshakeState {
     fn on_damaged_client_hello(&mut self, body: &[u8]) {
         self.malformed_hello = true;
         if let Some(h) = ClientHello::parse_partial(body) {
-            if let Ok(random) = h.random.try_into() {
-                self.client_random = random;
-            }
             self.client_hello = Some(ClientHelloSummary::from_damaged_hello(&h));
         }
     }
@@ -244,69 +237,69 @@ pub(crate) struct Flow {
     /// The client's bytes from the start of what may be a ClientHello, while too few to
     /// judge: at most four records of one byte (24 bytes) or an SSLv2 header (11).
     hello_prefix: Vec<u8>,
+    /// While the flow is not known to be TLS, a short run of client bytes the probe stepped
+    /// over; then, the first bytes of the ClientHello the probe found.
+    held: Held,
+    /// Stream offset of the ClientHello's first byte (`u32::MAX` until one is found), and a
+    /// digest of its first [`HEAD_LEN`] bytes (0 when fewer came at once): what a later copy
+    /// of them is compared with, to flag `overlap_conflict`. (Not the bytes themselves: with
+    /// them a flow would outgrow the allocator's per-thread cache, 1 032 bytes.)
+    hello_offset: u32,
+    hello_digest: u32,
+}
+
+/// What a flow holds of the client's first bytes.
+#[derive(Debug, Default)]
+enum Held {
+    #[default]
+    Nothing,
     /// The first bytes of the ClientHello the probe found, taken off the reassembler: the
     /// TLS reader gets them before anything else.
-    hello_found: Option<Vec<u8>>,
-    /// The client's latest short run of bytes the probe stepped over (a keep-alive probe's
-    /// byte, middlebox junk): another copy of them that starts a ClientHello is read
-    /// instead, unless the server acknowledged this one.
-    stray: Option<Stray>,
-    /// Where the ClientHello starts in the client's stream, and its first bytes: a later
-    /// copy of them that disagrees is flagged (`overlap_conflict`).
-    hello_head: Option<HelloHead>,
+    Found(Vec<u8>),
+    /// The latest short run of bytes the probe stepped over (a keep-alive probe's byte,
+    /// middlebox junk): another copy of them that starts a ClientHello is read instead,
+    /// unless the server acknowledged this one.
+    Stray(Stray),
 }
 
 /// Most bytes of a stepped-over run kept as a [`Stray`]: longer runs are the dialogue of a
-/// protocol before TLS (STARTTLS, CONNECT), not a stray segment.
-const STRAY_MAX: usize = 16;
+/// protocol before TLS (STARTTLS, CONNECT), not a stray segment. (Ten fit beside the rest of
+/// [`Held`] in the space of a `Vec`.)
+const STRAY_MAX: usize = 10;
 
 /// A short run of client bytes the probe stepped over.
 #[derive(Clone, Copy, Debug)]
 struct Stray {
-    /// Stream offset of `bytes[0]`.
-    offset: u64,
-    bytes: [u8; STRAY_MAX],
+    /// Sequence number of `bytes[0]`.
+    seq: u32,
     len: u8,
-    /// Sequence number just after it.
-    end_seq: u32,
     /// The server acknowledged exactly its end: it is what the server received.
     acked: bool,
+    bytes: [u8; STRAY_MAX],
 }
 
-/// Bytes of the start of a ClientHello kept to compare later copies with: the record and
-/// handshake headers, the version and the start of the random.
-const HEAD_LEN: usize = 16;
-
-/// The start of the ClientHello in the client's stream.
-#[derive(Clone, Copy, Debug)]
-struct HelloHead {
-    offset: u64,
-    bytes: [u8; HEAD_LEN],
-    len: u8,
+impl Stray {
+    fn end_seq(&self) -> u32 {
+        self.seq.wrapping_add(u32::from(self.len))
+    }
 }
 
-impl HelloHead {
-    fn of(offset: u64, b: &[u8]) -> Self {
-        let len = b.len().min(HEAD_LEN);
-        let mut bytes = [0; HEAD_LEN];
-        bytes[..len].copy_from_slice(&b[..len]);
-        HelloHead {
-            offset,
-            bytes,
-            len: len as u8,
-        }
-    }
+/// Bytes of the start of a ClientHello kept as a digest: the record and handshake headers,
+/// `legacy_version`, the random and the session ID's first bytes.
+const HEAD_LEN: usize = 48;
 
-    /// True when `bytes` at stream offset `offset` differ from the kept ones where they
-    /// overlap.
-    fn disagrees(&self, offset: u64, bytes: &[u8]) -> bool {
-        disagree(
-            offset,
-            bytes,
-            self.offset,
-            &self.bytes[..usize::from(self.len)],
-        )
+/// A digest of the first [`HEAD_LEN`] bytes of `b`, never 0; 0 when `b` is shorter.
+fn head_digest(b: &[u8]) -> u32 {
+    let Some(head) = b.get(..HEAD_LEN) else {
+        return 0;
+    };
+    let mut h = 0x9e37_79b9_7f4a_7c15u64;
+    for w in head.chunks_exact(8) {
+        h = (h ^ u64::from_le_bytes(w.try_into().unwrap_or_default()))
+            .wrapping_mul(0x0100_0000_01b3);
+        h ^= h >> 29;
     }
+    (h >> 32) as u32 | 1
 }
 
 /// True when two copies (`a` at stream offset `a_at`, `b` at `b_at`) differ where they overlap.
@@ -350,9 +343,9 @@ impl Flow {
             shed_by_budget: false,
             tunnel: TunnelStack::new(),
             hello_prefix: Vec::new(),
-            hello_found: None,
-            stray: None,
-            hello_head: None,
+            held: Held::Nothing,
+            hello_offset: u32::MAX,
+            hello_digest: 0,
         }
     }
 
@@ -378,7 +371,7 @@ impl Flow {
             return Probe::NotYet;
         }
         if side == Side::Client {
-            if let Some(stray) = self.stray {
+            if let Held::Stray(stray) = self.held {
                 self.reread_stray(stray, seq, seg.payload);
             }
             let reasm = &mut self.dirs[i].reasm;
@@ -389,7 +382,9 @@ impl Flow {
             {
                 // The usual case, a hello at the start of the next segment: read where it
                 // lies, without a copy.
-                self.hello_head = Some(HelloHead::of(reasm.offset(), seg.payload));
+                let at = reasm.offset();
+                self.note_hello(at, seg.payload);
+                self.held = Held::Nothing;
                 self.tls = true;
                 return Probe::Tls;
             }
@@ -400,26 +395,28 @@ impl Flow {
                 let start = reasm.offset() - bytes.len() as u64;
                 match client_hello_evidence(&bytes) {
                     Evidence::ClientHello => {
-                        self.hello_head = Some(HelloHead::of(start, &bytes));
+                        self.note_hello(start, &bytes);
                         self.tls = true;
-                        self.hello_found = Some(bytes);
+                        self.held = Held::Found(bytes);
                         return Probe::Tls;
                     }
                     Evidence::NeedMore => self.hello_prefix = bytes,
                     // Stepped over; a short run is kept, in case another copy of it is the
                     // start of a hello.
                     Evidence::NotTls => {
-                        self.stray = (bytes.len() <= STRAY_MAX).then(|| {
-                            let mut kept = [0; STRAY_MAX];
-                            kept[..bytes.len()].copy_from_slice(&bytes);
-                            Stray {
-                                offset: start,
-                                bytes: kept,
-                                len: bytes.len() as u8,
-                                end_seq: reasm.next_seq().unwrap_or(seq),
-                                acked: false,
+                        self.held = match reasm.next_seq() {
+                            Some(end) if bytes.len() <= STRAY_MAX => {
+                                let mut kept = [0; STRAY_MAX];
+                                kept[..bytes.len()].copy_from_slice(&bytes);
+                                Held::Stray(Stray {
+                                    seq: end.wrapping_sub(bytes.len() as u32),
+                                    len: bytes.len() as u8,
+                                    acked: false,
+                                    bytes: kept,
+                                })
                             }
-                        })
+                            _ => Held::Nothing,
+                        }
                     }
                 }
             } else {
@@ -444,11 +441,17 @@ impl Flow {
         self.spend_probe()
     }
 
+    /// Where the ClientHello starts (stream offset `at`, first bytes `b`).
+    fn note_hello(&mut self, at: u64, b: &[u8]) {
+        self.hello_offset = u32::try_from(at).unwrap_or(u32::MAX);
+        self.hello_digest = head_digest(b);
+    }
+
     /// A server segment acknowledging exactly the end of the client's stray bytes: the
     /// server received them, so they are the copy to keep.
     fn note_server_ack(&mut self, seg: &TcpSegment<'_>) {
-        if let Some(stray) = &mut self.stray {
-            if seg.ack && seg.ack_number == stray.end_seq {
+        if let Held::Stray(stray) = &mut self.held {
+            if seg.ack && seg.ack_number == stray.end_seq() {
                 stray.acked = true;
             }
         }
@@ -460,11 +463,12 @@ impl Flow {
     #[cold]
     fn reread_stray(&mut self, stray: Stray, seq: u32, payload: &[u8]) {
         let reasm = &mut self.dirs[0].reasm;
-        let Some(at) = reasm.offset_of(seq).and_then(|o| u64::try_from(o).ok()) else {
+        let offset = |seq| reasm.offset_of(seq).and_then(|o| u64::try_from(o).ok());
+        let (Some(at), Some(stray_at)) = (offset(seq), offset(stray.seq)) else {
             return;
         };
         let kept = &stray.bytes[..usize::from(stray.len)];
-        if !disagree(at, payload, stray.offset, kept) {
+        if !disagree(at, payload, stray_at, kept) {
             return;
         }
         reasm.overlap_conflict = true;
@@ -472,13 +476,13 @@ impl Flow {
             return;
         }
         // This copy's reading from where the two overlap.
-        let from = at.max(stray.offset);
+        let from = at.max(stray_at);
         let Some(rest) = payload.get((from - at) as usize..) else {
             return;
         };
         if client_hello_evidence(rest) == Evidence::ClientHello && reasm.rewind(from) {
             self.hello_prefix.clear();
-            self.stray = None;
+            self.held = Held::Nothing;
         }
     }
 
@@ -633,8 +637,9 @@ impl Flow {
             let Flow {
                 dirs,
                 hs,
-                hello_found,
-                hello_head,
+                held,
+                hello_offset,
+                hello_digest,
                 ..
             } = self;
             let Direction { reasm, tls, bytes } = &mut dirs[i];
@@ -650,14 +655,15 @@ impl Flow {
                     tls.feed(b, &mut |ev| hs.on_event(side, ev, fp));
                 }
                 Seen::Again { offset, bytes } if side == Side::Client => {
-                    conflict |= again_disagrees(hello_head, hs, offset, bytes);
+                    let hello = (u64::from(*hello_offset), *hello_digest);
+                    conflict |= again_disagrees(hello, hs, offset, bytes);
                 }
                 Seen::Again { .. } => {}
             };
-            match hello_found.take() {
+            match std::mem::take(held) {
                 // This segment's bytes are among them, already taken off the reassembler.
-                Some(found) => deliver(Seen::Fresh(&found)),
-                None => reasm.on_segment_seen(
+                Held::Found(found) => deliver(Seen::Fresh(&found)),
+                _ => reasm.on_segment_seen(
                     seq,
                     seg.payload,
                     cfg.max_buffer_per_direction,
@@ -729,26 +735,32 @@ impl Flow {
 }
 
 /// True when a client copy of bytes already delivered (`bytes` at stream offset `offset`)
-/// disagrees with what was read there: the ClientHello's first bytes, or, for a copy of the
-/// whole hello record, the hello it parses to (its random and every field the record
-/// reports; other bytes, a key share's, are not kept to compare). The copy read first is
-/// kept: it made a parseable hello.
+/// disagrees with what was read there: the ClientHello's first [`HEAD_LEN`] bytes (by their
+/// digest; a shorter copy by the bytes every TLS ClientHello starts with), and, for a copy of
+/// the whole hello record, every field the record reports. Other bytes (a key share's) are
+/// not kept to compare. The copy read first is kept: it made a parseable hello.
 #[cold]
 fn again_disagrees(
-    head: &Option<HelloHead>,
+    (hello_offset, digest): (u64, u32),
     hs: &HandshakeState,
     offset: u64,
     bytes: &[u8],
 ) -> bool {
-    let Some(head) = head else {
+    let Some(read) = &hs.client_hello else {
         return false;
     };
-    if head.disagrees(offset, bytes) {
+    if offset != hello_offset {
+        // A copy starting elsewhere: the record header's first bytes are known.
+        let tls = [0x16, 0x03];
+        return !read.sslv2_format && disagree(offset, bytes, hello_offset, &tls);
+    }
+    if digest != 0 && bytes.len() >= HEAD_LEN {
+        if head_digest(bytes) != digest {
+            return true;
+        }
+    } else if !read.sslv2_format && disagree(offset, bytes, hello_offset, &[0x16, 0x03]) {
         return true;
     }
-    let (Some(read), true) = (&hs.client_hello, offset == head.offset) else {
-        return false;
-    };
     let Some(len) = bytes
         .get(3..5)
         .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
@@ -765,7 +777,7 @@ fn again_disagrees(
             } else {
                 ClientHelloSummary::from_hello(&h)
             };
-            h.random != hs.client_random || summary != *read
+            summary != *read
         }
         // The hello continues in another record: nothing more to compare.
         Err(helloscope_tls::Error::Incomplete { .. }) => false,
@@ -1077,7 +1089,7 @@ impl FlowTable {
                             return;
                         }
                     }
-                } else if flow.stray.is_some() && flow.side_of(seg) == Side::Server {
+                } else if matches!(flow.held, Held::Stray(_)) && flow.side_of(seg) == Side::Server {
                     flow.note_server_ack(seg);
                 }
             }
