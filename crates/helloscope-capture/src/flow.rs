@@ -110,6 +110,8 @@ struct HandshakeState {
     alert: Option<(AlertLevel, helloscope_tls::AlertDescription, Side)>,
     established: bool,
     malformed_hello: bool,
+    /// A later copy of the ClientHello's bytes disagreed with the one read.
+    hello_conflict: bool,
 }
 
 fn idx(side: Side) -> usize {
@@ -179,6 +181,7 @@ impl HandshakeState {
     /// A ClientHello damaged or cut short: what was read before the damage is reported,
     /// flagged `malformed`.
     #[cold]
+    #[inline(never)]
     fn on_damaged_client_hello(&mut self, body: &[u8]) {
         self.malformed_hello = true;
         if let Some(h) = ClientHello::parse_partial(body) {
@@ -293,12 +296,14 @@ fn head_digest(b: &[u8]) -> u32 {
     let Some(head) = b.get(..HEAD_LEN) else {
         return 0;
     };
-    let mut h = 0x9e37_79b9_7f4a_7c15u64;
-    for w in head.chunks_exact(8) {
-        h = (h ^ u64::from_le_bytes(w.try_into().unwrap_or_default()))
-            .wrapping_mul(0x0100_0000_01b3);
-        h ^= h >> 29;
+    // Words folded by rotation, mixed once: different digests mean different bytes, which
+    // is all the flag needs (a copy made to collide only keeps the flag off; the first copy
+    // is what is read either way).
+    let mut h = 0u64;
+    for (k, w) in head.chunks_exact(8).enumerate() {
+        h ^= u64::from_le_bytes(w.try_into().unwrap_or_default()).rotate_left(k as u32 * 11);
     }
+    let h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (h >> 32) as u32 | 1
 }
 
@@ -449,7 +454,12 @@ impl Flow {
 
     /// A server segment acknowledging exactly the end of the client's stray bytes: the
     /// server received them, so they are the copy to keep.
+    #[cold]
+    #[inline(never)]
     fn note_server_ack(&mut self, seg: &TcpSegment<'_>) {
+        if self.side_of(seg) != Side::Server {
+            return;
+        }
         if let Held::Stray(stray) = &mut self.held {
             if seg.ack && seg.ack_number == stray.end_seq() {
                 stray.acked = true;
@@ -461,6 +471,7 @@ impl Flow {
     /// disagree, the one the server acknowledged is kept; failing that, the one that starts
     /// a ClientHello (the reassembler goes back to read it); failing that, the first.
     #[cold]
+    #[inline(never)]
     fn reread_stray(&mut self, stray: Stray, seq: u32, payload: &[u8]) {
         let reasm = &mut self.dirs[0].reasm;
         let offset = |seq| reasm.offset_of(seq).and_then(|o| u64::try_from(o).ok());
@@ -536,7 +547,8 @@ impl Flow {
                             })
                         )
                 }),
-            overlap_conflict: self.dirs.iter().any(|d| d.reasm.overlap_conflict),
+            overlap_conflict: self.hs.hello_conflict
+                || self.dirs.iter().any(|d| d.reasm.overlap_conflict),
             malformed: self.hs.malformed_hello || self.dirs.iter().any(|d| d.tls.is_broken()),
             snaplen_cut: self.snaplen_cut,
         }
@@ -554,7 +566,18 @@ impl Flow {
 
     /// The outcome to report: one side not captured at all says so, unless an alert (which
     /// names its sender) decided the flow.
+    #[inline]
     fn reported_outcome(&self, outcome: Outcome) -> Outcome {
+        if self.dirs.iter().all(|d| d.reasm.next_seq().is_some()) {
+            // The usual case: both sides sent a SYN or data.
+            return outcome;
+        }
+        self.one_sided_outcome(outcome)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn one_sided_outcome(&self, outcome: Outcome) -> Outcome {
         match outcome {
             Outcome::Alert { .. } => outcome,
             _ if !self.sent_anything(Side::Client) => Outcome::ClientUnseen,
@@ -563,16 +586,25 @@ impl Flow {
         }
     }
 
+    /// The connection ended inside its ClientHello: what came of it is reported. (Not when the
+    /// capture lost the rest: a hole, bytes cut by the snap length.)
+    #[cold]
+    #[inline(never)]
+    fn read_partial_client_hello(&mut self) {
+        if self.dirs[0].reasm.has_hole() || self.snaplen_cut {
+            return;
+        }
+        if let Some(body) = self.dirs[0].tls.partial_client_hello() {
+            let body = body.to_vec();
+            self.hs.on_damaged_client_hello(&body);
+        }
+    }
+
     /// The flow's record. The summaries are moved out: a flow is reported once, then dropped.
     pub(crate) fn record(&mut self, outcome: Outcome, end: EndReason) -> FlowRecord {
         let outcome = self.reported_outcome(outcome);
-        if self.hs.client_hello.is_none() && !self.dirs[0].reasm.has_hole() && !self.snaplen_cut {
-            // The connection ended inside its ClientHello: what came of it is reported. (Not
-            // when the capture lost the rest: a hole, bytes cut by the snap length.)
-            if let Some(body) = self.dirs[0].tls.partial_client_hello() {
-                let body = body.to_vec();
-                self.hs.on_damaged_client_hello(&body);
-            }
+        if self.hs.client_hello.is_none() {
+            self.read_partial_client_hello();
         }
         FlowRecord {
             first_seen: self.first_seen,
@@ -648,7 +680,6 @@ impl Flow {
             } else {
                 seg.seq
             };
-            let mut conflict = false;
             let mut deliver = |s: Seen<'_>| match s {
                 Seen::Fresh(b) => {
                     *bytes += b.len() as u64;
@@ -656,7 +687,7 @@ impl Flow {
                 }
                 Seen::Again { offset, bytes } if side == Side::Client => {
                     let hello = (u64::from(*hello_offset), *hello_digest);
-                    conflict |= again_disagrees(hello, hs, offset, bytes);
+                    hs.hello_conflict |= again_disagrees(hello, hs, offset, bytes);
                 }
                 Seen::Again { .. } => {}
             };
@@ -670,7 +701,6 @@ impl Flow {
                     &mut deliver,
                 ),
             }
-            reasm.overlap_conflict |= conflict;
             // Stop buffering handshake bytes once the needed hello is in.
             if side == Side::Client && hs.client_hello.is_some() && tls.want_handshake {
                 tls.stop_handshake();
@@ -740,6 +770,7 @@ impl Flow {
 /// the whole hello record, every field the record reports. Other bytes (a key share's) are
 /// not kept to compare. The copy read first is kept: it made a parseable hello.
 #[cold]
+#[inline(never)]
 fn again_disagrees(
     (hello_offset, digest): (u64, u32),
     hs: &HandshakeState,
@@ -1089,7 +1120,7 @@ impl FlowTable {
                             return;
                         }
                     }
-                } else if matches!(flow.held, Held::Stray(_)) && flow.side_of(seg) == Side::Server {
+                } else if matches!(flow.held, Held::Stray(_)) {
                     flow.note_server_ack(seg);
                 }
             }
