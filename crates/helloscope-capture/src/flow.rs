@@ -429,7 +429,9 @@ impl Flow {
             }
             return self.spend_probe();
         }
-        self.note_server_ack(seg);
+        if matches!(self.held, Held::Stray(_)) {
+            self.note_server_ack(seg);
+        }
         let server = &self.dirs[i].reasm;
         let at_start = server.offset() == 0 && server.is_next(seq);
         if at_start && looks_like_server_hello(seg.payload) && !self.sent_anything(Side::Client) {
