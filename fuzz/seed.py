@@ -104,4 +104,47 @@ pieces = [(o, rec[o:o+200]) for o in range(0, len(rec), 200)]
 put("reassembly", struct.pack("<I", 0xfffffff0) + b"".join(seg(o, d) for o, d in pieces))
 put("reassembly", struct.pack("<I", 7) + b"".join(seg(o, d) for o, d in reversed(pieces)))
 put("reassembly", struct.pack("<I", 7) + seg(50, b"x" * 100) + seg(0, rec[:200]) + seg(120, rec[120:300]))
+# pipeline: the TCP cases of real flows (openssl.pcap): junk and a keep-alive byte over the
+# start of each ClientHello, a retransmission of it that disagrees, the hello cut short, and
+# each direction alone.
+def tcp_parts(x):
+    ip = x[14:]
+    if len(ip) < 40 or ip[0] >> 4 != 4 or ip[9] != 6:
+        return None
+    ihl = (ip[0] & 0x0f) * 4
+    doff = (ip[ihl + 12] >> 4) * 4
+    return 14 + ihl, 14 + ihl + doff
+def with_payload(x, seq, data):
+    at, data_at = tcp_parts(x)
+    y = bytearray(x[:data_at] + data)
+    struct.pack_into(">H", y, 16, len(y) - 14)
+    struct.pack_into(">I", y, at + 4, seq & 0xffffffff)
+    return bytes(y)
+def blob_of(frames):
+    return b"".join(bytes([0x10]) + struct.pack("<H", len(x)) + x for x in frames)
+_, fr = frames(os.path.join(root, "captures", "openssl.pcap"))
+fr = fr[:60]
+hellos = [k for k, x in enumerate(fr) if tcp_parts(x) and x[tcp_parts(x)[1]:][:1] == b"\x16"
+          and x[tcp_parts(x)[1]:][5:6] == b"\x01"]
+def seq_of(x):
+    return struct.unpack(">I", x[tcp_parts(x)[0] + 4:tcp_parts(x)[0] + 8])[0]
+def payload_of(x):
+    return x[tcp_parts(x)[1]:]
+for make in (
+    lambda x: [with_payload(x, seq_of(x), b"\x00\x00"), x],
+    lambda x: [with_payload(x, seq_of(x) - 1, b"\x00"), x],
+    lambda x: [x, with_payload(x, seq_of(x), payload_of(x)[:20] + b"\x55" + payload_of(x)[21:])],
+    lambda x: [with_payload(x, seq_of(x), payload_of(x)[:len(payload_of(x)) // 2])],
+):
+    out = []
+    for k, x in enumerate(fr):
+        out += make(x) if k in hellos else [x]
+    put("pipeline", blob_of(out))
+clients = {x[tcp_parts(x)[0] - 8:tcp_parts(x)[0] - 4] + x[tcp_parts(x)[0]:tcp_parts(x)[0] + 2]
+           for x in fr if tcp_parts(x) and x[tcp_parts(x)[0] + 13] & 0x12 == 0x02}
+for keep_clients in (True, False):
+    one_way = [x for x in fr if tcp_parts(x) and
+               ((x[tcp_parts(x)[0] - 8:tcp_parts(x)[0] - 4] + x[tcp_parts(x)[0]:tcp_parts(x)[0] + 2])
+                in clients) == keep_clients]
+    put("pipeline", blob_of(one_way))
 print("seeded", {t: len(os.listdir(os.path.join(here, "corpus", t))) for t in os.listdir(os.path.join(here, "corpus"))})

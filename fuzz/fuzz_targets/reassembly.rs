@@ -6,7 +6,7 @@
 #![no_main]
 use std::collections::HashMap;
 
-use helloscope_capture::reassembly::StreamReassembler;
+use helloscope_capture::reassembly::{Seen, StreamReassembler};
 use libfuzzer_sys::fuzz_target;
 
 fn seq_diff(a: u32, b: u32) -> i64 {
@@ -60,7 +60,14 @@ fuzz_target!(|data: &[u8]| {
     r.on_syn(isn.wrapping_sub(1));
     let mut out = Vec::new();
     for (s, p) in &segs {
-        r.on_segment(*s, p, 1 << 20, &mut |b| out.extend_from_slice(b));
+        r.on_segment_seen(*s, p, 1 << 20, &mut |seen| match seen {
+            Seen::Fresh(b) => out.extend_from_slice(b),
+            // Bytes shown again lie within what was delivered.
+            Seen::Again { offset, bytes } => {
+                assert!(!bytes.is_empty());
+                assert!(offset + bytes.len() as u64 <= out.len() as u64);
+            }
+        });
     }
     if !r.overflowed {
         assert_eq!(out, reference(isn, &segs));

@@ -36,7 +36,7 @@ fn event_outcome(o: &Outcome) -> &'static str {
         Outcome::Established | Outcome::Negotiated => "success",
         Outcome::Alert { .. } | Outcome::Reset { .. } | Outcome::Closed { .. } => "failure",
         Outcome::NoResponse => "failure",
-        Outcome::Incomplete => "unknown",
+        Outcome::Incomplete | Outcome::ClientUnseen | Outcome::ServerUnseen => "unknown",
     }
 }
 

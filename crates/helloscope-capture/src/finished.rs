@@ -172,6 +172,8 @@ impl FinishedFlows {
     }
 
     /// Adds `h` (or notes it seen again) at `secs`.
+    // Inline across codegen units: once per flow, from the flow table.
+    #[inline]
     pub(crate) fn insert(&mut self, h: u64, secs: u32) {
         if 2 * (self.recent.len + 1) > RECENT_SLOTS {
             self.move_recent();

@@ -9,7 +9,7 @@ use helloscope_tls::{AlertLevel, ClientHello, HandshakeType, ServerHello, TlsVer
 use crate::decode::{TcpSegment, TunnelStack};
 use crate::fingerprint_cache::FingerprintCache;
 use crate::finished::FinishedFlows;
-use crate::reassembly::StreamReassembler;
+use crate::reassembly::{Seen, StreamReassembler};
 use crate::record::{
     ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
 };
@@ -110,6 +110,8 @@ struct HandshakeState {
     alert: Option<(AlertLevel, helloscope_tls::AlertDescription, Side)>,
     established: bool,
     malformed_hello: bool,
+    /// A later copy of the ClientHello's bytes disagreed with the one read.
+    hello_conflict: bool,
 }
 
 fn idx(side: Side) -> usize {
@@ -125,11 +127,11 @@ impl HandshakeState {
             TlsEvent::Handshake(m) => match (side, m.msg_type) {
                 (Side::Client, HandshakeType::CLIENT_HELLO) if self.client_hello.is_none() => {
                     match ClientHello::parse(m.body) {
-                        Ok(h) => {
+                        Ok(h) if !h.extensions_malformed() => {
                             let f = fp.client(&h);
                             self.client_hello = Some(ClientHelloSummary::with_fingerprints(&h, f))
                         }
-                        Err(_) => self.malformed_hello = true,
+                        _ => self.on_damaged_client_hello(m.body),
                     }
                 }
                 (Side::Server, HandshakeType::SERVER_HELLO) if !self.final_server_hello => {
@@ -173,6 +175,17 @@ impl HandshakeState {
             } else {
                 self.ccs == [true, true]
             };
+        }
+    }
+
+    /// A ClientHello damaged or cut short: what was read before the damage is reported,
+    /// flagged `malformed`.
+    #[cold]
+    #[inline(never)]
+    fn on_damaged_client_hello(&mut self, body: &[u8]) {
+        self.malformed_hello = true;
+        if let Some(h) = ClientHello::parse_partial(body) {
+            self.client_hello = Some(ClientHelloSummary::from_damaged_hello(&h));
         }
     }
 
@@ -227,9 +240,80 @@ pub(crate) struct Flow {
     /// The client's bytes from the start of what may be a ClientHello, while too few to
     /// judge: at most four records of one byte (24 bytes) or an SSLv2 header (11).
     hello_prefix: Vec<u8>,
+    /// While the flow is not known to be TLS, a short run of client bytes the probe stepped
+    /// over; then, the first bytes of the ClientHello the probe found.
+    held: Held,
+    /// Stream offset of the ClientHello's first byte (`u32::MAX` until one is found), and a
+    /// digest of its first [`HEAD_LEN`] bytes (0 when fewer came at once): what a later copy
+    /// of them is compared with, to flag `overlap_conflict`. (Not the bytes themselves: with
+    /// them a flow would outgrow the allocator's per-thread cache, 1 032 bytes.)
+    hello_offset: u32,
+    hello_digest: u32,
+}
+
+/// What a flow holds of the client's first bytes.
+#[derive(Debug, Default)]
+enum Held {
+    #[default]
+    Nothing,
     /// The first bytes of the ClientHello the probe found, taken off the reassembler: the
     /// TLS reader gets them before anything else.
-    hello_found: Option<Vec<u8>>,
+    Found(Vec<u8>),
+    /// The latest short run of bytes the probe stepped over (a keep-alive probe's byte,
+    /// middlebox junk): another copy of them that starts a ClientHello is read instead,
+    /// unless the server acknowledged this one.
+    Stray(Stray),
+}
+
+/// Most bytes of a stepped-over run kept as a [`Stray`]: longer runs are the dialogue of a
+/// protocol before TLS (STARTTLS, CONNECT), not a stray segment. (Ten fit beside the rest of
+/// [`Held`] in the space of a `Vec`.)
+const STRAY_MAX: usize = 10;
+
+/// A short run of client bytes the probe stepped over.
+#[derive(Clone, Copy, Debug)]
+struct Stray {
+    /// Sequence number of `bytes[0]`.
+    seq: u32,
+    len: u8,
+    /// The server acknowledged exactly its end: it is what the server received.
+    acked: bool,
+    bytes: [u8; STRAY_MAX],
+}
+
+impl Stray {
+    fn end_seq(&self) -> u32 {
+        self.seq.wrapping_add(u32::from(self.len))
+    }
+}
+
+/// Bytes of the start of a ClientHello kept as a digest: the record and handshake headers,
+/// `legacy_version`, the random and the session ID's first bytes.
+const HEAD_LEN: usize = 48;
+
+/// A digest of the first [`HEAD_LEN`] bytes of `b`, never 0; 0 when `b` is shorter.
+fn head_digest(b: &[u8]) -> u32 {
+    let Some(head) = b.get(..HEAD_LEN) else {
+        return 0;
+    };
+    // Words folded by rotation, mixed once: different digests mean different bytes, which
+    // is all the flag needs (a copy made to collide only keeps the flag off; the first copy
+    // is what is read either way).
+    let mut h = 0u64;
+    for (k, w) in head.chunks_exact(8).enumerate() {
+        h ^= u64::from_le_bytes(w.try_into().unwrap_or_default()).rotate_left(k as u32 * 11);
+    }
+    let h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> 32) as u32 | 1
+}
+
+/// True when two copies (`a` at stream offset `a_at`, `b` at `b_at`) differ where they overlap.
+fn disagree(a_at: u64, a: &[u8], b_at: u64, b: &[u8]) -> bool {
+    let start = a_at.max(b_at);
+    let end = (a_at + a.len() as u64).min(b_at + b.len() as u64);
+    start < end
+        && a[(start - a_at) as usize..(end - a_at) as usize]
+            != b[(start - b_at) as usize..(end - b_at) as usize]
 }
 
 impl Flow {
@@ -264,7 +348,9 @@ impl Flow {
             shed_by_budget: false,
             tunnel: TunnelStack::new(),
             hello_prefix: Vec::new(),
-            hello_found: None,
+            held: Held::Nothing,
+            hello_offset: u32::MAX,
+            hello_digest: 0,
         }
     }
 
@@ -290,6 +376,10 @@ impl Flow {
             return Probe::NotYet;
         }
         if side == Side::Client {
+            if let Held::Stray(stray) = self.held {
+                self.reread_stray(stray, seq, seg.payload);
+            }
+            let reasm = &mut self.dirs[i].reasm;
             if self.hello_prefix.is_empty()
                 && reasm.is_next(seq)
                 && !reasm.has_hole()
@@ -297,6 +387,9 @@ impl Flow {
             {
                 // The usual case, a hello at the start of the next segment: read where it
                 // lies, without a copy.
+                let at = reasm.offset();
+                self.note_hello(at, seg.payload);
+                self.held = Held::Nothing;
                 self.tls = true;
                 return Probe::Tls;
             }
@@ -304,24 +397,106 @@ impl Flow {
             let before = bytes.len();
             reasm.on_segment(seq, seg.payload, cap, &mut |b| bytes.extend_from_slice(b));
             if bytes.len() > before {
+                let start = reasm.offset() - bytes.len() as u64;
                 match client_hello_evidence(&bytes) {
                     Evidence::ClientHello => {
+                        self.note_hello(start, &bytes);
                         self.tls = true;
-                        self.hello_found = Some(bytes);
+                        self.held = Held::Found(bytes);
                         return Probe::Tls;
                     }
                     Evidence::NeedMore => self.hello_prefix = bytes,
-                    // Stepped over.
-                    Evidence::NotTls => {}
+                    // Stepped over; a short run is kept, in case another copy of it is the
+                    // start of a hello.
+                    Evidence::NotTls => {
+                        self.held = match reasm.next_seq() {
+                            Some(end) if bytes.len() <= STRAY_MAX => {
+                                let mut kept = [0; STRAY_MAX];
+                                kept[..bytes.len()].copy_from_slice(&bytes);
+                                Held::Stray(Stray {
+                                    seq: end.wrapping_sub(bytes.len() as u32),
+                                    len: bytes.len() as u8,
+                                    acked: false,
+                                    bytes: kept,
+                                })
+                            }
+                            _ => Held::Nothing,
+                        }
+                    }
                 }
             } else {
                 self.hello_prefix = bytes;
             }
             return self.spend_probe();
         }
+        if matches!(self.held, Held::Stray(_)) {
+            self.note_server_ack(seg);
+        }
+        let server = &self.dirs[i].reasm;
+        let at_start = server.offset() == 0 && server.is_next(seq);
+        if at_start && looks_like_server_hello(seg.payload) && !self.sent_anything(Side::Client) {
+            // Only the server's side is captured (or the client's is still to come): a
+            // stream that starts with a ServerHello is TLS, and what the server chose is
+            // reported.
+            self.tls = true;
+            return Probe::Tls;
+        }
         // Step over the server's bytes without reading them.
-        reasm.on_segment(seq, seg.payload, cap, &mut |_| {});
+        self.dirs[i]
+            .reasm
+            .on_segment(seq, seg.payload, cap, &mut |_| {});
         self.spend_probe()
+    }
+
+    /// Where the ClientHello starts (stream offset `at`, first bytes `b`).
+    fn note_hello(&mut self, at: u64, b: &[u8]) {
+        self.hello_offset = u32::try_from(at).unwrap_or(u32::MAX);
+        self.hello_digest = head_digest(b);
+    }
+
+    /// A server segment acknowledging exactly the end of the client's stray bytes: the
+    /// server received them, so they are the copy to keep.
+    #[cold]
+    #[inline(never)]
+    fn note_server_ack(&mut self, seg: &TcpSegment<'_>) {
+        if self.side_of(seg) != Side::Server {
+            return;
+        }
+        if let Held::Stray(stray) = &mut self.held {
+            if seg.ack && seg.ack_number == stray.end_seq() {
+                stray.acked = true;
+            }
+        }
+    }
+
+    /// A client segment that may be another copy of the stray bytes. When the two copies
+    /// disagree, the one the server acknowledged is kept; failing that, the one that starts
+    /// a ClientHello (the reassembler goes back to read it); failing that, the first.
+    #[cold]
+    #[inline(never)]
+    fn reread_stray(&mut self, stray: Stray, seq: u32, payload: &[u8]) {
+        let reasm = &mut self.dirs[0].reasm;
+        let offset = |seq| reasm.offset_of(seq).and_then(|o| u64::try_from(o).ok());
+        let (Some(at), Some(stray_at)) = (offset(seq), offset(stray.seq)) else {
+            return;
+        };
+        let kept = &stray.bytes[..usize::from(stray.len)];
+        if !disagree(at, payload, stray_at, kept) {
+            return;
+        }
+        reasm.overlap_conflict = true;
+        if stray.acked {
+            return;
+        }
+        // This copy's reading from where the two overlap.
+        let from = at.max(stray_at);
+        let Some(rest) = payload.get((from - at) as usize..) else {
+            return;
+        };
+        if client_hello_evidence(rest) == Evidence::ClientHello && reasm.rewind(from) {
+            self.hello_prefix.clear();
+            self.held = Held::Nothing;
+        }
     }
 
     /// One more in-order segment looked at before the flow is TLS.
@@ -374,14 +549,65 @@ impl Flow {
                             })
                         )
                 }),
-            overlap_conflict: self.dirs.iter().any(|d| d.reasm.overlap_conflict),
+            overlap_conflict: self.hs.hello_conflict
+                || self.dirs.iter().any(|d| d.reasm.overlap_conflict),
             malformed: self.hs.malformed_hello || self.dirs.iter().any(|d| d.tls.is_broken()),
             snaplen_cut: self.snaplen_cut,
         }
     }
 
+    /// True when the capture holds something `side` sent besides pure ACKs: a SYN, data, a
+    /// FIN or a RST. (Read off the flow's state, so that no packet pays for it.)
+    fn sent_anything(&self, side: Side) -> bool {
+        let i = idx(side);
+        self.dirs[i].reasm.next_seq().is_some()
+            || self.fin_at[i].is_some()
+            || self.rst == Some(side)
+            || (side == Side::Client && !self.hello_prefix.is_empty())
+    }
+
+    /// The outcome to report: one side not captured at all says so, unless an alert (which
+    /// names its sender) decided the flow.
+    #[inline]
+    fn reported_outcome(&self, outcome: Outcome) -> Outcome {
+        if self.dirs.iter().all(|d| d.reasm.next_seq().is_some()) {
+            // The usual case: both sides sent a SYN or data.
+            return outcome;
+        }
+        self.one_sided_outcome(outcome)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn one_sided_outcome(&self, outcome: Outcome) -> Outcome {
+        match outcome {
+            Outcome::Alert { .. } => outcome,
+            _ if !self.sent_anything(Side::Client) => Outcome::ClientUnseen,
+            _ if !self.sent_anything(Side::Server) => Outcome::ServerUnseen,
+            _ => outcome,
+        }
+    }
+
+    /// The connection ended inside its ClientHello: what came of it is reported. (Not when the
+    /// capture lost the rest: a hole, bytes cut by the snap length.)
+    #[cold]
+    #[inline(never)]
+    fn read_partial_client_hello(&mut self) {
+        if self.dirs[0].reasm.has_hole() || self.snaplen_cut {
+            return;
+        }
+        if let Some(body) = self.dirs[0].tls.partial_client_hello() {
+            let body = body.to_vec();
+            self.hs.on_damaged_client_hello(&body);
+        }
+    }
+
     /// The flow's record. The summaries are moved out: a flow is reported once, then dropped.
     pub(crate) fn record(&mut self, outcome: Outcome, end: EndReason) -> FlowRecord {
+        let outcome = self.reported_outcome(outcome);
+        if self.hs.client_hello.is_none() {
+            self.read_partial_client_hello();
+        }
         FlowRecord {
             first_seen: self.first_seen,
             last_seen: self.last_seen,
@@ -445,7 +671,9 @@ impl Flow {
             let Flow {
                 dirs,
                 hs,
-                hello_found,
+                held,
+                hello_offset,
+                hello_digest,
                 ..
             } = self;
             let Direction { reasm, tls, bytes } = &mut dirs[i];
@@ -454,16 +682,26 @@ impl Flow {
             } else {
                 seg.seq
             };
-            let mut deliver = |b: &[u8]| {
-                *bytes += b.len() as u64;
-                tls.feed(b, &mut |ev| hs.on_event(side, ev, fp));
-            };
-            match hello_found.take() {
-                // This segment's bytes are among them, already taken off the reassembler.
-                Some(found) => deliver(&found),
-                None => {
-                    reasm.on_segment(seq, seg.payload, cfg.max_buffer_per_direction, &mut deliver)
+            let mut deliver = |s: Seen<'_>| match s {
+                Seen::Fresh(b) => {
+                    *bytes += b.len() as u64;
+                    tls.feed(b, &mut |ev| hs.on_event(side, ev, fp));
                 }
+                Seen::Again { offset, bytes } if side == Side::Client => {
+                    let hello = (u64::from(*hello_offset), *hello_digest);
+                    hs.hello_conflict |= again_disagrees(hello, hs, offset, bytes);
+                }
+                Seen::Again { .. } => {}
+            };
+            match std::mem::take(held) {
+                // This segment's bytes are among them, already taken off the reassembler.
+                Held::Found(found) => deliver(Seen::Fresh(&found)),
+                _ => reasm.on_segment_seen(
+                    seq,
+                    seg.payload,
+                    cfg.max_buffer_per_direction,
+                    &mut deliver,
+                ),
             }
             // Stop buffering handshake bytes once the needed hello is in.
             if side == Side::Client && hs.client_hello.is_some() && tls.want_handshake {
@@ -527,6 +765,62 @@ impl Flow {
         }
     }
 }
+
+/// True when a client copy of bytes already delivered (`bytes` at stream offset `offset`)
+/// disagrees with what was read there: the ClientHello's first [`HEAD_LEN`] bytes (by their
+/// digest; a shorter copy by the bytes every TLS ClientHello starts with), and, for a copy of
+/// the whole hello record, every field the record reports. Other bytes (a key share's) are
+/// not kept to compare. The copy read first is kept: it made a parseable hello.
+#[cold]
+#[inline(never)]
+fn again_disagrees(
+    (hello_offset, digest): (u64, u32),
+    hs: &HandshakeState,
+    offset: u64,
+    bytes: &[u8],
+) -> bool {
+    let Some(read) = &hs.client_hello else {
+        return false;
+    };
+    if offset != hello_offset {
+        // A copy starting elsewhere: the record header's first bytes are known.
+        let tls = [0x16, 0x03];
+        return !read.sslv2_format && disagree(offset, bytes, hello_offset, &tls);
+    }
+    if digest != 0 && bytes.len() >= HEAD_LEN {
+        if head_digest(bytes) != digest {
+            return true;
+        }
+    } else if !read.sslv2_format && disagree(offset, bytes, hello_offset, &[0x16, 0x03]) {
+        return true;
+    }
+    let Some(len) = bytes
+        .get(3..5)
+        .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+    else {
+        return false;
+    };
+    if bytes[0] != 0x16 || bytes.len() < RECORD_HEADER + len {
+        return false;
+    }
+    match helloscope_tls::parse_client_hello_record(&bytes[..RECORD_HEADER + len]) {
+        Ok(h) => {
+            let summary = if h.is_damaged() {
+                ClientHelloSummary::from_damaged_hello(&h)
+            } else {
+                ClientHelloSummary::from_hello(&h)
+            };
+            summary != *read
+        }
+        // The hello continues in another record: nothing more to compare.
+        Err(helloscope_tls::Error::Incomplete { .. }) => false,
+        // This copy does not parse: it disagrees with a first one that did.
+        Err(_) => !hs.malformed_hello,
+    }
+}
+
+/// Bytes of a TLS record header.
+const RECORD_HEADER: usize = helloscope_tls::RECORD_HEADER_LEN;
 
 /// A connection that has sent no payload yet (SYN, SYN-ACK, pure ACKs): what a full [`Flow`]
 /// would have learnt from those segments, in a few dozen bytes. A SYN flood, a port scan or
@@ -815,17 +1109,21 @@ impl FlowTable {
             let cfg = &self.cfg;
             let flow = &mut entry.get_mut().1;
             let before = flow.buffered();
-            if !flow.tls && !seg.payload.is_empty() {
-                match flow.probe(seg, cfg) {
-                    Probe::Tls => stats.flows_tls += 1,
-                    Probe::NotYet => {}
-                    Probe::NotTls => {
-                        stats.flows_not_tls += 1;
-                        entry.remove();
-                        self.buffered -= before;
-                        self.mark_done(h, at, stats);
-                        return;
+            if !flow.tls {
+                if !seg.payload.is_empty() {
+                    match flow.probe(seg, cfg) {
+                        Probe::Tls => stats.flows_tls += 1,
+                        Probe::NotYet => {}
+                        Probe::NotTls => {
+                            stats.flows_not_tls += 1;
+                            entry.remove();
+                            self.buffered -= before;
+                            self.mark_done(h, at, stats);
+                            return;
+                        }
                     }
+                } else if matches!(flow.held, Held::Stray(_)) {
+                    flow.note_server_ack(seg);
                 }
             }
             let decided = flow.on_segment(seg, ts, at, cfg, &mut self.fingerprints);
@@ -985,6 +1283,12 @@ impl FlowTable {
                 Evidence::ClientHello | Evidence::NeedMore => (src, dst, false),
                 // The capture missed the ClientHello: still report what the server chose.
                 Evidence::NotTls if looks_like_server_hello(seg.payload) => (dst, src, true),
+                // A keep-alive probe's byte, middlebox junk: too little to judge the flow by,
+                // and which end sent it is unknown. The next segment starts the flow.
+                Evidence::NotTls if seg.payload.len() <= 2 => {
+                    stats.packets_untracked += 1;
+                    return;
+                }
                 Evidence::NotTls => {
                     stats.flows_not_tls += 1;
                     self.mark_done(h, at, stats);

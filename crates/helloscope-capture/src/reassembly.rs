@@ -11,7 +11,10 @@
 //! When two copies of the same sequence range differ, the copy that first makes the bytes
 //! contiguous wins (in-order data is delivered at once and never revised; among held
 //! copies, the first to arrive) and the stream is flagged, since someone may be trying to
-//! show the sensor one thing and the host another.
+//! show the sensor one thing and the host another. Bytes that come again after they were
+//! delivered are shown to the caller ([`Seen::Again`]), which alone knows what it kept of
+//! them (the start of a ClientHello) and may [`StreamReassembler::rewind`] to read a copy
+//! that disagrees, while it has not read what was delivered.
 
 use std::collections::BTreeMap;
 
@@ -46,6 +49,21 @@ pub struct StreamReassembler {
     pub overlap_conflict: bool,
     /// Retransmitted or duplicate bytes seen (already delivered).
     pub retransmitted_bytes: u64,
+}
+
+/// What [`StreamReassembler::on_segment_seen`] shows of a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen<'a> {
+    /// The stream's next bytes, in order, each exactly once.
+    Fresh(&'a [u8]),
+    /// Bytes that were delivered already (a retransmission, or a copy that disagrees),
+    /// starting at stream offset `offset`.
+    Again {
+        /// Stream offset of `bytes[0]`.
+        offset: u64,
+        /// The bytes of this copy.
+        bytes: &'a [u8],
+    },
 }
 
 #[inline]
@@ -115,6 +133,37 @@ impl StreamReassembler {
         self.ranges.len()
     }
 
+    /// Stream offset of the next expected byte: bytes delivered since the start.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The next expected sequence number, once known.
+    pub fn next_seq(&self) -> Option<u32> {
+        self.next_seq
+    }
+
+    /// Stream offset of sequence number `seq` (negative before the stream's start), once the
+    /// start is known.
+    pub fn offset_of(&self, seq: u32) -> Option<i64> {
+        self.next_seq.map(|n| self.offset as i64 + seq_diff(seq, n))
+    }
+
+    /// Goes back to stream offset `to` (at most [`Self::offset`]) so that the bytes from
+    /// there are delivered again from the next copy that carries them: for a caller that
+    /// did not read them and learnt that another copy is the right one. Refused (false)
+    /// while bytes are held beyond a hole.
+    pub fn rewind(&mut self, to: u64) -> bool {
+        if !self.ranges.is_empty() || to > self.offset {
+            return false;
+        }
+        let back = self.offset - to;
+        self.next_seq = self.next_seq.map(|s| s.wrapping_sub(back as u32));
+        self.offset = to;
+        self.window_start = to;
+        true
+    }
+
     /// Feeds a segment; `deliver` receives the stream's bytes in order, each exactly once.
     /// `cap` bounds what holding bytes out of order may allocate ([`Self::pending_bytes`]).
     pub fn on_segment(
@@ -123,6 +172,22 @@ impl StreamReassembler {
         payload: &[u8],
         cap: usize,
         deliver: &mut impl FnMut(&[u8]),
+    ) {
+        self.on_segment_seen(seq, payload, cap, &mut |s| {
+            if let Seen::Fresh(b) = s {
+                deliver(b)
+            }
+        })
+    }
+
+    /// [`Self::on_segment`], also showing the bytes of the segment that were delivered
+    /// before ([`Seen::Again`], before the fresh ones).
+    pub fn on_segment_seen(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        cap: usize,
+        deliver: &mut impl FnMut(Seen<'_>),
     ) {
         if payload.is_empty() {
             return;
@@ -135,23 +200,34 @@ impl StreamReassembler {
             self.next_seq = Some(seq);
         }
         let d = seq_diff(seq, next);
-        if d > 0 {
-            self.hold(self.offset + d as u64, payload, cap);
-            return;
+        let mut fresh = payload;
+        if d != 0 {
+            if d > 0 {
+                self.hold(self.offset + d as u64, payload, cap);
+                return;
+            }
+            let skip = ((-d) as usize).min(payload.len());
+            self.retransmitted_bytes += skip as u64;
+            // Bytes before the stream's start (the SYN's own number, a keep-alive probe's
+            // byte before the first data) have nothing to be compared with.
+            let before_start = ((-d) as u64).saturating_sub(self.offset) as usize;
+            if before_start < skip {
+                deliver(Seen::Again {
+                    offset: self.offset.saturating_sub((-d) as u64),
+                    bytes: &payload[before_start..skip],
+                });
+            }
+            if skip == payload.len() {
+                return;
+            }
+            fresh = &payload[skip..];
         }
-        let skip = (-d) as usize;
-        if skip >= payload.len() {
-            self.retransmitted_bytes += payload.len() as u64;
-            return;
-        }
-        self.retransmitted_bytes += skip as u64;
-        let fresh = &payload[skip..];
         self.delivered = true;
         if !self.ranges.is_empty() {
             self.check_against_held(fresh);
         }
         self.advance(fresh.len());
-        deliver(fresh);
+        deliver(Seen::Fresh(fresh));
         if !self.ranges.is_empty() {
             self.drain(deliver);
         }
@@ -287,7 +363,7 @@ impl StreamReassembler {
     }
 
     /// Delivers held bytes that the stream now reaches, and forgets those behind it.
-    fn drain(&mut self, deliver: &mut impl FnMut(&[u8])) {
+    fn drain(&mut self, deliver: &mut impl FnMut(Seen<'_>)) {
         while let Some((&s, &e)) = self.ranges.first_key_value() {
             if s > self.offset {
                 break;
@@ -297,7 +373,7 @@ impl StreamReassembler {
                 let (a, b) = (self.at(self.offset), self.at(e));
                 let n = b - a;
                 self.advance(n);
-                deliver(&self.window[a..b]);
+                deliver(Seen::Fresh(&self.window[a..b]));
             }
         }
         if self.ranges.is_empty() {
@@ -336,6 +412,46 @@ mod tests {
         assert_eq!(out, b"abcdefg");
         assert!(!r.overlap_conflict);
         assert_eq!(r.pending_bytes(), 0);
+    }
+
+    /// Bytes that come again are shown with their stream offset (those before the stream's
+    /// start are not); after a rewind, the next copy is delivered from there.
+    #[test]
+    fn bytes_seen_again_and_rewind() {
+        let mut r = StreamReassembler::default();
+        r.on_syn(99);
+        let mut seen = Vec::new();
+        let mut feed = |r: &mut StreamReassembler, seq: u32, p: &[u8]| {
+            r.on_segment_seen(seq, p, 1 << 16, &mut |s| {
+                seen.push(match s {
+                    Seen::Fresh(b) => (None, b.to_vec()),
+                    Seen::Again { offset, bytes } => (Some(offset), bytes.to_vec()),
+                })
+            })
+        };
+        feed(&mut r, 100, b"xy");
+        feed(&mut r, 99, b"-ab");
+        feed(&mut r, 101, b"bcd");
+        assert_eq!(
+            seen,
+            [
+                (None, b"xy".to_vec()),
+                (Some(0), b"ab".to_vec()),
+                (Some(1), b"b".to_vec()),
+                (None, b"cd".to_vec()),
+            ]
+        );
+        assert_eq!(r.offset_of(100), Some(0));
+        assert_eq!(r.offset_of(99), Some(-1));
+        assert!(!r.rewind(5));
+        assert!(r.rewind(0));
+        assert_eq!(r.offset(), 0);
+        let (mut out, r2) = (Vec::new(), &mut r);
+        r2.on_segment(100, b"abcde", 1 << 16, &mut |b| out.extend_from_slice(b));
+        assert_eq!(out, b"abcde");
+        // Not while bytes are held beyond a hole.
+        r2.on_segment(110, b"z", 1 << 16, &mut |_| {});
+        assert!(!r2.rewind(0));
     }
 
     #[test]

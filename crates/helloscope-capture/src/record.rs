@@ -73,11 +73,17 @@ pub enum Outcome {
     NoResponse,
     /// The capture does not hold enough of the handshake to say (hole, limit, cut short).
     Incomplete,
+    /// Only the server's side was captured (asymmetric routing, a tap on one fibre): the
+    /// client sent no SYN, data, FIN or RST that the capture holds. Client fields are null.
+    ClientUnseen,
+    /// Only the client's side was captured: the server sent no SYN-ACK, data, FIN or RST
+    /// that the capture holds. Server fields are null.
+    ServerUnseen,
 }
 
 impl Outcome {
     /// The stable name: established, negotiated, alert, reset, closed, no_response,
-    /// incomplete.
+    /// incomplete, client_unseen, server_unseen.
     pub fn name(&self) -> &'static str {
         match self {
             Outcome::Established => "established",
@@ -87,6 +93,8 @@ impl Outcome {
             Outcome::Closed { .. } => "closed",
             Outcome::NoResponse => "no_response",
             Outcome::Incomplete => "incomplete",
+            Outcome::ClientUnseen => "client_unseen",
+            Outcome::ServerUnseen => "server_unseen",
         }
     }
 }
@@ -192,6 +200,19 @@ impl ClientHelloSummary {
             ja3_string: Some(fp.ja3_string),
             ja4: Some(fp.ja4),
             ja4_r: Some(fp.ja4_r),
+        }
+    }
+
+    /// Summarises a ClientHello that could not be read whole ([`ClientHello::is_damaged`]):
+    /// the fields read before the damage, and no fingerprints, since not all of their
+    /// inputs were read.
+    pub fn from_damaged_hello(h: &ClientHello<'_>) -> Self {
+        ClientHelloSummary {
+            ja3: None,
+            ja3_string: None,
+            ja4: None,
+            ja4_r: None,
+            ..Self::from_hello(h)
         }
     }
 

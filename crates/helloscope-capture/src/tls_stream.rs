@@ -214,6 +214,14 @@ impl TlsStream {
         self.sslv2 = Vec::new();
     }
 
+    /// The body of a ClientHello whose end never came, as far as it came.
+    pub(crate) fn partial_client_hello(&self) -> Option<&[u8]> {
+        match self.handshake.partial_message()? {
+            (HandshakeType::CLIENT_HELLO, body) => Some(body),
+            _ => None,
+        }
+    }
+
     pub(crate) fn is_broken(&self) -> bool {
         self.state == State::Broken
     }

@@ -183,6 +183,17 @@ fn a_hole_that_never_fills_is_reported_incomplete_with_a_gap() {
     a.process(ts, LinkType::Raw, &frame(&f, 0, &[], true), &mut |r| {
         out.push(r)
     });
+    // The server's SYN-ACK: its side is in the capture (a capture without it says so).
+    let syn_ack = {
+        let b = PacketBuilder::ipv6(f.server.0, f.client.0, 64)
+            .tcp(f.server.1, f.client.1, 5000, 65535)
+            .syn()
+            .ack(f.isn.wrapping_add(1));
+        let mut out = Vec::new();
+        b.write(&mut out, &[]).unwrap();
+        out
+    };
+    a.process(ts, LinkType::Raw, &syn_ack, &mut |r| out.push(r));
     // Everything but bytes 500..600.
     a.process(
         ts,

@@ -30,6 +30,9 @@ pub struct ClientHello<'a> {
     pub compression_methods: &'a [u8],
     extensions: Option<&'a [u8]>,
     extensions_malformed: bool,
+    /// Every field before the extensions was read (false only from
+    /// [`ClientHello::parse_partial`]).
+    whole: bool,
 }
 
 fn client_hello(i: &[u8], dtls: bool) -> PResult<'_, ClientHello<'_>> {
@@ -63,8 +66,56 @@ fn client_hello(i: &[u8], dtls: bool) -> PResult<'_, ClientHello<'_>> {
             compression_methods,
             extensions,
             extensions_malformed,
+            whole: true,
         },
     ))
+}
+
+/// [`client_hello`] field by field, keeping what was read before the first damage.
+fn partial_client_hello(body: &[u8]) -> Option<ClientHello<'_>> {
+    let (i, legacy_version) = be_u16::<_, nom::error::Error<&[u8]>>(body).ok()?;
+    let mut h = ClientHello {
+        legacy_version: TlsVersion::from_wire(legacy_version),
+        random: &[],
+        session_id: &[],
+        cookie: None,
+        cipher_suites: &[],
+        compression_methods: &[],
+        extensions: None,
+        extensions_malformed: false,
+        whole: false,
+    };
+    let Ok((i, random)) = field("random", take(32usize))(i) else {
+        return Some(h);
+    };
+    h.random = random;
+    let Ok((i, session_id)) = field(
+        "legacy_session_id",
+        verify(vec_u8, |s: &[u8]| s.len() <= 32),
+    )(i) else {
+        return Some(h);
+    };
+    h.session_id = session_id;
+    // A list cut short by the end of the message: the suites that are there were read.
+    let Some((n, rest)) = i.split_first_chunk::<2>() else {
+        return Some(h);
+    };
+    let declared = usize::from(u16::from_be_bytes(*n));
+    if declared > rest.len() || declared % 2 != 0 {
+        h.cipher_suites = &rest[..declared.min(rest.len()) / 2 * 2];
+        return Some(h);
+    }
+    h.cipher_suites = &rest[..declared];
+    let i = &rest[declared..];
+    let Ok((i, compression_methods)) = field("legacy_compression_methods", vec_u8)(i) else {
+        return Some(h);
+    };
+    h.compression_methods = compression_methods;
+    let (extensions, extensions_malformed) = extensions::optional_extensions_block(i);
+    h.extensions = extensions;
+    h.extensions_malformed = extensions_malformed;
+    h.whole = true;
+    Some(h)
 }
 
 impl<'a> ClientHello<'a> {
@@ -109,6 +160,37 @@ impl<'a> ClientHello<'a> {
     #[inline]
     pub fn cipher_suites(&self) -> U16List<'a, CipherSuite> {
         U16List::new(self.cipher_suites)
+    }
+
+    /// Reads as much of a damaged or cut client_hello body as is well formed: the fields up
+    /// to the first damage, the rest empty (a cipher-suite list cut short holds the suites
+    /// that are there; the extensions are the well-formed prefix of their block). `None`
+    /// when not even `legacy_version` is there. [`Self::is_damaged`] says whether anything
+    /// was left out.
+    ///
+    /// ```
+    /// use helloscope_tls::{ClientHello, TlsVersion};
+    /// let mut body = vec![0x03, 0x03];
+    /// body.extend([0u8; 32]); // random
+    /// body.extend([0, 0, 4, 0x13, 0x01]); // no session id, two suites announced, one there
+    /// let ch = ClientHello::parse_partial(&body).unwrap();
+    /// assert_eq!(ch.legacy_version, TlsVersion::Tls12);
+    /// assert_eq!(ch.cipher_suites().count(), 1);
+    /// assert!(ch.is_damaged());
+    /// # Ok::<(), helloscope_tls::Error>(())
+    /// ```
+    pub fn parse_partial(body: &'a [u8]) -> Option<Self> {
+        match Self::parse(body) {
+            Ok(h) => Some(h),
+            Err(_) => partial_client_hello(body),
+        }
+    }
+
+    /// True when some of the message could not be read: a field before the extensions
+    /// ([`Self::parse_partial`]) or the extensions block past some point
+    /// ([`Self::extensions_malformed`]).
+    pub fn is_damaged(&self) -> bool {
+        !self.whole || self.extensions_malformed
     }
 
     /// True when the message carries an extensions block (even an empty one).

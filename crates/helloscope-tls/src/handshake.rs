@@ -168,6 +168,13 @@ impl HandshakeReassembler {
         self.buf.len()
     }
 
+    /// The message not complete yet, once its four-byte header is in: its type and the body
+    /// bytes so far (what a connection that ended there had sent of it).
+    pub fn partial_message(&self) -> Option<(HandshakeType, &[u8])> {
+        let (header, body) = self.buf.split_first_chunk::<4>()?;
+        Some((HandshakeType(header[0]), body))
+    }
+
     /// Feeds the fragment of one handshake record and calls `on_message` for each message
     /// it completes, in order.
     ///
