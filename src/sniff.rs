@@ -233,6 +233,7 @@ fn counters(
             "evicted_finished": s.evicted_finished,
             "buffers_shed": s.buffers_shed,
             "flows_buffer_limit": s.flows_buffer_limit,
+            "memory": s.memory_shed,
         },
         "memory_mib": { "rss": rss.div_ceil(1024), "peak": peak.div_ceil(1024) },
         "rotations": out.sink.rotations,
