@@ -556,7 +556,13 @@ fn build_sink(
         out,
         table: Table::default(),
         policies: build_policies(c)?,
-        stacks: Arc::new(StackDb::load(c.stack_file.as_deref()).map_err(Failure)?),
+        stacks: Arc::new({
+            let mut db = StackDb::load(c.stack_file.as_deref()).map_err(Failure)?;
+            if let Some(bytes) = crate::common::stack_cache_bytes(c) {
+                db.bound_cache(bytes, crate::common::memory_notice(c));
+            }
+            db
+        }),
         report: (c.report || report || c.report_html.is_some())
             .then(|| Report::with_max_groups(crate::common::report_groups(c))),
         report_html: c.report_html.clone(),

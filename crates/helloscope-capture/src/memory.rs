@@ -37,6 +37,8 @@ pub enum Shed {
     IpFragments,
     /// The fingerprint cache emptied.
     Fingerprints,
+    /// A thread's cache of TLS stack names (the command line's) emptied.
+    StackNames,
 }
 
 impl Shed {
@@ -50,6 +52,7 @@ impl Shed {
             Shed::UdpExchanges => "udp_exchanges",
             Shed::IpFragments => "ip_fragments",
             Shed::Fingerprints => "fingerprints",
+            Shed::StackNames => "stack_names",
         }
     }
 
@@ -63,6 +66,7 @@ impl Shed {
             Shed::UdpExchanges => "evicting the oldest UDP exchanges",
             Shed::IpFragments => "turning IP fragments away",
             Shed::Fingerprints => "emptying the fingerprint cache",
+            Shed::StackNames => "emptying the cache of stack names",
         }
     }
 }
@@ -86,7 +90,7 @@ impl ShedNotice {
 
     /// Says that `what` was shed, if nothing was said before.
     #[cold]
-    pub(crate) fn shed(&self, what: Shed) {
+    pub fn shed(&self, what: Shed) {
         if let Some(tell) = &self.tell {
             if !self.told.swap(true, Ordering::Relaxed) {
                 tell(what);
@@ -121,13 +125,14 @@ impl Bound {
     }
 }
 
-/// Each share, in sixteenths of the analyzer's budget (15 of 16 given out: the rest is left to
-/// what a hash table rounds beyond the bounds below, and the allocator's slack).
+/// Each share, in sixteenths of the analyzer's budget (the slack is in the tables' bounds:
+/// charged as doubled, and rounded down to a power of two).
 const ACTIVE: usize = 4;
 const HALF_OPEN: usize = 2;
 const FINISHED: usize = 2;
 const BUFFERS: usize = 3;
 const UDP: usize = 1;
+const UDP_DONE: usize = 1;
 const UDP_BUFFERS: usize = 1;
 const FRAGMENTS: usize = 1;
 const FINGERPRINTS: usize = 1;
@@ -165,8 +170,9 @@ pub(crate) struct Bounds {
     pub(crate) finished: Bound,
     /// Bytes held in the TCP flows' buffers.
     pub(crate) buffers: Bound,
-    /// UDP exchanges followed (and as many remembered).
+    /// UDP exchanges followed, and remembered once reported.
     pub(crate) udp: Bound,
+    pub(crate) udp_done: Bound,
     pub(crate) udp_buffers: Bound,
     /// Bytes of IP fragments held.
     pub(crate) fragments: Bound,
@@ -180,7 +186,7 @@ impl Bounds {
         let share = |n: usize| m / 16 * n;
         let unbounded = usize::MAX;
         let (active_slot, active_heap) = crate::flow::active_entry_cost();
-        let (udp_slot, udp_heap) = crate::udp::entry_cost();
+        let (udp_slot, udp_heap, udp_done_slot) = crate::udp::entry_cost();
         let ifm = |share: usize| if m == 0 { unbounded } else { share };
         Bounds {
             active: Bound::of(
@@ -200,6 +206,10 @@ impl Bounds {
             udp: Bound::of(
                 cfg.max_flows,
                 ifm(hash_entries(share(UDP), udp_slot, udp_heap)),
+            ),
+            udp_done: Bound::of(
+                cfg.max_flows,
+                ifm(hash_entries(share(UDP_DONE), udp_done_slot, 0)),
             ),
             udp_buffers: Bound::of(cfg.max_buffer_total, ifm(share(UDP_BUFFERS))),
             fragments: Bound::of(cfg.defrag.max_bytes, ifm(share(FRAGMENTS))),

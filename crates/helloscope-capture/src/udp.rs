@@ -70,17 +70,19 @@ pub(crate) struct UdpTable {
     /// Most exchanges followed (and as many remembered), and most bytes buffered: the options
     /// or the memory bound's shares.
     max_flows: Bound,
+    max_done: Bound,
     max_buffered: Bound,
     now: Duration,
     next_sweep: Duration,
 }
 
-/// The slots of an exchange in the two maps (followed, then remembered), and what it holds
-/// beyond its buffers (counted apart).
-pub(crate) fn entry_cost() -> (usize, usize) {
+/// The slot of a followed exchange (with its control byte), what it holds beyond its buffers
+/// (counted apart: its reader's box), and the slot of a remembered one.
+pub(crate) fn entry_cost() -> (usize, usize, usize) {
     (
-        std::mem::size_of::<(UdpKey, UdpFlow)>() + std::mem::size_of::<(UdpKey, Duration)>() + 2,
+        std::mem::size_of::<(UdpKey, UdpFlow)>() + 1,
         256,
+        std::mem::size_of::<(UdpKey, Duration)>() + 1,
     )
 }
 
@@ -89,6 +91,7 @@ impl UdpTable {
         let bounds = Bounds::of(&cfg);
         UdpTable {
             max_flows: bounds.udp,
+            max_done: bounds.udp_done,
             max_buffered: bounds.udp_buffers,
             cfg,
             flows: HashMap::new(),
@@ -182,9 +185,9 @@ impl UdpTable {
     }
 
     fn remember_done(&mut self, key: UdpKey, stats: &mut Stats) {
-        if self.done.len() >= self.max_flows.max {
+        if self.done.len() >= self.max_done.max {
             // Forgetting them all costs at worst a duplicate record for a late retransmission.
-            if self.max_flows.by_memory {
+            if self.max_done.by_memory {
                 let n = self.done.len() as u64;
                 stats.shed_memory(Shed::UdpExchanges, n, &self.cfg.notice);
             }
