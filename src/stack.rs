@@ -854,4 +854,35 @@ mod tests {
             assert!(Arc::ptr_eq(&once, &db.name(&ch)), "{what}: cached");
         }
     }
+
+    /// Held to its share of --max-memory-mib, a thread's cache of names is emptied when the
+    /// next entry would take it past its bytes: each time counted, the first said once, the
+    /// names still those classify gives.
+    #[test]
+    fn the_cache_of_names_is_held_to_its_bytes() {
+        let (_, ch) = hellos_of_the_recorded_clients().remove(0);
+        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut db = StackDb::builtin();
+        const BOUND: usize = 64 << 10;
+        let t = told.clone();
+        db.bound_cache(BOUND, ShedNotice::new(move |w| t.lock().unwrap().push(w)));
+        // A thread of its own: a cache of its own.
+        std::thread::spawn(move || {
+            let before = cache_shed();
+            let ja3 = ch.ja3_string.clone().unwrap();
+            for i in 0..2000 {
+                let mut h = ch.clone();
+                // Another hello (its point formats end differently) at another address.
+                h.ja3_string = Some(format!("{ja3}-{i}").into());
+                assert_eq!(*db.name(&h), db.classify(&h));
+                CACHE.with(|c| assert!(c.borrow().bytes <= BOUND));
+            }
+            // Each entry holds its strings (over 200 bytes) and slots: 2000 fill 64 KiB
+            // several times over.
+            assert!(cache_shed() - before >= 4, "{}", cache_shed() - before);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(*told.lock().unwrap(), [Shed::StackNames], "said once");
+    }
 }
