@@ -5,7 +5,7 @@
 //! cargo run --release --example loadgen -- bulk bulk.pcap [--size-mb 1024] [--flows 4000] [--seed 1]
 //! cargo run --release --example loadgen -- handshakes hs.pcap [--flows 1000000] [--seed 1] [--shuffle-chromium]
 //! cargo run --release --example loadgen -- quic quic.pcap [--flows 100000] [--seed 1]
-//! cargo run --release --example loadgen -- syns|synacks|scans flood.pcap [--flows 1000000]
+//! cargo run --release --example loadgen -- syns|synacks|scans|halfhellos flood.pcap [--flows 1000000]
 //! ```
 //!
 //! `bulk`: a few thousand established TLS flows, their handshakes followed by application data
@@ -17,8 +17,9 @@
 //! `quic`: QUIC connections, each a whole aioquic handshake of `captures/quic.pcap` (Initials
 //! to be decrypted, Handshake and 1-RTT packets) from a new client address and port.
 //! `syns`, `synacks`, `scans`: connections that never send a byte (SYNs never answered,
-//! SYN/SYN-ACK pairs, SYN then RST), with the twelve real handshakes of
-//! `captures/openssl.pcap` spread among them.
+//! SYN/SYN-ACK pairs, SYN then RST), and `halfhellos`, connections whose
+//! client sends the first half of a ClientHello and nothing more, each with the twelve real
+//! handshakes of `captures/openssl.pcap` spread among them.
 //! The output is pcap with Ethernet/IPv4 framing; the same seed gives the same bytes.
 
 #[path = "../benches/gen/mod.rs"]
@@ -39,7 +40,7 @@ fn main() {
     };
     let (Some(mix), Some(out)) = (args.first(), args.get(1)) else {
         eprintln!(
-            "usage: loadgen bulk|handshakes|quic|syns|synacks|scans OUT.pcap [--size-mb N] [--flows N] [--seed N] \
+            "usage: loadgen bulk|handshakes|quic|syns|synacks|scans|halfhellos OUT.pcap [--size-mb N] [--flows N] [--seed N] \
              [--shuffle-chromium]"
         );
         std::process::exit(2);
@@ -70,7 +71,7 @@ fn main() {
             get("--flows", 100_000),
         ),
         // The floods of #16, with the real handshakes of captures/openssl.pcap among them.
-        "syns" | "synacks" | "scans" => gen::flood(
+        "syns" | "synacks" | "scans" | "halfhellos" => gen::flood(
             &mut w,
             &gen::frames(
                 &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/openssl.pcap"))
@@ -79,13 +80,14 @@ fn main() {
             match mix.as_str() {
                 "syns" => gen::Flood::Syn,
                 "synacks" => gen::Flood::Handshake,
+                "halfhellos" => gen::Flood::HalfHello,
                 _ => gen::Flood::Scan,
             },
             get("--flows", 1_000_000) as u32,
         ),
         m => {
             eprintln!(
-                "loadgen: unknown mix {m:?} (bulk, handshakes, quic, syns, synacks or scans)"
+                "loadgen: unknown mix {m:?} (bulk, handshakes, quic, syns, synacks, scans or halfhellos)"
             );
             std::process::exit(2);
         }

@@ -175,6 +175,13 @@ fn analyze(
     }
     let mut total = stats.unwrap_or_default();
     total.merge(&inputs.skipped);
+    let names_shed = crate::stack::cache_shed();
+    if names_shed > 0 {
+        total.memory_shed.insert(
+            helloscope_capture::memory::Shed::StackNames.name(),
+            names_shed,
+        );
+    }
     sink.finish(&total)?;
     Ok(if inputs.damaged {
         ExitCode::from(2)

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use helloscope_capture::memory::{Shed, ShedNotice};
 use helloscope_capture::FlowConfig;
 
 use crate::output::Format;
@@ -50,13 +51,22 @@ pub struct Common {
     /// of clients that break or fail, what was analysed).
     #[arg(long, value_name = "FILE")]
     pub report_html: Option<PathBuf>,
-    /// Most flows tracked at once.
+    /// Most MiB held by everything that grows with traffic: followed flows, connections
+    /// without data, finished flows, reassembly buffers, UDP exchanges, IP fragments, the
+    /// fingerprint cache and the report's groups, all --threads together (0: no such bound).
+    /// Each has a fixed share; --max-flows, --max-buffer-mib and the fixed bounds hold when
+    /// smaller than their share, and are lowered to it otherwise (see README, "Memory
+    /// bound"). What is shed for it is counted (memory_shed) and said once on standard error.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub max_memory_mib: usize,
+    /// Most flows tracked at once (within --max-memory-mib).
     #[arg(long, default_value_t = 1 << 20)]
     pub max_flows: usize,
     /// Seconds without a packet after which a flow is reported and forgotten.
     #[arg(long, default_value_t = 120)]
     pub idle_timeout: u64,
-    /// Most MiB held in reassembly buffers by all flows together.
+    /// Most MiB held in reassembly buffers by all flows together (held to 3/16 of
+    /// --max-memory-mib).
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub max_buffer_mib: usize,
     /// The sensor's name in each record (`sensor`), so that records of several gateways
@@ -144,10 +154,63 @@ pub fn sensor_name(c: &Common) -> String {
 }
 
 pub fn flow_config(c: &Common) -> FlowConfig {
+    let budget = c.max_memory_mib.saturating_mul(1 << 20);
     FlowConfig {
         max_flows: c.max_flows.max(1),
         idle_timeout: Duration::from_secs(c.idle_timeout.max(1)),
         max_buffer_total: c.max_buffer_mib.max(1) << 20,
+        // The analyzers' part: what the report's groups and the stack names may take is
+        // set apart.
+        max_memory: match budget {
+            0 => 0,
+            b => (b - 2 * (b / CLI_SHARE)).max(1),
+        },
+        notice: memory_notice(c),
         ..FlowConfig::default()
+    }
+}
+
+/// Told the first time anything is shed for --max-memory-mib: one for the whole run.
+pub fn memory_notice(c: &Common) -> ShedNotice {
+    static NOTICE: std::sync::OnceLock<ShedNotice> = std::sync::OnceLock::new();
+    let mib = c.max_memory_mib;
+    NOTICE
+        .get_or_init(|| {
+            ShedNotice::new(move |what: Shed| {
+                eprintln!(
+                    "helloscope: memory bound {mib} MiB reached: {} (counted as \
+                     memory_shed.{}, and whatever else is shed for it beside it; said once)",
+                    what.describe(),
+                    what.name()
+                );
+            })
+        })
+        .clone()
+}
+
+/// The report's groups may take 1/CLI_SHARE of --max-memory-mib, and so may the caches of
+/// stack names (one per thread that names stacks).
+const CLI_SHARE: usize = 16;
+
+/// Most bytes of each thread's cache of stack names, or `None` without a bound.
+pub fn stack_cache_bytes(c: &Common) -> Option<usize> {
+    let budget = c.max_memory_mib.saturating_mul(1 << 20);
+    // With --threads the workers name the stacks; the main thread may too.
+    let threads = c.threads.max(1) + usize::from(c.threads > 1);
+    (budget > 0).then(|| budget / CLI_SHARE / threads)
+}
+
+/// What one group of the readiness report holds at worst: its key's strings (a client
+/// address, a JA4, a server name of up to 253 bytes), its sets of versions and its stack's
+/// name, and the map's node around it.
+const REPORT_GROUP_BYTES: usize = 1024;
+
+/// Most groups of the readiness report: [`crate::report::MAX_GROUPS`], or fewer when their
+/// share of --max-memory-mib holds fewer.
+pub fn report_groups(c: &Common) -> usize {
+    let budget = c.max_memory_mib.saturating_mul(1 << 20);
+    match budget {
+        0 => crate::report::MAX_GROUPS,
+        b => (b / CLI_SHARE / REPORT_GROUP_BYTES).clamp(1, crate::report::MAX_GROUPS),
     }
 }

@@ -684,6 +684,17 @@ pub fn render(report: &Report, analysed: &Analysed<'_>) -> String {
             dd(what, n.to_string());
         }
     }
+    if !stats.memory_shed.is_empty() {
+        dd(
+            "Shed to stay under --max-memory-mib",
+            stats
+                .memory_shed
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
     let _ = write!(
         o,
         "</dl>\n<p class=\"muted\">Made by helloscope {}. A client counts once per address and \

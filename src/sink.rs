@@ -504,6 +504,14 @@ pub fn print_stats(s: &Stats) {
             parts.push(format!("{n} {what}"));
         }
     }
+    if !s.memory_shed.is_empty() {
+        let shed: Vec<String> = s
+            .memory_shed
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        parts.push(format!("shed for --max-memory-mib: {}", shed.join(" ")));
+    }
     if let Some(k) = peak_rss_kib() {
         parts.push(format!("peak memory {} MiB", k.div_ceil(1024)));
     }
@@ -548,8 +556,15 @@ fn build_sink(
         out,
         table: Table::default(),
         policies: build_policies(c)?,
-        stacks: Arc::new(StackDb::load(c.stack_file.as_deref()).map_err(Failure)?),
-        report: (c.report || report || c.report_html.is_some()).then(Report::default),
+        stacks: Arc::new({
+            let mut db = StackDb::load(c.stack_file.as_deref()).map_err(Failure)?;
+            if let Some(bytes) = crate::common::stack_cache_bytes(c) {
+                db.bound_cache(bytes, crate::common::memory_notice(c));
+            }
+            db
+        }),
+        report: (c.report || report || c.report_html.is_some())
+            .then(|| Report::with_max_groups(crate::common::report_groups(c))),
         report_html: c.report_html.clone(),
         analysed_sources: Vec::new(),
         problems: false,

@@ -197,6 +197,16 @@ fn memory_kib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// What --max-memory-mib shed, by reason: the analyzer's and the stack names'.
+fn memory_shed(s: &Stats) -> BTreeMap<&'static str, u64> {
+    let mut m = s.memory_shed.clone();
+    let names = crate::stack::cache_shed();
+    if names > 0 {
+        m.insert(helloscope_capture::memory::Shed::StackNames.name(), names);
+    }
+    m
+}
+
 /// The counters of a running sensor, as one JSON object.
 fn counters(
     s: &Stats,
@@ -233,6 +243,7 @@ fn counters(
             "evicted_finished": s.evicted_finished,
             "buffers_shed": s.buffers_shed,
             "flows_buffer_limit": s.flows_buffer_limit,
+            "memory": memory_shed(s),
         },
         "memory_mib": { "rss": rss.div_ceil(1024), "peak": peak.div_ceil(1024) },
         "rotations": out.sink.rotations,
@@ -400,7 +411,9 @@ fn sniff(o: SniffOptions<'_>, c: &Common) -> Result<ExitCode, Failure> {
     if let Some(e) = out.error {
         return Err(Failure(format!("writing output: {e}")));
     }
-    out.sink.finish(analyzer.stats())?;
+    let mut total = analyzer.stats().clone();
+    total.memory_shed = memory_shed(&total);
+    out.sink.finish(&total)?;
     if let Some(path) = report_file {
         out.sink
             .write_report_file(path)

@@ -11,8 +11,10 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use helloscope_capture::memory::{Shed, ShedNotice};
 use helloscope_capture::ClientHelloSummary;
 use helloscope_tls::TlsVersion;
 use serde::Deserialize;
@@ -350,6 +352,9 @@ pub struct StackDb {
     id: u64,
     /// No entry that could match a GREASE hello reads the extension order.
     grease_order_free: bool,
+    /// Most bytes each thread's cache of names holds (its share of --max-memory-mib), and
+    /// who is told when that empties it.
+    cache_bound: Option<(usize, ShedNotice)>,
 }
 
 impl StackDb {
@@ -400,7 +405,14 @@ impl StackDb {
             by_ja4,
             id: h.finish(),
             grease_order_free,
+            cache_bound: None,
         }
+    }
+
+    /// Bounds each thread's cache of names to `bytes` (a share of --max-memory-mib); when
+    /// that empties it, it is counted ([`cache_shed`]) and `notice` told.
+    pub fn bound_cache(&mut self, bytes: usize, notice: ShedNotice) {
+        self.cache_bound = Some((bytes, notice));
     }
 
     #[cfg(test)]
@@ -554,12 +566,25 @@ impl StackDb {
                 .get(&text_key)
                 .and_then(|(t, m)| (**t == *text).then(|| m.clone()));
             let m = known.unwrap_or_else(|| Arc::new(self.classify(ch)));
-            if c.by_address.len() >= CACHE_MAX || c.by_text.len() >= CACHE_MAX {
+            // Its strings (held here, even when the fingerprint cache holds them too), the
+            // text key, and the two maps' slots as they are at worst (doubled).
+            let cost = ja3.len() + ja4_r.len() + ja4.len() + 3 * 16 + text.len() + 16 + 2 * 96;
+            let over = self
+                .cache_bound
+                .as_ref()
+                .filter(|(max, _)| c.bytes + cost > *max);
+            if c.by_address.len() >= CACHE_MAX || c.by_text.len() >= CACHE_MAX || over.is_some() {
+                if let Some((_, notice)) = over {
+                    CACHE_SHED.fetch_add(1, Ordering::Relaxed);
+                    notice.shed(Shed::StackNames);
+                }
                 // The front's keys are addresses the maps hold: they go together.
                 c.by_address.clear();
                 c.by_text.clear();
                 c.front = std::array::from_fn(|_| None);
+                c.bytes = 0;
             }
+            c.bytes += cost;
             let strings = [ja3.clone(), ja4_r.clone(), ja4.clone()];
             c.by_text
                 .entry(text_key)
@@ -616,6 +641,16 @@ struct Cache {
     by_address: HashMap<CacheKey, Held, std::hash::BuildHasherDefault<AddressHasher>>,
     /// By a hash of what the rules read ([`StackDb::cache_text`]), checked against it.
     by_text: HashMap<u64, (Box<str>, Arc<StackMatch>)>,
+    /// What the entries hold, as [`StackDb::name`] charges them.
+    bytes: usize,
+}
+
+/// Times a thread's cache of names was emptied for its share of --max-memory-mib.
+static CACHE_SHED: AtomicU64 = AtomicU64::new(0);
+
+/// Times a thread's cache of names was emptied for its share of --max-memory-mib.
+pub fn cache_shed() -> u64 {
+    CACHE_SHED.load(Ordering::Relaxed)
 }
 
 /// Distinct hellos kept per thread; the cache starts over when full (memory stays bounded).
@@ -626,6 +661,7 @@ thread_local! {
         front: std::array::from_fn(|_| None),
         by_address: HashMap::default(),
         by_text: HashMap::new(),
+        bytes: 0,
     });
 }
 
@@ -817,5 +853,36 @@ mod tests {
             assert_eq!(*once, db.classify(&ch), "{what}");
             assert!(Arc::ptr_eq(&once, &db.name(&ch)), "{what}: cached");
         }
+    }
+
+    /// Held to its share of --max-memory-mib, a thread's cache of names is emptied when the
+    /// next entry would take it past its bytes: each time counted, the first said once, the
+    /// names still those classify gives.
+    #[test]
+    fn the_cache_of_names_is_held_to_its_bytes() {
+        let (_, ch) = hellos_of_the_recorded_clients().remove(0);
+        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut db = StackDb::builtin();
+        const BOUND: usize = 64 << 10;
+        let t = told.clone();
+        db.bound_cache(BOUND, ShedNotice::new(move |w| t.lock().unwrap().push(w)));
+        // A thread of its own: a cache of its own.
+        std::thread::spawn(move || {
+            let before = cache_shed();
+            let ja3 = ch.ja3_string.clone().unwrap();
+            for i in 0..2000 {
+                let mut h = ch.clone();
+                // Another hello (its point formats end differently) at another address.
+                h.ja3_string = Some(format!("{ja3}-{i}").into());
+                assert_eq!(*db.name(&h), db.classify(&h));
+                CACHE.with(|c| assert!(c.borrow().bytes <= BOUND));
+            }
+            // Each entry holds its strings (over 200 bytes) and slots: 2000 fill 64 KiB
+            // several times over.
+            assert!(cache_shed() - before >= 4, "{}", cache_shed() - before);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(*told.lock().unwrap(), [Shed::StackNames], "said once");
     }
 }

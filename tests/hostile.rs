@@ -291,7 +291,30 @@ fn out_of_order_data_against_the_total_budget() {
     );
     // 2000 x 56 KB would be 110 MB; the budget keeps it near 8 MiB plus the table.
     assert!(r.peak_mib < 48, "peak {} MiB", r.peak_mib);
-    let unbounded = run(&path, &["--max-buffer-mib", "1024"]);
+    // Below its share of --max-memory-mib, the option is the bound: nothing is shed for memory.
+    assert!(
+        !r.stderr.contains("shed for --max-memory-mib"),
+        "{}",
+        r.stderr
+    );
+    // Above it, the share is (3/16 of the 240 MiB the flows get of the default 256 MiB), and
+    // what it sheds is counted as shed for memory.
+    let clamped = run(&path, &["--max-buffer-mib", "1024"]);
+    assert!(clamped.peak_mib < 80, "peak {} MiB", clamped.peak_mib);
+    assert!(
+        clamped
+            .stderr
+            .contains("memory bound 256 MiB reached: dropping flows' reassembly buffers")
+            && clamped
+                .stderr
+                .contains("shed for --max-memory-mib: buffers="),
+        "{}",
+        clamped.stderr
+    );
+    let unbounded = run(
+        &path,
+        &["--max-buffer-mib", "1024", "--max-memory-mib", "0"],
+    );
     assert!(
         unbounded.peak_mib > r.peak_mib + 40,
         "the budget is what bounds it: {} vs {}",

@@ -578,6 +578,18 @@ pub enum Flood {
     Handshake,
     /// SYN, then the scanner's RST.
     Scan,
+    /// SYN, SYN-ACK, then the first half of a real ClientHello (curl's), never completed
+    /// nor answered: a followed TLS flow holding a partial hello in its buffers until it
+    /// times out, the costliest thing a connection can make the analyzer hold.
+    HalfHello,
+}
+
+/// The first half of curl 7.88.1's ClientHello record: enough for its headers to be checked
+/// (the flow is TLS), too little for the hello (its bytes are held).
+fn half_hello() -> &'static [u8] {
+    const HELLO: &[u8] =
+        include_bytes!("../../crates/helloscope-tls/testdata/curl-7.88.1-clienthello.bin");
+    &HELLO[..HELLO.len() / 2]
 }
 
 const FLOOD_SERVER: ([u8; 4], u16) = ([192, 0, 2, 1], 443);
@@ -616,6 +628,20 @@ pub fn flood<W: Write>(
                 Flood::Scan => {
                     w.set_time_us(us);
                     w.tcp(c, FLOOD_SERVER, isn.wrapping_add(1), 0, 0x04, &[]);
+                }
+                Flood::HalfHello => {
+                    w.set_time_us(us);
+                    w.tcp(FLOOD_SERVER, c, !isn, isn.wrapping_add(1), 0x12, &[]);
+                    w.set_time_us(us);
+                    let ack = (!isn).wrapping_add(1);
+                    w.tcp(
+                        c,
+                        FLOOD_SERVER,
+                        isn.wrapping_add(1),
+                        ack,
+                        0x18,
+                        half_hello(),
+                    );
                 }
             }
             next += 1;

@@ -53,6 +53,8 @@ pub struct DefragStats {
     /// Fragments turned away: past 65535 bytes, over the byte or datagram bound, a
     /// non-final fragment whose length is not a multiple of 8, or a second, different end.
     pub dropped: u64,
+    /// Of those, the fragments turned away because the bytes held reached `max_bytes`.
+    pub over_bytes: u64,
     /// Datagrams dropped incomplete: timed out, or still open at the end of the capture.
     pub incomplete: u64,
 }
@@ -176,6 +178,7 @@ impl Defragmenter {
         };
         if self.held + grows > self.cfg.max_bytes {
             self.stats.dropped += 1;
+            self.stats.over_bytes += 1;
             return None;
         }
         let d = self.open.entry(key).or_insert_with(|| Datagram {

@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 use helloscope_tls::{ClientHello, ExtensionType, ServerHello, TlsVersion};
 
+use crate::memory::{Bound, Shed, ShedNotice};
+
 /// What a ClientHello's key determines: its fingerprints, and the summary values read from
 /// the same fields. Shared by every flow whose hello gives the same key.
 #[derive(Clone, Debug)]
@@ -106,6 +108,11 @@ pub(crate) struct FingerprintCache {
     key: Vec<u8>,
     unordered_key: Vec<u8>,
     capacity: usize,
+    /// Most bytes of each table, and whether the memory bound set it.
+    max_bytes: Bound,
+    notice: ShedNotice,
+    /// Times a table was emptied because the memory bound was its bound.
+    pub(crate) shed_by_memory: u64,
     /// Hellos whose fingerprints were found in the table.
     pub(crate) hits: u64,
     /// ClientHellos found with their extensions in another order (all but JA3 reused).
@@ -203,8 +210,22 @@ fn key_writer(key: &mut Vec<u8>, room: usize) -> KeyWriter<'_> {
 
 impl FingerprintCache {
     /// A table of at most `capacity` entries per side; 0 computes every fingerprint afresh.
+    #[cfg(test)]
     pub(crate) fn new(capacity: usize) -> Self {
+        let max_bytes = Bound {
+            max: MAX_BYTES,
+            by_memory: false,
+        };
+        Self::with_bounds(capacity, max_bytes, ShedNotice::default())
+    }
+
+    /// A table of at most `capacity` entries and `max_bytes` bytes per side; emptied when
+    /// `max_bytes` is reached, which `notice` is told when the memory bound set it.
+    pub(crate) fn with_bounds(capacity: usize, max_bytes: Bound, notice: ShedNotice) -> Self {
         FingerprintCache {
+            max_bytes,
+            notice,
+            shed_by_memory: 0,
             client: Side::default(),
             client_unordered: Side::default(),
             server: Side::default(),
@@ -297,8 +318,18 @@ impl FingerprintCache {
         }
         // Both keys were just looked up and missed: kept without looking again.
         let f = ClientFingerprints::compute(h);
-        keep(&mut self.client, key, &f, self.capacity);
-        keep(&mut self.client_unordered, unordered_key, &f, self.capacity);
+        let max = self.max_bytes.max;
+        let over = keep(&mut self.client, key, &f, self.capacity, max)
+            | keep(
+                &mut self.client_unordered,
+                unordered_key,
+                &f,
+                self.capacity,
+                max,
+            );
+        if over {
+            self.shed();
+        }
         f
     }
 
@@ -309,14 +340,28 @@ impl FingerprintCache {
         }
         let n = Self::server_key(&mut self.key, h);
         let (side, key, hits) = (&mut self.server, &self.key[..n], &mut self.hits);
-        get_or_compute(side, key, self.capacity, hits, || {
+        let (max, mut over) = (self.max_bytes.max, false);
+        let f = get_or_compute(side, key, (self.capacity, max, &mut over), hits, || {
             ServerFingerprints::compute(h)
-        })
+        });
+        if over {
+            self.shed();
+        }
+        f
+    }
+
+    /// A table was emptied for its bytes.
+    #[cold]
+    fn shed(&mut self) {
+        if self.max_bytes.by_memory {
+            self.shed_by_memory += 1;
+            self.notice.shed(Shed::Fingerprints);
+        }
     }
 }
 
-/// Most bytes of keys and values kept per side.
-const MAX_BYTES: usize = 4 << 20;
+/// Most bytes of keys and values kept per side, unless the memory bound gives less.
+pub(crate) const MAX_BYTES: usize = 4 << 20;
 
 /// Largest entry kept (key and values); real hellos give 0.5 to 2 KiB.
 const MAX_ENTRY: usize = 16 << 10;
@@ -371,7 +416,7 @@ impl<V> Default for Side<V> {
 fn get_or_compute<V: Clone + Cost>(
     side: &mut Side<V>,
     key: &[u8],
-    capacity: usize,
+    (capacity, max_bytes, over): (usize, usize, &mut bool),
     hits: &mut u64,
     compute: impl FnOnce() -> V,
 ) -> V {
@@ -380,23 +425,31 @@ fn get_or_compute<V: Clone + Cost>(
         return v.clone();
     }
     let v = compute();
-    keep(side, key, &v, capacity);
+    *over = keep(side, key, &v, capacity, max_bytes);
     v
 }
 
 /// Keeps `v` under `key` (which the table does not hold), unless the entry alone is over the
-/// bound; a full table is emptied first.
-fn keep<V: Clone + Cost>(side: &mut Side<V>, key: &[u8], v: &V, capacity: usize) {
+/// bound; a full table is emptied first. True when it was emptied for its bytes.
+fn keep<V: Clone + Cost>(
+    side: &mut Side<V>,
+    key: &[u8],
+    v: &V,
+    capacity: usize,
+    max_bytes: usize,
+) -> bool {
     let cost = key.len() + v.cost() + slot_cost::<V>();
-    if cost > MAX_ENTRY {
-        return;
+    if cost > MAX_ENTRY.min(max_bytes) {
+        return false;
     }
-    if side.map.len() >= capacity || side.bytes + cost > MAX_BYTES {
+    let over_bytes = side.bytes + cost > max_bytes;
+    if side.map.len() >= capacity || over_bytes {
         side.map.clear();
         side.bytes = 0;
     }
     side.map.insert(key.into(), v.clone());
     side.bytes += cost;
+    over_bytes
 }
 
 #[cfg(test)]

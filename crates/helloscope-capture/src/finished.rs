@@ -35,6 +35,9 @@ const MIN_SLOTS: usize = 1 << 12;
 /// buffer and the output), moved on at half full. 2^10 to 2^14 measured alike.
 const RECENT_SLOTS: usize = 1 << 12;
 
+/// What the table of recent flows holds, whatever the number of entries.
+pub(crate) const RECENT_BYTES: usize = RECENT_SLOTS * 8;
+
 /// The tag of hash `h` in an entry's upper 40 bits, lowest bit forced so no entry is `EMPTY`.
 #[inline(always)]
 fn tag(h: u64) -> u64 {

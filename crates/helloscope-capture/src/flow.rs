@@ -9,6 +9,7 @@ use helloscope_tls::{AlertLevel, ClientHello, HandshakeType, ServerHello, TlsVer
 use crate::decode::{TcpSegment, TunnelStack};
 use crate::fingerprint_cache::FingerprintCache;
 use crate::finished::FinishedFlows;
+use crate::memory::{Bound, Bounds, Shed, ShedNotice};
 use crate::reassembly::{Seen, StreamReassembler};
 use crate::record::{
     ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
@@ -40,6 +41,13 @@ pub struct FlowConfig {
     /// Bounds of IP reassembly (bytes and datagrams held, timeout). Every `--threads` worker
     /// sees every fragment and holds them all, so these are per worker.
     pub defrag: crate::defrag::DefragConfig,
+    /// Most bytes held by everything of this analyzer that grows with traffic (0: no such
+    /// bound), divided among the flow table, the buffers, the UDP exchanges, the IP fragments
+    /// and the fingerprint cache (see [`crate::memory`]): the options above that are larger
+    /// than their share are held to it.
+    pub max_memory: usize,
+    /// Told the first time something is shed to stay under `max_memory`.
+    pub notice: crate::memory::ShedNotice,
 }
 
 impl Default for FlowConfig {
@@ -51,6 +59,8 @@ impl Default for FlowConfig {
             max_buffer_total: 256 << 20,
             fingerprint_cache: 4096,
             defrag: crate::defrag::DefragConfig::default(),
+            max_memory: 256 << 20,
+            notice: crate::memory::ShedNotice::default(),
         }
     }
 }
@@ -982,14 +992,53 @@ fn note_not_tls_end(f: &Flow, stats: &mut Stats) {
 
 /// Takes a flow's new buffer size into the table's `total`; over `budget`, the flow gives up
 /// its buffers instead.
-fn account(total: &mut usize, budget: usize, before: usize, flow: &mut Flow, stats: &mut Stats) {
+#[inline(always)]
+fn account(
+    total: &mut usize,
+    budget: &Bound,
+    before: usize,
+    flow: &mut Flow,
+    stats: &mut Stats,
+    notice: &ShedNotice,
+) {
     let after = flow.buffered();
     *total = *total - before + after;
-    if *total > budget {
-        flow.shed();
-        *total -= after;
-        stats.buffers_shed += 1;
+    if *total > budget.max {
+        shed_buffers(total, budget, after, flow, stats, notice);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn shed_buffers(
+    total: &mut usize,
+    budget: &Bound,
+    after: usize,
+    flow: &mut Flow,
+    stats: &mut Stats,
+    notice: &ShedNotice,
+) {
+    flow.shed();
+    *total -= after;
+    stats.buffers_shed += 1;
+    if budget.by_memory {
+        stats.shed_memory(Shed::Buffers, 1, notice);
+    }
+}
+
+/// The slot of a followed flow in its table (its key, its box and the control byte), and
+/// what the box holds beyond its buffers (which are counted apart): the flow, the
+/// allocator's rounding, and the few small vectors a flow allocates before it buffers.
+pub(crate) fn active_entry_cost() -> (usize, usize) {
+    (
+        std::mem::size_of::<(FlowKey, Box<Flow>)>() + 1,
+        std::mem::size_of::<Flow>() + 16 + 64,
+    )
+}
+
+/// The slot of a connection that sent nothing yet, with its control byte.
+pub(crate) fn half_open_slot() -> usize {
+    std::mem::size_of::<HalfOpen>() + 1
 }
 
 /// The bounded flow table: flows being followed, keyed by their endpoints, and finished flows,
@@ -1004,6 +1053,8 @@ pub(crate) struct FlowTable {
     half_open: HashTable<HalfOpen>,
     /// Most entries of `half_open`, within `max_flows`.
     half_open_cap: usize,
+    /// The bounds the memory budget sets (with the options they are clamped with).
+    bounds: Bounds,
     fingerprints: FingerprintCache,
     done: FinishedFlows,
     /// Bytes held in the buffers of all followed flows.
@@ -1027,7 +1078,7 @@ pub(crate) struct FlowTable {
 /// bytes, 25 MiB), never more: the slots of evicted entries stay marked deleted, and
 /// hashbrown reclaims them by rehashing in place only while the table is at most half full;
 /// above that it would double (and the allocator keep both), however many slots are free.
-fn half_open_cap(max_flows: usize) -> usize {
+pub(crate) fn half_open_cap(max_flows: usize) -> usize {
     (max_flows / 32 * 7).max(1)
 }
 
@@ -1045,15 +1096,22 @@ fn secs(d: Duration) -> u32 {
 }
 
 impl FlowTable {
-    pub(crate) fn new(cfg: FlowConfig) -> Self {
+    pub(crate) fn new(mut cfg: FlowConfig) -> Self {
+        let bounds = Bounds::of(&cfg);
+        cfg.max_buffer_total = bounds.buffers.max;
         FlowTable {
             slack_secs: cfg.idle_timeout.saturating_add(CLOCK_SLACK).as_secs(),
             hasher: ahash::RandomState::new(),
             active: HashTable::with_capacity(cfg.max_flows.min(1 << 10)),
             half_open: HashTable::new(),
-            half_open_cap: half_open_cap(cfg.max_flows),
+            half_open_cap: bounds.half_open.max,
             done: FinishedFlows::default(),
-            fingerprints: FingerprintCache::new(cfg.fingerprint_cache),
+            fingerprints: FingerprintCache::with_bounds(
+                cfg.fingerprint_cache,
+                bounds.fingerprints,
+                cfg.notice.clone(),
+            ),
+            bounds,
             cfg,
             buffered: 0,
             now: Duration::ZERO,
@@ -1062,6 +1120,11 @@ impl FlowTable {
             jump: None,
             next_sweep: Duration::ZERO,
         }
+    }
+
+    /// Times the fingerprint cache was emptied for the memory bound.
+    pub(crate) fn fingerprints_shed(&self) -> u64 {
+        self.fingerprints.shed_by_memory
     }
 
     /// Hellos whose fingerprints were reused: all of them, and all but JA3.
@@ -1140,10 +1203,11 @@ impl FlowTable {
             }
             account(
                 &mut self.buffered,
-                cfg.max_buffer_total,
+                &self.bounds.buffers,
                 before,
                 flow,
                 stats,
+                &cfg.notice,
             );
             return;
         }
@@ -1237,6 +1301,8 @@ impl FlowTable {
             // Finished entries only make later packets cheap; forget them first.
             stats.evicted_finished += self.done.len() as u64;
             self.done.clear();
+        } else if self.done.len() >= self.bounds.finished.max {
+            self.shed_finished(stats);
         }
         self.done.insert(h, secs(ts));
         stats.flows_peak = stats.flows_peak.max(self.len() as u64);
@@ -1257,7 +1323,10 @@ impl FlowTable {
             if self.half_open.len() >= self.half_open_cap {
                 // The oldest quarter: one pass over the table for many new entries.
                 let n = self.half_open.len() - self.half_open_cap / 4 * 3;
-                self.evict_half_open(n.max(1), stats);
+                let evicted = self.evict_half_open(n.max(1), stats);
+                if self.bounds.half_open.by_memory {
+                    stats.shed_memory(Shed::HalfOpen, evicted as u64, &self.cfg.notice);
+                }
             }
             if self.len() >= self.cfg.max_flows {
                 self.make_room(stats, emit);
@@ -1321,12 +1390,16 @@ impl FlowTable {
                 if self.len() >= self.cfg.max_flows {
                     self.make_room(stats, emit);
                 }
+                if self.active.len() >= self.bounds.active.max {
+                    self.shed_active(stats, emit);
+                }
                 account(
                     &mut self.buffered,
-                    self.cfg.max_buffer_total,
+                    &self.bounds.buffers,
                     0,
                     &mut flow,
                     stats,
+                    &self.cfg.notice,
                 );
                 let hasher = &self.hasher;
                 self.active
@@ -1356,8 +1429,47 @@ impl FlowTable {
         if excess == 0 || self.active.is_empty() {
             return;
         }
+        self.evict_active(excess, stats, emit);
+    }
+
+    /// Frees room among the followed flows when they reached their share of the memory
+    /// bound: the least recently seen quarter goes (reported), so that this happens once per
+    /// many new flows.
+    #[cold]
+    #[inline(never)]
+    fn shed_active(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
+        let n = self.active.len() + 1 - self.bounds.active.max / 4 * 3;
+        let evicted = self.evict_active(n, stats, emit);
+        if self.bounds.active.by_memory {
+            stats.shed_memory(Shed::Flows, evicted as u64, &self.cfg.notice);
+        }
+    }
+
+    /// Forgets the finished flows when they reached their share of the memory bound.
+    #[cold]
+    #[inline(never)]
+    fn shed_finished(&mut self, stats: &mut Stats) {
+        let n = self.done.len() as u64;
+        stats.evicted_finished += n;
+        self.done.clear();
+        if self.bounds.finished.by_memory {
+            stats.shed_memory(Shed::Finished, n, &self.cfg.notice);
+        }
+    }
+
+    /// Evicts the `n` (at least one) least recently seen followed flows, reporting the TLS
+    /// ones; returns how many went.
+    fn evict_active(
+        &mut self,
+        n: usize,
+        stats: &mut Stats,
+        emit: &mut impl FnMut(FlowRecord),
+    ) -> usize {
+        if self.active.is_empty() {
+            return 0;
+        }
         let mut ages: Vec<Duration> = self.active.iter().map(|(_, f)| f.seen_at).collect();
-        let n_evict = excess.clamp(1, ages.len());
+        let n_evict = n.clamp(1, ages.len());
         let (_, cutoff, _) = ages.select_nth_unstable(n_evict - 1);
         let cutoff = *cutoff;
         let mut evicted = 0;
@@ -1372,14 +1484,15 @@ impl FlowTable {
             false
         });
         stats.evicted_table_full += evicted as u64;
+        evicted
     }
 
     /// Evicts the `n` least recently seen connections that sent nothing yet, counted as a
     /// full flow without payload evicted from a full table would be.
-    fn evict_half_open(&mut self, n: usize, stats: &mut Stats) {
+    fn evict_half_open(&mut self, n: usize, stats: &mut Stats) -> usize {
         let n = n.min(self.half_open.len());
         if n == 0 {
-            return;
+            return 0;
         }
         let mut ages: Vec<u64> = self.half_open.iter().map(|e| e.seen_at).collect();
         let (_, cutoff, _) = ages.select_nth_unstable(n - 1);
@@ -1394,6 +1507,7 @@ impl FlowTable {
         });
         stats.evicted_table_full += evicted as u64;
         stats.flows_without_payload += evicted as u64;
+        evicted
     }
 
     /// Turns a connection that sent nothing yet into a full flow, which then takes `seg`.
@@ -1410,6 +1524,9 @@ impl FlowTable {
         let flow = half.into_flow(seg, &self.cfg);
         if self.len() >= self.cfg.max_flows {
             self.make_room(stats, emit);
+        }
+        if self.active.len() >= self.bounds.active.max {
+            self.shed_active(stats, emit);
         }
         let hasher = &self.hasher;
         self.active
@@ -1475,5 +1592,19 @@ impl FlowTable {
         stats.flows_without_payload += self.half_open.len() as u64;
         self.half_open.clear();
         self.done.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Flow;
+
+    /// glibc serves allocations of up to 1 032 bytes from its per-thread cache (tcache); a
+    /// larger `Flow` costs every new flow about 150 instructions more in malloc (cachegrind
+    /// on the handshakes mix), so growing it past that is a decision, not an accident.
+    #[test]
+    fn a_flow_fits_the_allocators_per_thread_cache() {
+        let size = std::mem::size_of::<Flow>();
+        assert!(size <= 1032, "Flow is {size} bytes");
     }
 }

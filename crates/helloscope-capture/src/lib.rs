@@ -32,6 +32,7 @@ pub mod defrag;
 mod fingerprint_cache;
 mod finished;
 mod flow;
+pub mod memory;
 mod pcapfile;
 mod pcapng;
 pub mod reassembly;
@@ -72,6 +73,8 @@ pub struct Analyzer {
     /// flows (`--threads`): fragments go to every shard, and each keeps only the reassembled
     /// datagrams of its own flows.
     shard: Option<(usize, usize)>,
+    /// The IP fragments' byte bound is the memory bound's share.
+    fragments_by_memory: bool,
 }
 
 /// Reassembled datagrams inside reassembled datagrams (a fragmented tunnel carrying
@@ -80,8 +83,11 @@ const MAX_NESTED_REASSEMBLY: usize = 4;
 
 impl Analyzer {
     /// An analyzer with the given table bounds.
-    pub fn new(cfg: FlowConfig) -> Self {
+    pub fn new(mut cfg: FlowConfig) -> Self {
+        let fragments = memory::Bounds::of(&cfg).fragments;
+        cfg.defrag.max_bytes = fragments.max;
         Analyzer {
+            fragments_by_memory: fragments.by_memory,
             defrag: defrag::Defragmenter::new(cfg.defrag),
             udp: udp::UdpTable::new(cfg.clone()),
             table: flow::FlowTable::new(cfg),
@@ -183,7 +189,33 @@ impl Analyzer {
             }
         }
         if shared {
-            self.stats.set_defrag(self.defrag.stats());
+            self.set_defrag();
+        }
+    }
+
+    /// Takes the defragmenter's counters (they are totals so far).
+    fn set_defrag(&mut self) {
+        let d = self.defrag.stats();
+        self.stats.set_defrag(d);
+        if self.fragments_by_memory && d.over_bytes > 0 {
+            let n = self
+                .stats
+                .memory_shed
+                .entry(memory::Shed::IpFragments.name());
+            let before = std::mem::replace(n.or_insert(0), d.over_bytes);
+            if before == 0 {
+                self.table.cfg.notice.shed(memory::Shed::IpFragments);
+            }
+        }
+    }
+
+    /// Takes the fingerprint cache's count of times it was emptied for memory.
+    fn sync_fingerprints_shed(&mut self) {
+        let n = self.table.fingerprints_shed();
+        if n > 0 {
+            self.stats
+                .memory_shed
+                .insert(memory::Shed::Fingerprints.name(), n);
         }
     }
 
@@ -281,16 +313,18 @@ impl Analyzer {
     /// ```
     pub fn tick(&mut self, now: Duration, emit: &mut impl FnMut(FlowRecord)) {
         self.table.tick(now, &mut self.stats, emit);
+        self.sync_fingerprints_shed();
     }
 
     /// Reports every flow still open (with [`EndReason::EndOfCapture`]) and empties the table.
     pub fn finish(&mut self, emit: &mut impl FnMut(FlowRecord)) {
         self.defrag.flush();
         if self.counts_shared() {
-            self.stats.set_defrag(self.defrag.stats());
+            self.set_defrag();
         }
         self.table.flush(&mut self.stats, emit);
         self.udp.flush(&mut self.stats, emit);
+        self.sync_fingerprints_shed();
     }
 
     /// The counters so far.

@@ -130,11 +130,16 @@ fn quick_shard(link: LinkType, frame: &[u8], n: usize) -> Option<usize> {
     ))
 }
 
-/// Each worker's share of the table and buffer bounds, so the totals stay as configured.
+/// Each worker's share of the table, buffer and memory bounds, so the totals stay as
+/// configured.
 pub fn per_worker_config(cfg: &FlowConfig, workers: usize) -> FlowConfig {
     FlowConfig {
         max_flows: (cfg.max_flows / workers).max(1),
         max_buffer_total: (cfg.max_buffer_total / workers).max(1),
+        max_memory: match cfg.max_memory {
+            0 => 0,
+            m => (m / workers).max(1),
+        },
         ..cfg.clone()
     }
 }

@@ -82,11 +82,33 @@ pub struct Stats {
     pub quic_initials_undecryptable: u64,
     /// Most UDP exchanges followed at once.
     pub udp_flows_peak: u64,
+    /// What was shed because the memory bound ([`crate::FlowConfig::max_memory`]) was the
+    /// bound reached, by reason (see [`crate::memory::Shed::name`]): flows, connections
+    /// without data and UDP exchanges evicted, finished flows forgotten, flows' buffers
+    /// dropped, IP fragments turned away, and the times the fingerprint cache was emptied.
+    /// Each is also in the general counter of its kind (`evicted_table_full`,
+    /// `buffers_shed` …).
+    pub memory_shed: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {
     pub(crate) fn skip(&mut self, reason: &'static str) {
         *self.skipped.entry(reason).or_insert(0) += 1;
+    }
+
+    /// Counts `n` things shed for memory, and says so the first time.
+    #[cold]
+    pub(crate) fn shed_memory(
+        &mut self,
+        what: crate::memory::Shed,
+        n: u64,
+        notice: &crate::memory::ShedNotice,
+    ) {
+        if n == 0 {
+            return;
+        }
+        *self.memory_shed.entry(what.name()).or_insert(0) += n;
+        notice.shed(what);
     }
 
     pub(crate) fn note_flow_end(&mut self, r: FlowRecord, emit: &mut impl FnMut(FlowRecord)) {
@@ -144,5 +166,8 @@ impl Stats {
         self.udp_not_handshake += o.udp_not_handshake;
         self.quic_initials_undecryptable += o.quic_initials_undecryptable;
         self.udp_flows_peak = self.udp_flows_peak.max(o.udp_flows_peak);
+        for (k, v) in &o.memory_shed {
+            *self.memory_shed.entry(k).or_insert(0) += v;
+        }
     }
 }

@@ -15,6 +15,7 @@ use helloscope_tls::Transport;
 
 use crate::decode::{LinkType, TunnelStack};
 use crate::flow::FlowConfig;
+use crate::memory::{Bound, Bounds, Shed};
 use crate::record::{EndReason, FlowRecord};
 use crate::stats::Stats;
 use crate::udp_flow::UdpFlow;
@@ -66,13 +67,32 @@ pub(crate) struct UdpTable {
     /// As bounded as `flows`, and emptied of idle entries with it.
     done: HashMap<UdpKey, Duration>,
     buffered: usize,
+    /// Most exchanges followed (and as many remembered), and most bytes buffered: the options
+    /// or the memory bound's shares.
+    max_flows: Bound,
+    max_done: Bound,
+    max_buffered: Bound,
     now: Duration,
     next_sweep: Duration,
 }
 
+/// The slot of a followed exchange (with its control byte), what it holds beyond its buffers
+/// (counted apart: its reader's box), and the slot of a remembered one.
+pub(crate) fn entry_cost() -> (usize, usize, usize) {
+    (
+        std::mem::size_of::<(UdpKey, UdpFlow)>() + 1,
+        256,
+        std::mem::size_of::<(UdpKey, Duration)>() + 1,
+    )
+}
+
 impl UdpTable {
     pub(crate) fn new(cfg: FlowConfig) -> Self {
+        let bounds = Bounds::of(&cfg);
         UdpTable {
+            max_flows: bounds.udp,
+            max_done: bounds.udp_done,
+            max_buffered: bounds.udp_buffers,
             cfg,
             flows: HashMap::new(),
             done: HashMap::new(),
@@ -113,15 +133,18 @@ impl UdpTable {
                 let decided = flow.on_datagram(from, payload, ts, stats);
                 let after = flow.buffered();
                 self.buffered = self.buffered - before + after;
-                if decided || self.buffered > self.cfg.max_buffer_total {
+                if decided || self.buffered > self.max_buffered.max {
                     let mut flow = self.flows.remove(&key).unwrap_or_else(|| unreachable!());
                     self.buffered -= after;
                     if !decided {
                         stats.buffers_shed += 1;
                         flow.buffer_limit = true;
+                        if self.max_buffered.by_memory {
+                            stats.shed_memory(Shed::Buffers, 1, &self.cfg.notice);
+                        }
                     }
                     stats.note_flow_end(flow.record(EndReason::Decided), emit);
-                    self.remember_done(key);
+                    self.remember_done(key, stats);
                 }
                 return;
             }
@@ -150,10 +173,10 @@ impl UdpTable {
         }
         if flow.decided() {
             stats.note_flow_end(flow.record(EndReason::Decided), emit);
-            self.remember_done(key);
+            self.remember_done(key, stats);
             return;
         }
-        if self.flows.len() >= self.cfg.max_flows {
+        if self.flows.len() >= self.max_flows.max {
             self.evict_oldest(stats, emit);
         }
         self.buffered += flow.buffered();
@@ -161,9 +184,13 @@ impl UdpTable {
         stats.udp_flows_peak = stats.udp_flows_peak.max(self.flows.len() as u64);
     }
 
-    fn remember_done(&mut self, key: UdpKey) {
-        if self.done.len() >= self.cfg.max_flows {
+    fn remember_done(&mut self, key: UdpKey, stats: &mut Stats) {
+        if self.done.len() >= self.max_done.max {
             // Forgetting them all costs at worst a duplicate record for a late retransmission.
+            if self.max_done.by_memory {
+                let n = self.done.len() as u64;
+                stats.shed_memory(Shed::UdpExchanges, n, &self.cfg.notice);
+            }
             self.done.clear();
         }
         self.done.insert(key, self.now);
@@ -182,6 +209,9 @@ impl UdpTable {
         if let Some(mut f) = self.flows.remove(&key) {
             self.buffered -= f.buffered();
             stats.evicted_table_full += 1;
+            if self.max_flows.by_memory {
+                stats.shed_memory(Shed::UdpExchanges, 1, &self.cfg.notice);
+            }
             stats.note_flow_end(f.record(EndReason::TableFull), emit);
         }
     }
