@@ -246,7 +246,6 @@ pub(crate) struct Flow {
 }
 
 impl Flow {
-    #[inline(always)]
     fn new(
         client: SocketAddr,
         server: SocketAddr,
@@ -280,19 +279,6 @@ impl Flow {
             hello_prefix: Vec::new(),
             hello_found: None,
         }
-    }
-
-    /// [`Flow::new`] on the heap. The allocation comes first and the flow is written into
-    /// it: `Box::new(Flow::new(..))` built the (large) flow on the stack and then copied it.
-    #[inline(always)]
-    fn boxed(
-        client: SocketAddr,
-        server: SocketAddr,
-        ts: Duration,
-        at: Duration,
-        cfg: &FlowConfig,
-    ) -> Box<Self> {
-        Box::write(Box::new_uninit(), Flow::new(client, server, ts, at, cfg))
     }
 
     /// Looks at a payload segment of a flow not yet known to be TLS. TLS starts with a
@@ -657,13 +643,13 @@ impl HalfOpen {
             Side::Client => (src, dst),
             Side::Server => (dst, src),
         };
-        let mut f = Flow::boxed(
+        let mut f = Box::new(Flow::new(
             client,
             server,
             Duration::from_nanos(self.first_seen),
             Duration::from_nanos(self.seen_at),
             cfg,
-        );
+        ));
         f.last_seen = Duration::from_nanos(self.last_seen);
         f.packets = u64::from(self.packets);
         f.snaplen_cut = self.bits & SNAPLEN_CUT != 0;
@@ -1039,7 +1025,7 @@ impl FlowTable {
                 }
             }
         };
-        let mut flow = Flow::boxed(client, server, ts, at, &self.cfg);
+        let mut flow = Box::new(Flow::new(client, server, ts, at, &self.cfg));
         flow.tls = tls;
         flow.tunnel = seg.tunnel;
         if tls {
