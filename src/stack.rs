@@ -536,9 +536,19 @@ impl StackDb {
             return Arc::new(self.classify(ch));
         };
         // The JA4 follows from its raw form: the two other strings and GREASE make the key.
+        // When the extension order is not read (GREASE hellos, see `cache_text`), the JA3
+        // string's address is left out: the fingerprint cache computes a new JA3 for each
+        // extension order but shares the raw JA4 of one entry only between hellos equal in
+        // all else that JA3 reads (its key without the order), so a shuffled Chromium hello
+        // is named by address too, not by formatting and hashing its text.
+        let order_free = ch.grease && self.grease_order_free;
         let key = (
             self.id,
-            Arc::as_ptr(ja3) as *const u8 as usize,
+            if order_free {
+                0
+            } else {
+                Arc::as_ptr(ja3) as *const u8 as usize
+            },
             Arc::as_ptr(ja4_r) as *const u8 as usize,
             ch.grease,
         );

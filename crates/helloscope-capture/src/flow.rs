@@ -68,7 +68,7 @@ impl Default for FlowConfig {
 /// A connection's identity, the same for both directions: the two endpoints in a fixed order.
 /// Addresses as integers (IPv4 mapped into IPv6), so that ordering, hashing and comparing a
 /// key are a few register operations rather than byte-array walks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FlowKey {
     lo: u128,
     hi: u128,
@@ -83,6 +83,19 @@ fn addr128(ip: IpAddr) -> u128 {
     match ip {
         IpAddr::V4(v4) => u128::from(u32::from(v4)) | 0xffff << 32,
         IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+impl std::hash::Hash for FlowKey {
+    /// The ports and the tunnel identity in one word: one round of the hasher fewer per
+    /// packet than a word each, and for plain traffic (identity 0) the ports alone, as
+    /// before tunnels were followed. Equal keys still hash alike; the hasher is keyed per
+    /// run, so folding cannot be aimed at.
+    #[inline(always)]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(self.lo);
+        state.write_u128(self.hi);
+        state.write_u64(u64::from(self.ports) ^ self.tunnel);
     }
 }
 
@@ -990,6 +1003,51 @@ fn note_not_tls_end(f: &Flow, stats: &mut Stats) {
     }
 }
 
+/// A segment of a followed flow: probes a flow not yet known to be TLS, feeds the segment,
+/// reports the flow when the segment decides it, and keeps the table's count of buffered
+/// bytes. True when the flow ended (the caller forgets it and marks it done).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn take_segment(
+    flow: &mut Flow,
+    seg: &TcpSegment<'_>,
+    (ts, at): (Duration, Duration),
+    cfg: &FlowConfig,
+    bounds: &Bounds,
+    fingerprints: &mut FingerprintCache,
+    buffered: &mut usize,
+    stats: &mut Stats,
+    emit: &mut impl FnMut(FlowRecord),
+) -> bool {
+    let before = flow.buffered();
+    if !flow.tls {
+        if !seg.payload.is_empty() {
+            match flow.probe(seg, cfg) {
+                Probe::Tls => stats.flows_tls += 1,
+                Probe::NotYet => {}
+                Probe::NotTls => {
+                    stats.flows_not_tls += 1;
+                    *buffered -= before;
+                    return true;
+                }
+            }
+        } else if matches!(flow.held, Held::Stray(_)) {
+            flow.note_server_ack(seg);
+        }
+    }
+    if let Some(outcome) = flow.on_segment(seg, ts, at, cfg, fingerprints) {
+        if flow.tls {
+            stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
+        } else {
+            note_not_tls_end(flow, stats);
+        }
+        *buffered -= before;
+        return true;
+    }
+    account(buffered, &bounds.buffers, before, flow, stats, &cfg.notice);
+    false
+}
+
 /// Takes a flow's new buffer size into the table's `total`; over `budget`, the flow gives up
 /// its buffers instead.
 #[inline(always)]
@@ -1169,46 +1227,22 @@ impl FlowTable {
         // Followed flows first: that table is small and in cache, while the finished ones
         // can number millions, and a packet of a followed flow never needs to look there.
         if let Ok(mut entry) = self.active.find_entry(h, |e| e.0 == key) {
-            let cfg = &self.cfg;
             let flow = &mut entry.get_mut().1;
-            let before = flow.buffered();
-            if !flow.tls {
-                if !seg.payload.is_empty() {
-                    match flow.probe(seg, cfg) {
-                        Probe::Tls => stats.flows_tls += 1,
-                        Probe::NotYet => {}
-                        Probe::NotTls => {
-                            stats.flows_not_tls += 1;
-                            entry.remove();
-                            self.buffered -= before;
-                            self.mark_done(h, at, stats);
-                            return;
-                        }
-                    }
-                } else if matches!(flow.held, Held::Stray(_)) {
-                    flow.note_server_ack(seg);
-                }
-            }
-            let decided = flow.on_segment(seg, ts, at, cfg, &mut self.fingerprints);
-            if let Some(outcome) = decided {
-                if flow.tls {
-                    stats.note_flow_end(flow.record(outcome, EndReason::Decided), emit);
-                } else {
-                    note_not_tls_end(flow, stats);
-                }
-                entry.remove();
-                self.buffered -= before;
-                self.mark_done(h, at, stats);
-                return;
-            }
-            account(
-                &mut self.buffered,
-                &self.bounds.buffers,
-                before,
+            let ended = take_segment(
                 flow,
+                seg,
+                (ts, at),
+                &self.cfg,
+                &self.bounds,
+                &mut self.fingerprints,
+                &mut self.buffered,
                 stats,
-                &cfg.notice,
+                emit,
             );
+            if ended {
+                entry.remove();
+                self.mark_done(h, at, stats);
+            }
             return;
         }
         if !self.half_open.is_empty() {
@@ -1521,18 +1555,34 @@ impl FlowTable {
         stats: &mut Stats,
         emit: &mut impl FnMut(FlowRecord),
     ) {
-        let flow = half.into_flow(seg, &self.cfg);
+        let mut flow = half.into_flow(seg, &self.cfg);
         if self.len() >= self.cfg.max_flows {
             self.make_room(stats, emit);
         }
         if self.active.len() >= self.bounds.active.max {
             self.shed_active(stats, emit);
         }
+        // The segment is taken before the flow is inserted (rather than found again in the
+        // table): a flow it decides is never inserted at all. The peak counts it either way.
+        stats.flows_peak = stats.flows_peak.max(self.len() as u64 + 1);
+        let ended = take_segment(
+            &mut flow,
+            seg,
+            (ts, at),
+            &self.cfg,
+            &self.bounds,
+            &mut self.fingerprints,
+            &mut self.buffered,
+            stats,
+            emit,
+        );
+        if ended {
+            self.mark_done(half.tag, at, stats);
+            return;
+        }
         let hasher = &self.hasher;
         self.active
             .insert_unique(half.tag, (key, flow), |e| hasher.hash_one(e.0));
-        stats.flows_peak = stats.flows_peak.max(self.len() as u64);
-        self.on_segment_at(key, half.tag, seg, (ts, at), stats, emit);
     }
 
     /// Evicts flows idle for longer than the timeout.

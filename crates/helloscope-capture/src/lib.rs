@@ -122,12 +122,49 @@ impl Analyzer {
             self.stats.skip("timestamp_out_of_range");
             return;
         }
-        match decode_packet(link, frame) {
+        // Plain Ethernet/IP/TCP first, straight to the flow table: no tunnel to count, no
+        // `Decoded` to build and match. Everything else (tunnels, fragments, UDP, other link
+        // types, malformed frames) takes the general decoder, out of line.
+        match decode::fast(link, frame) {
+            Some(seg) => {
+                self.stats.tcp_segments += 1;
+                self.table_segment(&seg, ts, emit);
+            }
+            None => self.process_general(ts, link, frame, emit),
+        }
+    }
+
+    /// [`Self::process`] for a frame the fast path does not read.
+    #[inline(never)]
+    fn process_general(
+        &mut self,
+        ts: Duration,
+        link: LinkType,
+        frame: &[u8],
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        match decode::decode_general(link, frame) {
             Ok(Decoded::Tcp(seg)) => self.on_segment(&seg, ts, emit),
             Ok(Decoded::Udp(d)) => self.on_udp(&d, ts, emit),
             Ok(Decoded::Fragment(f)) => self.on_fragment(&f, frame.len(), ts, emit),
             Err(skip) => self.stats.skip(skip.name()),
         }
+    }
+
+    /// Hands a segment to the flow table, and copies the table's counters.
+    #[inline(always)]
+    fn table_segment(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        ts: Duration,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        self.table.on_segment(seg, ts, &mut self.stats, emit);
+        // Kept by the table, which looks hellos up where no counters are at hand.
+        (
+            self.stats.fingerprints_reused,
+            self.stats.fingerprints_reused_but_ja3,
+        ) = self.table.fingerprints_reused();
     }
 
     #[inline]
@@ -139,12 +176,7 @@ impl Analyzer {
     ) {
         self.stats.tcp_segments += 1;
         self.stats.tunnelled_segments += u64::from(!seg.tunnel.is_empty());
-        self.table.on_segment(seg, ts, &mut self.stats, emit);
-        // Kept by the table, which looks hellos up where no counters are at hand.
-        (
-            self.stats.fingerprints_reused,
-            self.stats.fingerprints_reused_but_ja3,
-        ) = self.table.fingerprints_reused();
+        self.table_segment(seg, ts, emit);
     }
 
     /// Shard 0 (or an unsharded analyzer) counts what every shard sees alike.

@@ -212,7 +212,7 @@ pub fn decode_tcp(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, Decode
 
 /// The fast path: `None` sends the frame to the general decoder.
 #[inline(always)]
-fn fast(link: LinkType, frame: &[u8]) -> Option<TcpSegment<'_>> {
+pub(crate) fn fast(link: LinkType, frame: &[u8]) -> Option<TcpSegment<'_>> {
     // Most frames on a gateway are untagged Ethernet with IPv4 or IPv6 and TCP: read those
     // few fixed fields directly (the pipeline benchmark shows general slicing costing more
     // than the flow lookup itself); everything else goes through etherparse.
