@@ -144,10 +144,9 @@ pub fn sensor_name(c: &Common) -> String {
 }
 
 pub fn flow_config(c: &Common) -> FlowConfig {
-    FlowConfig {
-        max_flows: c.max_flows.max(1),
-        idle_timeout: Duration::from_secs(c.idle_timeout.max(1)),
-        max_buffer_total: c.max_buffer_mib.max(1) << 20,
-        ..FlowConfig::default()
-    }
+    let mut cfg = FlowConfig::default();
+    cfg.max_flows = c.max_flows.max(1);
+    cfg.idle_timeout = Duration::from_secs(c.idle_timeout.max(1));
+    cfg.max_buffer_total = c.max_buffer_mib.max(1) << 20;
+    cfg
 }

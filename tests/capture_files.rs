@@ -308,7 +308,12 @@ fn one_pcapng_with_three_link_types_gives_the_records_of_the_three_captures() {
     let want = originals(&THREE);
     assert_eq!(got.len(), want.len());
     assert!(got == want, "records differ from the original captures'");
-    assert_eq!(stats.skipped.get("unsupported_link_type"), Some(&1));
+    assert_eq!(
+        stats
+            .skipped
+            .get(&helloscope_capture::DecodeSkip::UnsupportedLinkType),
+        Some(&1)
+    );
     let packets: usize = THREE.iter().map(|f| read_pcap(f).1.len()).sum();
     assert_eq!(
         stats.packets,

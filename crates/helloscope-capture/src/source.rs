@@ -13,7 +13,21 @@ use crate::decode::LinkType;
 use crate::stats::Stats;
 
 /// Errors opening or reading a packet source, each with what a person can do about it.
+///
+/// ```
+/// use helloscope_capture::{LiveConfig, PacketSource, SourceError};
+/// match PacketSource::open_file("/nonexistent/capture.pcap") {
+///     Err(SourceError::Open { path, .. }) => assert_eq!(path, "/nonexistent/capture.pcap"),
+///     other => panic!("{:?}", other.err()),
+/// }
+/// // Without the `live` feature there is no libpcap to capture with.
+/// match PacketSource::open_live(&LiveConfig::new("lo")) {
+///     Err(SourceError::NeedsFeature { feature, .. }) => assert_eq!(feature, "live"),
+///     _ => assert!(cfg!(feature = "live")),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SourceError {
     /// The file could not be opened or is not a capture.
     #[error("{path}: {message}")]
@@ -76,6 +90,7 @@ pub enum SourceError {
 
 /// How to open a live interface.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct LiveConfig {
     /// Interface name (`eth0`, `any`, `lo` …).
     pub interface: String,
@@ -100,6 +115,21 @@ pub struct LiveConfig {
     pub read_timeout: Duration,
 }
 
+impl LiveConfig {
+    /// The defaults for `interface`; set other fields after, as in
+    /// ```
+    /// let mut cfg = helloscope_capture::LiveConfig::new("eth0");
+    /// cfg.promiscuous = false;
+    /// cfg.buffer_size = 64 << 20;
+    /// ```
+    pub fn new(interface: impl Into<String>) -> Self {
+        LiveConfig {
+            interface: interface.into(),
+            ..LiveConfig::default()
+        }
+    }
+}
+
 impl Default for LiveConfig {
     fn default() -> Self {
         LiveConfig {
@@ -115,6 +145,7 @@ impl Default for LiveConfig {
 
 /// Capture statistics of a live source (libpcap's `pcap_stats`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CaptureStats {
     /// Packets received by the filter.
     pub received: u32,
@@ -162,6 +193,7 @@ fn wait_readable(cap: &Capture<Active>, timeout: Duration) -> bool {
 
 /// One packet, borrowed from the source until the next read.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Packet<'a> {
     /// Capture time, since the Unix epoch.
     pub ts: Duration,
@@ -475,7 +507,7 @@ impl PacketSource {
     }
 
     /// The packets this source read but did not deliver, because their interface's link
-    /// type is not decoded (`packets`, `bytes` and `skipped["unsupported_link_type"]`), since
+    /// type is not decoded (`packets`, `bytes` and `skipped[&DecodeSkip::UnsupportedLinkType]`), since
     /// the last call. [`crate::Analyzer::run`] adds them to its counters.
     pub fn take_skipped(&mut self) -> Stats {
         std::mem::take(&mut self.unsupported)
@@ -663,7 +695,7 @@ impl PacketSource {
     ///
     /// Each record is prepared into a batch `B` by `prepare` on its worker (formatting is as
     /// costly as the analysis, so it is spread too), and `emit` receives the batches on the
-    /// calling thread, in no set order across workers. `progress` is told how many bytes were
+    /// calling thread (up to 64 records a batch), in no set order across workers. `progress` is told how many bytes were
     /// walked. Returns the merged counters, and the error that stopped the reading early (a
     /// truncated or damaged file; everything before it was analysed).
     ///
@@ -751,7 +783,9 @@ impl PacketSource {
 fn count_unsupported(s: &mut Stats, caplen: usize) {
     s.packets += 1;
     s.bytes += caplen as u64;
-    *s.skipped.entry("unsupported_link_type").or_insert(0) += 1;
+    *s.skipped
+        .entry(crate::DecodeSkip::UnsupportedLinkType)
+        .or_insert(0) += 1;
 }
 
 impl Inner {
