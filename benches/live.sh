@@ -23,7 +23,7 @@ done
 have_tshark=$(command -v tshark || true)
 mkdir -p "$dir"
 cargo build --release --quiet --example loadgen
-cargo build --release --quiet
+cargo build --release --quiet --features live
 # About 350 k packets each: the handshake-heavy mix of issue #16, and full-size data segments.
 [ -f "$dir/handshakes.pcap" ] || target/release/examples/loadgen handshakes "$dir/handshakes.pcap" --flows 70000
 [ -f "$dir/bulk.pcap" ] || target/release/examples/loadgen bulk "$dir/bulk.pcap" --size-mb 320 --flows 2000

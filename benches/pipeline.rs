@@ -167,10 +167,8 @@ fn flow_table(c: &mut Criterion) {
     });
     g.throughput(Throughput::Elements(syns.len() as u64));
     g.bench_function("insert with eviction", |b| {
-        let cfg = FlowConfig {
-            max_flows: syns.len() / 10,
-            ..FlowConfig::default()
-        };
+        let mut cfg = FlowConfig::default();
+        cfg.max_flows = syns.len() / 10;
         b.iter(|| {
             let mut a = Analyzer::new(cfg.clone());
             for (ts, f) in &syns {

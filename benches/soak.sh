@@ -31,7 +31,7 @@ for c in ip tcpreplay mergecap python3; do
 done
 mkdir -p "$dir"
 cargo build --release --quiet --example loadgen
-cargo build --release --quiet
+cargo build --release --quiet --features live
 hs=$(realpath target/release/helloscope)
 mix="$dir/mixed-$flows-$syns-$scans.pcap"
 if [ ! -f "$mix" ]; then

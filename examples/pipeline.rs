@@ -16,10 +16,9 @@ fn main() {
     let in_memory = args.iter().any(|a| a == "--in-memory");
     let mut src = PacketSource::open_file(path).expect("open");
     let cold = args.iter().any(|a| a == "--no-fingerprint-cache");
-    let mut a = Analyzer::new(FlowConfig {
-        fingerprint_cache: if cold { 0 } else { 4096 },
-        ..FlowConfig::default()
-    });
+    let mut cfg = FlowConfig::default();
+    cfg.fingerprint_cache = if cold { 0 } else { 4096 };
+    let mut a = Analyzer::new(cfg);
     let mut records = 0u64;
     let mut bytes = 0u64;
     let t;

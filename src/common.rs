@@ -155,19 +155,17 @@ pub fn sensor_name(c: &Common) -> String {
 
 pub fn flow_config(c: &Common) -> FlowConfig {
     let budget = c.max_memory_mib.saturating_mul(1 << 20);
-    FlowConfig {
-        max_flows: c.max_flows.max(1),
-        idle_timeout: Duration::from_secs(c.idle_timeout.max(1)),
-        max_buffer_total: c.max_buffer_mib.max(1) << 20,
-        // The analyzers' part: what the report's groups and the stack names may take is
-        // set apart.
-        max_memory: match budget {
-            0 => 0,
-            b => (b - 2 * (b / CLI_SHARE)).max(1),
-        },
-        notice: memory_notice(c),
-        ..FlowConfig::default()
-    }
+    let mut cfg = FlowConfig::default();
+    cfg.max_flows = c.max_flows.max(1);
+    cfg.idle_timeout = Duration::from_secs(c.idle_timeout.max(1));
+    cfg.max_buffer_total = c.max_buffer_mib.max(1) << 20;
+    // The analyzers' part: what the report's groups and the stack names may take is set apart.
+    cfg.max_memory = match budget {
+        0 => 0,
+        b => (b - 2 * (b / CLI_SHARE)).max(1),
+    };
+    cfg.notice = memory_notice(c);
+    cfg
 }
 
 /// Told the first time anything is shed for --max-memory-mib: one for the whole run.

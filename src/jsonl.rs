@@ -780,14 +780,13 @@ mod tests {
             description: AlertDescription(255),
             from: Side::Client,
         };
-        r.flags = helloscope_capture::FlowFlags {
-            midstream: true,
-            gap: true,
-            buffer_limit: true,
-            overlap_conflict: true,
-            malformed: true,
-            snaplen_cut: true,
-        };
+        r.flags = helloscope_capture::FlowFlags::default();
+        r.flags.midstream = true;
+        r.flags.gap = true;
+        r.flags.buffer_limit = true;
+        r.flags.overlap_conflict = true;
+        r.flags.malformed = true;
+        r.flags.snaplen_cut = true;
         r.packets = u64::MAX;
         r.first_seen = Duration::new(u64::from(u32::MAX), 999_999_999);
         // The longest tunnel texts, more layers than are named.

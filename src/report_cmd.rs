@@ -308,10 +308,8 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, Failure> {
     reader.report.write(&mut out)?;
     out.flush()?;
     if let Some(path) = &a.report_html {
-        let stats = helloscope_capture::Stats {
-            records: reader.records,
-            ..Default::default()
-        };
+        let mut stats = helloscope_capture::Stats::default();
+        stats.records = reader.records;
         let analysed = crate::report_html::Analysed {
             sources: &a.files,
             stats: &stats,

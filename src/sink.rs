@@ -92,8 +92,7 @@ impl Formatter {
         if out.lines.capacity() == 0 {
             // Room for the batch's lines at once: growing by doubling copied each batch's
             // lines twice over. Under the allocator's threshold for mapping fresh pages.
-            out.lines
-                .reserve(helloscope_capture::sharded::RECORD_BATCH * LINE_ROOM);
+            out.lines.reserve(crate::parallel::RECORD_BATCH * LINE_ROOM);
         }
         if out.writer.sensor() != self.sensor {
             out.writer = jsonl::LineWriter::new(&self.sensor);

@@ -227,7 +227,7 @@ fn counters(
             "dropped": capture.dropped_by_kernel,
             "dropped_by_interface": capture.dropped_by_interface,
         },
-        "skipped": s.skipped,
+        "skipped": s.skipped.iter().map(|(k, v)| (k.name(), v)).collect::<std::collections::BTreeMap<_, _>>(),
         "flows": {
             "tls": s.flows_tls,
             "not_tls": s.flows_not_tls,
@@ -324,13 +324,10 @@ fn sniff(o: SniffOptions<'_>, c: &Common) -> Result<ExitCode, Failure> {
         stats_every,
         stats_json,
     } = o;
-    let cfg = LiveConfig {
-        interface: interface.to_owned(),
-        snaplen,
-        promiscuous: promisc,
-        buffer_size: buffer_mib.max(1).saturating_mul(1 << 20),
-        ..LiveConfig::default()
-    };
+    let mut cfg = LiveConfig::new(interface);
+    cfg.snaplen = snaplen;
+    cfg.promiscuous = promisc;
+    cfg.buffer_size = buffer_mib.max(1).saturating_mul(1 << 20);
     let mut source = PacketSource::open_live(&cfg)?;
     if let Some(f) = filter {
         source.set_filter(f)?;

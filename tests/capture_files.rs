@@ -308,7 +308,12 @@ fn one_pcapng_with_three_link_types_gives_the_records_of_the_three_captures() {
     let want = originals(&THREE);
     assert_eq!(got.len(), want.len());
     assert!(got == want, "records differ from the original captures'");
-    assert_eq!(stats.skipped.get("unsupported_link_type"), Some(&1));
+    assert_eq!(
+        stats
+            .skipped
+            .get(&helloscope_capture::DecodeSkip::UnsupportedLinkType),
+        Some(&1)
+    );
     let packets: usize = THREE.iter().map(|f| read_pcap(f).1.len()).sum();
     assert_eq!(
         stats.packets,
@@ -374,6 +379,7 @@ fn simple_packet_blocks_carry_no_time_and_take_the_one_before() {
 
 /// The project's reader and libpcap's give the same packets for every pcapng libpcap can
 /// read: the project's own curl capture and the public corpus (written by many tools).
+#[cfg(feature = "live")]
 #[test]
 fn same_packets_as_libpcap_on_every_pcapng_at_hand() {
     let mut files = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/curl.pcapng")];
@@ -690,6 +696,22 @@ fn overlapping_files_are_merged_by_time() {
     }
 }
 
+/// Without libpcap (no `live` feature) there is no BPF compiler: `-f` is a usage error that
+/// names the feature, not a silent "no filter".
+#[cfg(not(feature = "live"))]
+#[test]
+fn a_filter_without_libpcap_says_which_feature_it_needs() {
+    let o = helloscope(&["analyze", "-f", "ip6", "captures/openssl.pcap"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`live` feature") && err.contains("libpcap-dev"),
+        "{err}"
+    );
+}
+
+#[cfg(feature = "live")]
 #[test]
 fn a_filter_is_compiled_for_each_link_type() {
     let d = tmpdir("filter");

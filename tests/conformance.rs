@@ -281,10 +281,9 @@ fn corpus_flows_match_their_authors_expected_values() {
 /// found in one file are reused in the next), with `fingerprint_cache` entries.
 fn run_files(files: &[PathBuf], fingerprint_cache: usize) -> (Vec<FlowRecord>, u64, u64) {
     let mut out = Vec::new();
-    let mut a = Analyzer::new(FlowConfig {
-        fingerprint_cache,
-        ..FlowConfig::default()
-    });
+    let mut cfg = FlowConfig::default();
+    cfg.fingerprint_cache = fingerprint_cache;
+    let mut a = Analyzer::new(cfg);
     for f in files {
         let Ok(mut src) = PacketSource::open_file(f.to_str().unwrap()) else {
             continue;

@@ -1,6 +1,7 @@
 //! Live capture: `helloscope sniff -i lo` (as root, dropping to `nobody`) while a real
 //! openssl client handshakes with a real openssl server on loopback. Skipped, saying so,
-//! when not root or when the openssl command is missing.
+//! when not root or when the openssl command is missing. Needs the `live` feature (libpcap).
+#![cfg(feature = "live")]
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};

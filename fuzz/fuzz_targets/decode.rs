@@ -44,11 +44,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let link = LINKS[usize::from(pick) % LINKS.len()];
-    let mut d = Defragmenter::new(DefragConfig {
-        max_bytes: 1 << 16,
-        max_datagrams: 4,
-        timeout: Duration::from_secs(2),
-    });
+    let mut cfg = DefragConfig::default();
+    cfg.max_bytes = 1 << 16;
+    cfg.max_datagrams = 4;
+    cfg.timeout = Duration::from_secs(2);
+    let mut d = Defragmenter::new(cfg);
     for (i, frame) in rest.split(|&b| b == 0xff).enumerate() {
         let ts = Duration::from_millis(i as u64 * 300);
         let Ok(Decoded::Fragment(f)) = decode_packet(link, frame) else {

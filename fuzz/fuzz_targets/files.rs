@@ -13,14 +13,12 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    let cfg = FlowConfig {
-        max_flows: 8,
-        idle_timeout: Duration::from_secs(2),
-        max_buffer_per_direction: 4096,
-        max_buffer_total: 1 << 14,
-        fingerprint_cache: 2,
-        ..FlowConfig::default()
-    };
+    let mut cfg = FlowConfig::default();
+    cfg.max_flows = 8;
+    cfg.idle_timeout = Duration::from_secs(2);
+    cfg.max_buffer_per_direction = 4096;
+    cfg.max_buffer_total = 1 << 14;
+    cfg.fingerprint_cache = 2;
     let mut a = Analyzer::new(cfg);
     let mut records = 0usize;
     // A small compressed input can expand a lot: bound the work per input.

@@ -7,15 +7,13 @@ use helloscope_capture::{Analyzer, FlowConfig, LinkType};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let cfg = FlowConfig {
-        max_flows: 8,
-        idle_timeout: Duration::from_secs(2),
-        max_buffer_per_direction: 4096,
-        max_buffer_total: 1 << 14,
-        // Small, so that emptying a full table of fingerprints is fuzzed too.
-        fingerprint_cache: 2,
-        ..FlowConfig::default()
-    };
+    let mut cfg = FlowConfig::default();
+    cfg.max_flows = 8;
+    cfg.idle_timeout = Duration::from_secs(2);
+    cfg.max_buffer_per_direction = 4096;
+    cfg.max_buffer_total = 1 << 14;
+    // Small, so that emptying a full table of fingerprints is fuzzed too.
+    cfg.fingerprint_cache = 2;
     let mut a = Analyzer::new(cfg);
     let mut rest = data;
     let mut t = 0u64;

@@ -20,6 +20,7 @@ pub const MAX_DATAGRAM: u32 = 65535;
 
 /// Bounds of the reassembly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DefragConfig {
     /// Most fragment bytes held at once, all datagrams together.
     pub max_bytes: usize,
@@ -42,6 +43,7 @@ impl Default for DefragConfig {
 
 /// What reassembly counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DefragStats {
     /// Fragments taken.
     pub fragments: u64,
@@ -83,6 +85,7 @@ struct Datagram {
 
 /// A whole datagram's payload, with what is needed to decode it.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Reassembled {
     /// Source address.
     pub src: IpAddr,
@@ -134,16 +137,25 @@ impl Defragmenter {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use helloscope_capture::decode::{IpFragment, TunnelStack};
+    /// use helloscope_capture::decode::{decode_packet, Decoded, LinkType};
     /// use helloscope_capture::defrag::{DefragConfig, Defragmenter};
-    /// let mut d = Defragmenter::new(DefragConfig::default());
-    /// let frag = |offset, more, data: &'static [u8]| IpFragment {
-    ///     src: [10, 0, 0, 1].into(), dst: [10, 0, 0, 2].into(), protocol: 6, id: 1,
-    ///     offset, more, data, truncated: false, tunnel: TunnelStack::new(),
+    /// // A raw IPv4 packet 10.0.0.1 -> 10.0.0.2, protocol 6, id 1, fragment `offset` (bytes).
+    /// let packet = |offset: u16, more: bool, data: &[u8]| {
+    ///     let len = (20 + data.len()) as u16;
+    ///     let frag = (offset / 8) | if more { 0x2000 } else { 0 };
+    ///     let mut p = vec![0x45, 0, (len >> 8) as u8, len as u8, 0, 1];
+    ///     p.extend_from_slice(&frag.to_be_bytes());
+    ///     p.extend_from_slice(&[64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+    ///     p.extend_from_slice(data);
+    ///     p
     /// };
+    /// let mut d = Defragmenter::new(DefragConfig::default());
     /// let t = Duration::ZERO;
-    /// assert!(d.push(&frag(8, false, b"world"), t).is_none());
-    /// let whole = d.push(&frag(0, true, b"hello, w"), t).unwrap();
+    /// let (last, first) = (packet(8, false, b"world"), packet(0, true, b"hello, w"));
+    /// let Ok(Decoded::Fragment(f)) = decode_packet(LinkType::Raw, &last) else { panic!() };
+    /// assert!(d.push(&f, t).is_none());
+    /// let Ok(Decoded::Fragment(f)) = decode_packet(LinkType::Raw, &first) else { panic!() };
+    /// let whole = d.push(&f, t).unwrap();
     /// assert_eq!(whole.data, b"hello, wworld");
     /// ```
     pub fn push(&mut self, f: &IpFragment<'_>, ts: Duration) -> Option<Reassembled> {

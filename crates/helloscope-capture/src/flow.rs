@@ -19,8 +19,19 @@ use crate::tls_stream::{
     client_hello_evidence, looks_like_server_hello, Evidence, TlsEvent, TlsStream,
 };
 
-/// Bounds and timeouts of the flow table.
+/// Bounds and timeouts of the flow table. Start from the defaults and set what differs
+/// (fields may be added, so the struct is not built field by field outside this crate):
+///
+/// ```
+/// use helloscope_capture::{Analyzer, FlowConfig};
+/// let mut cfg = FlowConfig::default();
+/// cfg.max_flows = 10_000;
+/// cfg.idle_timeout = std::time::Duration::from_secs(30);
+/// let analyzer = Analyzer::new(cfg);
+/// assert_eq!(analyzer.config().max_flows, 10_000);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct FlowConfig {
     /// Most flows held at once; beyond it the oldest are evicted (and still reported).
     pub max_flows: usize,
@@ -564,13 +575,7 @@ impl Flow {
             buffer_limit: self.shed_by_budget
                 || self.dirs.iter().any(|d| {
                     d.reasm.overflowed
-                        || matches!(
-                            d.tls.error,
-                            Some(helloscope_tls::Error::Malformed {
-                                structure: "Handshake",
-                                field: "length"
-                            })
-                        )
+                        || matches!(d.tls.error, Some(helloscope_tls::Error::TooLong { .. }))
                 }),
             overlap_conflict: self.hs.hello_conflict
                 || self.dirs.iter().any(|d| d.reasm.overlap_conflict),

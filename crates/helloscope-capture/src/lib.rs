@@ -119,7 +119,7 @@ impl Analyzer {
         self.stats.bytes += frame.len() as u64;
         // Seconds alone decide it: MAX_TIMESTAMP ends its second.
         if ts.as_secs() > MAX_TIMESTAMP.as_secs() {
-            self.stats.skip("timestamp_out_of_range");
+            self.stats.skip(DecodeSkip::TimestampOutOfRange);
             return;
         }
         // Plain Ethernet/IP/TCP first, straight to the flow table: no tunnel to count, no
@@ -147,7 +147,7 @@ impl Analyzer {
             Ok(Decoded::Tcp(seg)) => self.on_segment(&seg, ts, emit),
             Ok(Decoded::Udp(d)) => self.on_udp(&d, ts, emit),
             Ok(Decoded::Fragment(f)) => self.on_fragment(&f, frame.len(), ts, emit),
-            Err(skip) => self.stats.skip(skip.name()),
+            Err(skip) => self.stats.skip(skip),
         }
     }
 
@@ -214,9 +214,9 @@ impl Analyzer {
                 Ok(Decoded::Fragment(inner)) if depth < MAX_NESTED_REASSEMBLY => {
                     whole = self.defrag.push(&inner, ts);
                 }
-                Ok(Decoded::Fragment(_)) if shared => self.stats.skip(DecodeSkip::TooDeep.name()),
+                Ok(Decoded::Fragment(_)) if shared => self.stats.skip(DecodeSkip::TooDeep),
                 Ok(Decoded::Udp(u)) if shared => self.on_udp(&u, ts, emit),
-                Err(skip) if shared => self.stats.skip(skip.name()),
+                Err(skip) if shared => self.stats.skip(skip),
                 _ => {}
             }
         }

@@ -44,6 +44,7 @@ impl Side {
 
 /// How the handshake ended, as far as the capture shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Outcome {
     /// TLS 1.2 and below: ChangeCipherSpec both ways and no fatal alert; TLS 1.3: application
     /// data both ways.
@@ -101,6 +102,7 @@ impl Outcome {
 
 /// Why a flow's record was written when it was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EndReason {
     /// The outcome was decided by what the flow sent.
     Decided,
@@ -126,6 +128,7 @@ impl EndReason {
 
 /// What the client's first hello said.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientHelloSummary {
     /// server_name, when present.
     pub sni: Option<String>,
@@ -239,6 +242,7 @@ impl ClientHelloSummary {
 
 /// What the server's hello said.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerHelloSummary {
     /// The negotiated version (from the final ServerHello).
     pub version: TlsVersion,
@@ -296,6 +300,7 @@ impl ServerHelloSummary {
 
 /// Anomalies seen on the flow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FlowFlags {
     /// No SYN was seen: the capture started mid-connection.
     pub midstream: bool,
@@ -312,7 +317,27 @@ pub struct FlowFlags {
 }
 
 /// One TLS flow: who talked to whom, what each hello said, and how it ended.
+///
+/// ```
+/// use helloscope_capture::{Analyzer, FlowConfig, Outcome, PacketSource};
+/// use helloscope_tls::TlsVersion;
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../captures/openssl.pcap");
+/// let mut source = PacketSource::open_file(path)?;
+/// let mut analyzer = Analyzer::new(FlowConfig::default());
+/// let mut records = Vec::new();
+/// analyzer.run(&mut source, &mut |r| records.push(r))?;
+/// analyzer.finish(&mut |r| records.push(r));
+/// // The first connection: `openssl s_client -tls1` to api.procore.com, accepted.
+/// let r = records.iter().min_by_key(|r| r.first_seen).unwrap();
+/// let hello = r.client_hello.as_ref().unwrap();
+/// assert_eq!(hello.sni.as_deref(), Some("api.procore.com"));
+/// assert_eq!(hello.version_offered_max, TlsVersion::Tls10);
+/// assert_eq!(r.server_hello.as_ref().unwrap().version, TlsVersion::Tls10);
+/// assert_eq!(r.outcome, Outcome::Established);
+/// # Ok::<(), helloscope_capture::SourceError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FlowRecord {
     /// Time of the flow's first packet, since the Unix epoch.
     pub first_seen: Duration,

@@ -156,11 +156,11 @@ type Shared = Arc<Index>;
 /// Records prepared into one batch for the calling thread: one wake-up per record costs more
 /// than preparing it, and a batch of a few dozen kilobytes stays clear of the allocator's
 /// fresh mappings (a 256-record batch of output lines was slower).
-pub const RECORD_BATCH: usize = 64;
+pub(crate) const RECORD_BATCH: usize = 64;
 
 /// The worker's end of the way to the calling thread: records are prepared into a batch `B`
 /// (lines of output, say) and each full batch is sent.
-pub struct Batcher<'a, B> {
+pub(crate) struct Batcher<'a, B> {
     batch: B,
     count: usize,
     prepare: &'a (dyn Fn(FlowRecord, &mut B) + Sync),
@@ -169,7 +169,10 @@ pub struct Batcher<'a, B> {
 
 impl<'a, B: Default> Batcher<'a, B> {
     /// A batcher that prepares with `prepare` and sends on `tx`.
-    pub fn new(prepare: &'a (dyn Fn(FlowRecord, &mut B) + Sync), tx: mpsc::Sender<B>) -> Self {
+    pub(crate) fn new(
+        prepare: &'a (dyn Fn(FlowRecord, &mut B) + Sync),
+        tx: mpsc::Sender<B>,
+    ) -> Self {
         Batcher {
             batch: B::default(),
             count: 0,
@@ -179,7 +182,7 @@ impl<'a, B: Default> Batcher<'a, B> {
     }
 
     /// Prepares `r` into the batch, and sends the batch when it is full.
-    pub fn push(&mut self, r: FlowRecord) {
+    pub(crate) fn push(&mut self, r: FlowRecord) {
         (self.prepare)(r, &mut self.batch);
         self.count += 1;
         if self.count == RECORD_BATCH {
@@ -188,7 +191,7 @@ impl<'a, B: Default> Batcher<'a, B> {
     }
 
     /// Sends what the batch holds.
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         if self.count > 0 {
             // The calling thread gone means nobody wants the records any more.
             let _ = self.tx.send(std::mem::take(&mut self.batch));

@@ -1,16 +1,33 @@
 //! Packet sources: capture files (pcap and pcapng, compressed or not, `-` for standard
 //! input) read by this crate's own readers, and live interfaces through libpcap, behind one
-//! type.
+//! type. libpcap (live capture, BPF filters) needs the `live` cargo feature; without it
+//! [`PacketSource::open_live`] and [`PacketSource::set_filter`] return
+//! [`SourceError::NeedsFeature`], and files are read all the same.
 
 use std::time::Duration;
 
+#[cfg(feature = "live")]
 use pcap::{Active, Capture};
 
 use crate::decode::LinkType;
 use crate::stats::Stats;
 
 /// Errors opening or reading a packet source, each with what a person can do about it.
+///
+/// ```
+/// use helloscope_capture::{LiveConfig, PacketSource, SourceError};
+/// match PacketSource::open_file("/nonexistent/capture.pcap") {
+///     Err(SourceError::Open { path, .. }) => assert_eq!(path, "/nonexistent/capture.pcap"),
+///     other => panic!("{:?}", other.err()),
+/// }
+/// // Without the `live` feature there is no libpcap to capture with.
+/// match PacketSource::open_live(&LiveConfig::new("lo")) {
+///     Err(SourceError::NeedsFeature { feature, .. }) => assert_eq!(feature, "live"),
+///     _ => assert!(cfg!(feature = "live")),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SourceError {
     /// The file could not be opened or is not a capture.
     #[error("{path}: {message}")]
@@ -58,10 +75,22 @@ pub enum SourceError {
         /// libpcap's explanation.
         message: String,
     },
+    /// What was asked needs libpcap, and this build has no `live` feature.
+    #[error(
+        "{what} needs libpcap: this helloscope was built without the `{feature}` feature \
+         (install libpcap-dev, then build with `--features {feature}`)"
+    )]
+    NeedsFeature {
+        /// What was asked: live capture, a BPF filter.
+        what: &'static str,
+        /// The cargo feature that brings it.
+        feature: &'static str,
+    },
 }
 
 /// How to open a live interface.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct LiveConfig {
     /// Interface name (`eth0`, `any`, `lo` …).
     pub interface: String,
@@ -86,6 +115,21 @@ pub struct LiveConfig {
     pub read_timeout: Duration,
 }
 
+impl LiveConfig {
+    /// The defaults for `interface`; set other fields after, as in
+    /// ```
+    /// let mut cfg = helloscope_capture::LiveConfig::new("eth0");
+    /// cfg.promiscuous = false;
+    /// cfg.buffer_size = 64 << 20;
+    /// ```
+    pub fn new(interface: impl Into<String>) -> Self {
+        LiveConfig {
+            interface: interface.into(),
+            ..LiveConfig::default()
+        }
+    }
+}
+
 impl Default for LiveConfig {
     fn default() -> Self {
         LiveConfig {
@@ -101,6 +145,7 @@ impl Default for LiveConfig {
 
 /// Capture statistics of a live source (libpcap's `pcap_stats`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CaptureStats {
     /// Packets received by the filter.
     pub received: u32,
@@ -115,10 +160,17 @@ pub(crate) enum Inner {
     Pcap(crate::pcapfile::PcapReader),
     /// A pcapng file read by [`crate::pcapng`].
     Pcapng(crate::pcapng::PcapngReader),
+    // Without libpcap, `Live` is uninhabited: the variant stays so that matches need no cfg.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
     Live(Live),
 }
 
+/// Without libpcap there is no live source: the variant cannot be built.
+#[cfg(not(feature = "live"))]
+pub(crate) enum Live {}
+
 /// A live capture in non-blocking mode, and when to wait for it.
+#[cfg(feature = "live")]
 pub(crate) struct Live {
     cap: Capture<Active>,
     /// Longest wait for a packet.
@@ -129,6 +181,7 @@ pub(crate) struct Live {
 
 /// Waits until `cap` has packets to read or `timeout` passes; true when it has. A signal
 /// ends the wait early (false), so that the caller sees a stop request at once.
+#[cfg(feature = "live")]
 fn wait_readable(cap: &Capture<Active>, timeout: Duration) -> bool {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::os::fd::AsFd;
@@ -140,6 +193,7 @@ fn wait_readable(cap: &Capture<Active>, timeout: Duration) -> bool {
 
 /// One packet, borrowed from the source until the next read.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Packet<'a> {
     /// Capture time, since the Unix epoch.
     pub ts: Duration,
@@ -153,11 +207,24 @@ pub struct Packet<'a> {
 
 /// A BPF filter on a file: libpcap compiles a filter for one link type, so there is one
 /// program per link type met, compiled when it is first met.
+#[cfg(feature = "live")]
 struct FileFilter {
     text: String,
     programs: Vec<(u32, pcap::BpfProgram)>,
 }
 
+/// Without libpcap no filter is compiled: a file's filter cannot be built.
+#[cfg(not(feature = "live"))]
+enum FileFilter {}
+
+#[cfg(not(feature = "live"))]
+impl FileFilter {
+    fn matches(&mut self, _linktype: u32, _data: &[u8]) -> Result<bool, SourceError> {
+        match *self {}
+    }
+}
+
+#[cfg(feature = "live")]
 impl FileFilter {
     fn compile(text: &str, linktype: u32) -> Result<pcap::BpfProgram, SourceError> {
         let err = |e: pcap::Error| SourceError::Filter {
@@ -201,6 +268,7 @@ pub struct PacketSource {
     pcap_link: Option<LinkType>,
 }
 
+#[cfg(feature = "live")]
 fn link_of(name: &str, lt: pcap::Linktype) -> Result<LinkType, SourceError> {
     LinkType::from_linktype(lt.0).ok_or_else(|| SourceError::UnsupportedLinkType {
         source_name: name.to_owned(),
@@ -311,7 +379,19 @@ impl PacketSource {
         })
     }
 
-    /// Opens a live interface.
+    /// Opens a live interface (with the `live` feature; without it,
+    /// [`SourceError::NeedsFeature`]).
+    #[cfg(not(feature = "live"))]
+    pub fn open_live(_cfg: &LiveConfig) -> Result<Self, SourceError> {
+        Err(SourceError::NeedsFeature {
+            what: "live capture",
+            feature: "live",
+        })
+    }
+
+    /// Opens a live interface (with the `live` feature; without it,
+    /// [`SourceError::NeedsFeature`]).
+    #[cfg(feature = "live")]
     pub fn open_live(cfg: &LiveConfig) -> Result<Self, SourceError> {
         let live_err = |e: pcap::Error| {
             let message = e.to_string();
@@ -363,6 +443,20 @@ impl PacketSource {
     }
 
     /// Applies a BPF filter (works on files too, compiled for each link type they hold).
+    /// libpcap compiles it: without the `live` feature this is
+    /// [`SourceError::NeedsFeature`].
+    #[cfg(not(feature = "live"))]
+    pub fn set_filter(&mut self, _filter: &str) -> Result<(), SourceError> {
+        Err(SourceError::NeedsFeature {
+            what: "a BPF filter (-f)",
+            feature: "live",
+        })
+    }
+
+    /// Applies a BPF filter (works on files too, compiled for each link type they hold).
+    /// libpcap compiles it: without the `live` feature this is
+    /// [`SourceError::NeedsFeature`].
+    #[cfg(feature = "live")]
     pub fn set_filter(&mut self, filter: &str) -> Result<(), SourceError> {
         let live = match &mut self.inner {
             Inner::Live(l) => l.cap.filter(filter, true),
@@ -413,7 +507,7 @@ impl PacketSource {
     }
 
     /// The packets this source read but did not deliver, because their interface's link
-    /// type is not decoded (`packets`, `bytes` and `skipped["unsupported_link_type"]`), since
+    /// type is not decoded (`packets`, `bytes` and `skipped[&DecodeSkip::UnsupportedLinkType]`), since
     /// the last call. [`crate::Analyzer::run`] adds them to its counters.
     pub fn take_skipped(&mut self) -> Stats {
         std::mem::take(&mut self.unsupported)
@@ -541,6 +635,21 @@ impl PacketSource {
                 link,
             }));
         }
+        self.next_live()
+    }
+
+    /// The next packet of a live source (see [`PacketSource::next_packet`]).
+    #[cfg(not(feature = "live"))]
+    fn next_live(&mut self) -> Result<Option<Packet<'_>>, SourceError> {
+        match self.inner {
+            Inner::Live(ref l) => match *l {},
+            Inner::Pcap(_) | Inner::Pcapng(_) => Ok(None),
+        }
+    }
+
+    /// The next packet of a live source (see [`PacketSource::next_packet`]).
+    #[cfg(feature = "live")]
+    fn next_live(&mut self) -> Result<Option<Packet<'_>>, SourceError> {
         let Inner::Live(l) = &mut self.inner else {
             unreachable!("files are read above")
         };
@@ -586,7 +695,7 @@ impl PacketSource {
     ///
     /// Each record is prepared into a batch `B` by `prepare` on its worker (formatting is as
     /// costly as the analysis, so it is spread too), and `emit` receives the batches on the
-    /// calling thread, in no set order across workers. `progress` is told how many bytes were
+    /// calling thread (up to 64 records a batch), in no set order across workers. `progress` is told how many bytes were
     /// walked. Returns the merged counters, and the error that stopped the reading early (a
     /// truncated or damaged file; everything before it was analysed).
     ///
@@ -656,11 +765,14 @@ impl PacketSource {
     /// Capture statistics (live sources only).
     pub fn capture_stats(&mut self) -> Option<CaptureStats> {
         match &mut self.inner {
+            #[cfg(feature = "live")]
             Inner::Live(l) => l.cap.stats().ok().map(|s| CaptureStats {
                 received: s.received,
                 dropped_by_kernel: s.dropped,
                 dropped_by_interface: s.if_dropped,
             }),
+            #[cfg(not(feature = "live"))]
+            Inner::Live(l) => match *l {},
             Inner::Pcap(_) | Inner::Pcapng(_) => None,
         }
     }
@@ -671,7 +783,9 @@ impl PacketSource {
 fn count_unsupported(s: &mut Stats, caplen: usize) {
     s.packets += 1;
     s.bytes += caplen as u64;
-    *s.skipped.entry("unsupported_link_type").or_insert(0) += 1;
+    *s.skipped
+        .entry(crate::DecodeSkip::UnsupportedLinkType)
+        .or_insert(0) += 1;
 }
 
 impl Inner {

@@ -2,10 +2,23 @@
 
 use std::collections::BTreeMap;
 
+use crate::decode::DecodeSkip;
 use crate::record::FlowRecord;
 
 /// What the analyzer saw and shed.
+///
+/// ```
+/// use helloscope_capture::{Analyzer, DecodeSkip, FlowConfig, LinkType};
+/// let mut a = Analyzer::new(FlowConfig::default());
+/// // An Ethernet frame carrying ARP (EtherType 0x0806): not IP, counted and skipped.
+/// let mut arp = [0u8; 42];
+/// arp[12..14].copy_from_slice(&[0x08, 0x06]);
+/// a.process(std::time::Duration::ZERO, LinkType::Ethernet, &arp, &mut |_| {});
+/// assert_eq!(a.stats().packets, 1);
+/// assert_eq!(a.stats().skipped[&DecodeSkip::NotIp], 1);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Frames read.
     pub packets: u64,
@@ -26,10 +39,9 @@ pub struct Stats {
     pub ip_fragments_dropped: u64,
     /// Datagrams dropped incomplete (timed out, or open at the end of the capture).
     pub ip_datagrams_incomplete: u64,
-    /// Frames skipped, by reason (see [`crate::decode::DecodeSkip::name`]), plus
-    /// `unsupported_link_type`, and `timestamp_out_of_range` for a time past the last one
-    /// the outputs print (9999-12-31T23:59:59.999999Z).
-    pub skipped: BTreeMap<&'static str, u64>,
+    /// Frames skipped, by reason (its [`name`](crate::DecodeSkip::name) is the counter's
+    /// name in every output).
+    pub skipped: BTreeMap<DecodeSkip, u64>,
     /// Segments of flows already decided or known not to be TLS (one lookup each).
     pub packets_fast_path: u64,
     /// Pure ACKs, FINs and RSTs of connections whose start was not seen.
@@ -92,7 +104,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub(crate) fn skip(&mut self, reason: &'static str) {
+    pub(crate) fn skip(&mut self, reason: DecodeSkip) {
         *self.skipped.entry(reason).or_insert(0) += 1;
     }
 
@@ -140,7 +152,7 @@ impl Stats {
         self.bytes += o.bytes;
         self.tcp_segments += o.tcp_segments;
         for (k, v) in &o.skipped {
-            *self.skipped.entry(k).or_insert(0) += v;
+            *self.skipped.entry(*k).or_insert(0) += v;
         }
         self.packets_fast_path += o.packets_fast_path;
         self.packets_untracked += o.packets_untracked;

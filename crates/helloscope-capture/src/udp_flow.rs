@@ -123,7 +123,7 @@ impl UdpFlow {
             // A 1-RTT or Handshake packet that cannot be read is expected; a QUIC Initial
             // that does not open is counted.
             Err(Error::Malformed {
-                structure: "QUIC Initial packet",
+                structure: helloscope_tls::Structure::QuicInitialPacket,
                 ..
             }) => stats.quic_initials_undecryptable += 1,
             Err(_) => self.malformed = true,

@@ -155,6 +155,9 @@ fn unsupported_and_broken_link_headers_are_counted_not_fatal() {
     a.process(Duration::ZERO, LinkType::LinuxSll2, &[0x08], &mut |_| {});
     a.process(Duration::ZERO, LinkType::Ethernet, &[], &mut |_| {});
     let s = a.stats();
-    assert_eq!(s.skipped["bad_link_header"], bad_af.len() as u64 + 2);
+    assert_eq!(
+        s.skipped[&helloscope_capture::DecodeSkip::BadLinkHeader],
+        bad_af.len() as u64 + 2
+    );
     assert_eq!(s.packets, bad_af.len() as u64 + 2);
 }

@@ -132,7 +132,12 @@ fn times_past_the_year_9999_are_skipped_and_counted() {
             records.push(r)
         });
     }
-    assert_eq!(a.stats().skipped.get("timestamp_out_of_range"), Some(&2));
+    assert_eq!(
+        a.stats()
+            .skipped
+            .get(&helloscope_capture::DecodeSkip::TimestampOutOfRange),
+        Some(&2)
+    );
     assert_eq!(a.flows_in_table(), 0);
     a.process(
         MAX_TIMESTAMP,

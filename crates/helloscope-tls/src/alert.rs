@@ -2,10 +2,11 @@
 
 use core::fmt;
 
-use crate::error::Error;
+use crate::error::{Error, Structure};
 
 /// `AlertLevel`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AlertLevel {
     /// warning (1).
     Warning,
@@ -107,6 +108,7 @@ impl fmt::Display for AlertDescription {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Alert {
     /// Level.
     pub level: AlertLevel,
@@ -128,7 +130,7 @@ impl Alert {
                 description: AlertDescription(description),
             }),
             _ => Err(Error::Malformed {
-                structure: "Alert",
+                structure: Structure::Alert,
                 field: "length (encrypted?)",
             }),
         }

@@ -4,7 +4,7 @@ use nom::bytes::complete::take;
 use nom::combinator::verify;
 use nom::number::complete::be_u16;
 
-use crate::error::{field, finish, vec_u16, vec_u8, Error, PResult};
+use crate::error::{field, finish, vec_u16, vec_u8, Error, PResult, Structure};
 use crate::extensions::{self, Extension, Extensions, ProtocolNames};
 use crate::registry::{CipherSuite, ExtensionType, NamedGroup, SignatureScheme, U16List};
 use crate::version::TlsVersion;
@@ -15,6 +15,7 @@ use crate::version::TlsVersion;
 /// below cannot fail; the bodies of individual extensions are checked by their typed
 /// readers when asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientHello<'a> {
     /// `legacy_version` (the real offer is in supported_versions when present).
     pub legacy_version: TlsVersion,
@@ -133,7 +134,7 @@ impl<'a> ClientHello<'a> {
     /// # Ok::<(), helloscope_tls::Error>(())
     /// ```
     pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
-        finish("ClientHello", client_hello(body, false))
+        finish(Structure::ClientHello, client_hello(body, false))
     }
 
     /// Parses the body of a DTLS client_hello (after its twelve-byte DTLS handshake header
@@ -153,7 +154,7 @@ impl<'a> ClientHello<'a> {
     /// # Ok::<(), helloscope_tls::Error>(())
     /// ```
     pub fn parse_dtls(body: &'a [u8]) -> Result<Self, Error> {
-        finish("ClientHello", client_hello(body, true))
+        finish(Structure::ClientHello, client_hello(body, true))
     }
 
     /// The cipher suites in wire order, GREASE and SCSVs included.
@@ -323,14 +324,14 @@ pub fn parse_client_hello_record(stream: &[u8]) -> Result<ClientHello<'_>, Error
     let (record, _) = crate::record::parse_record(stream)?;
     if record.content_type != crate::record::ContentType::Handshake {
         return Err(Error::Malformed {
-            structure: "TLSPlaintext",
+            structure: Structure::TlsPlaintext,
             field: "not a handshake record",
         });
     }
     let (msg, _) = crate::handshake::parse_handshake(record.fragment, record.fragment.len())?;
     if msg.msg_type != crate::handshake::HandshakeType::CLIENT_HELLO {
         return Err(Error::Malformed {
-            structure: "Handshake",
+            structure: Structure::Handshake,
             field: "msg_type is not client_hello",
         });
     }

@@ -9,12 +9,13 @@ use nom::combinator::{all_consuming, verify};
 use nom::number::complete::{be_u16, be_u32, be_u8};
 use nom::sequence::tuple;
 
-use crate::error::{fail, field, finish, vec_u16, vec_u8, Error, PResult};
+use crate::error::{fail, field, finish, vec_u16, vec_u8, Error, PResult, Structure};
 use crate::registry::{ExtensionType, NamedGroup, SignatureScheme, U16List};
 use crate::version::TlsVersion;
 
 /// One extension: its type and its body, borrowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Extension<'a> {
     /// `extension_type`.
     pub ext_type: ExtensionType,
@@ -119,7 +120,7 @@ fn u16_list_u16<'a>(name: &'static str, min: usize, i: &'a [u8]) -> PResult<'a, 
 }
 
 fn body<'a, T>(
-    structure: &'static str,
+    structure: Structure,
     data: &'a [u8],
     p: impl FnMut(&'a [u8]) -> PResult<'a, T>,
 ) -> Result<T, Error> {
@@ -135,7 +136,7 @@ fn body<'a, T>(
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_server_name(data: &[u8]) -> Result<Option<&[u8]>, Error> {
-    body("ServerNameList", data, |i| {
+    body(Structure::ServerNameList, data, |i| {
         let (rest, list) = field("server_name_list", vec_u16)(i)?;
         let mut walk = list;
         let mut host = None;
@@ -177,7 +178,7 @@ impl<'a> Iterator for ProtocolNames<'a> {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_alpn(data: &[u8]) -> Result<ProtocolNames<'_>, Error> {
-    body("ProtocolNameList", data, |i| {
+    body(Structure::ProtocolNameList, data, |i| {
         let (rest, list) = field("protocol_name_list", vec_u16)(i)?;
         let mut walk = list;
         while !walk.is_empty() {
@@ -200,7 +201,7 @@ pub fn parse_alpn(data: &[u8]) -> Result<ProtocolNames<'_>, Error> {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_supported_versions_client(data: &[u8]) -> Result<U16List<'_, TlsVersion>, Error> {
-    body("SupportedVersions", data, |i| {
+    body(Structure::SupportedVersions, data, |i| {
         let (rest, list) = field(
             "versions",
             verify(vec_u8, |b: &[u8]| b.len() % 2 == 0 && !b.is_empty()),
@@ -217,7 +218,7 @@ pub fn parse_supported_versions_client(data: &[u8]) -> Result<U16List<'_, TlsVer
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_supported_versions_server(data: &[u8]) -> Result<TlsVersion, Error> {
-    body("SupportedVersions", data, |i| {
+    body(Structure::SupportedVersions, data, |i| {
         let (rest, v) = field("selected_version", be_u16)(i)?;
         Ok((rest, TlsVersion::from_wire(v)))
     })
@@ -232,7 +233,7 @@ pub fn parse_supported_versions_server(data: &[u8]) -> Result<TlsVersion, Error>
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_supported_groups(data: &[u8]) -> Result<U16List<'_, NamedGroup>, Error> {
-    body("NamedGroupList", data, |i| {
+    body(Structure::NamedGroupList, data, |i| {
         let (rest, list) = u16_list_u16("named_group_list", 0, i)?;
         Ok((rest, U16List::new(list)))
     })
@@ -247,7 +248,7 @@ pub fn parse_supported_groups(data: &[u8]) -> Result<U16List<'_, NamedGroup>, Er
 /// ```
 pub fn parse_ec_point_formats(data: &[u8]) -> Result<&[u8], Error> {
     body(
-        "ECPointFormatList",
+        Structure::EcPointFormatList,
         data,
         field("ec_point_format_list", vec_u8),
     )
@@ -262,7 +263,7 @@ pub fn parse_ec_point_formats(data: &[u8]) -> Result<&[u8], Error> {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_signature_algorithms(data: &[u8]) -> Result<U16List<'_, SignatureScheme>, Error> {
-    body("SignatureSchemeList", data, |i| {
+    body(Structure::SignatureSchemeList, data, |i| {
         let (rest, list) = u16_list_u16("supported_signature_algorithms", 0, i)?;
         Ok((rest, U16List::new(list)))
     })
@@ -270,6 +271,7 @@ pub fn parse_signature_algorithms(data: &[u8]) -> Result<U16List<'_, SignatureSc
 
 /// One `KeyShareEntry` (RFC 8446 §4.2.8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KeyShareEntry<'a> {
     /// The group of the share.
     pub group: NamedGroup,
@@ -309,7 +311,7 @@ use crate::error::FieldError;
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_key_share_client(data: &[u8]) -> Result<KeyShareEntries<'_>, Error> {
-    body("KeyShareClientHello", data, |i| {
+    body(Structure::KeyShareClientHello, data, |i| {
         let (rest, list) = field("client_shares", vec_u16)(i)?;
         let mut walk = list;
         while !walk.is_empty() {
@@ -330,7 +332,7 @@ pub fn parse_key_share_client(data: &[u8]) -> Result<KeyShareEntries<'_>, Error>
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_key_share_server(data: &[u8]) -> Result<NamedGroup, Error> {
-    body("KeyShareServerHello", data, |i| {
+    body(Structure::KeyShareServerHello, data, |i| {
         let (r, g) = field("group", be_u16)(i)?;
         if r.is_empty() {
             return Ok((r, NamedGroup(g)));
@@ -342,6 +344,7 @@ pub fn parse_key_share_server(data: &[u8]) -> Result<NamedGroup, Error> {
 
 /// A ClientHello's pre_shared_key offer (RFC 8446 §4.2.11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OfferedPsks<'a> {
     /// Number of `PskIdentity` entries.
     pub identity_count: usize,
@@ -361,7 +364,7 @@ pub struct OfferedPsks<'a> {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_pre_shared_key_client(data: &[u8]) -> Result<OfferedPsks<'_>, Error> {
-    body("OfferedPsks", data, |i| {
+    body(Structure::OfferedPsks, data, |i| {
         let (r, identities) = field("identities", vec_u16)(i)?;
         let mut walk = identities;
         let mut identity_count = 0;
@@ -390,7 +393,11 @@ pub fn parse_pre_shared_key_client(data: &[u8]) -> Result<OfferedPsks<'_>, Error
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_psk_key_exchange_modes(data: &[u8]) -> Result<&[u8], Error> {
-    body("PskKeyExchangeModes", data, field("ke_modes", vec_u8))
+    body(
+        Structure::PskKeyExchangeModes,
+        data,
+        field("ke_modes", vec_u8),
+    )
 }
 
 /// A ClientHello's encrypted_client_hello (draft-ietf-tls-esni §5).
@@ -422,7 +429,7 @@ pub enum EchClientHello<'a> {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_encrypted_client_hello(data: &[u8]) -> Result<EchClientHello<'_>, Error> {
-    body("ECHClientHello", data, |i| {
+    body(Structure::EchClientHello, data, |i| {
         let (r, kind) = field("type", be_u8)(i)?;
         match kind {
             0 => {
@@ -457,7 +464,7 @@ pub fn parse_encrypted_client_hello(data: &[u8]) -> Result<EchClientHello<'_>, E
 /// ```
 pub fn parse_renegotiation_info(data: &[u8]) -> Result<&[u8], Error> {
     body(
-        "RenegotiationInfo",
+        Structure::RenegotiationInfo,
         data,
         field("renegotiated_connection", vec_u8),
     )
@@ -472,7 +479,7 @@ pub fn parse_renegotiation_info(data: &[u8]) -> Result<&[u8], Error> {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_padding(data: &[u8]) -> Result<usize, Error> {
-    body("PaddingExtension", data, |i| {
+    body(Structure::PaddingExtension, data, |i| {
         let (r, z) = field(
             "zeros",
             verify(take(i.len()), |b: &[u8]| b.iter().all(|&x| x == 0)),

@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use crate::error::Error;
+use crate::error::{Error, Structure};
 
 /// The handshake message type (IANA "TLS HandshakeType").
 ///
@@ -80,6 +80,7 @@ pub const HANDSHAKE_HEADER_LEN: usize = 4;
 
 /// One handshake message with its body borrowed from the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HandshakeMessage<'a> {
     /// `msg_type`.
     pub msg_type: HandshakeType,
@@ -112,9 +113,10 @@ pub fn parse_handshake(
     }
     let len = u32::from_be_bytes([0, input[1], input[2], input[3]]) as usize;
     if len > max_len {
-        return Err(Error::Malformed {
-            structure: "Handshake",
-            field: "length",
+        return Err(Error::TooLong {
+            structure: Structure::Handshake,
+            length: len,
+            limit: max_len,
         });
     }
     let end = HANDSHAKE_HEADER_LEN + len;
@@ -271,9 +273,10 @@ mod tests {
         let err = r.push(&[11, 0xff, 0xff, 0xff, 0], |_| {}).unwrap_err();
         assert_eq!(
             err,
-            Error::Malformed {
-                structure: "Handshake",
-                field: "length"
+            Error::TooLong {
+                structure: Structure::Handshake,
+                length: 0xff_ffff,
+                limit: 1 << 16
             }
         );
         assert_eq!(r.pending(), 0);

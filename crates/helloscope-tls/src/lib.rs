@@ -51,7 +51,7 @@ pub mod version;
 
 pub use alert::{Alert, AlertDescription, AlertLevel};
 pub use client_hello::{parse_client_hello_record, ClientHello};
-pub use error::Error;
+pub use error::{Error, Structure};
 pub use extensions::{Extension, Extensions};
 pub use fingerprint::ja3::{ja3, ja3s, Ja3};
 pub use fingerprint::ja4::{ja4, ja4_o, ja4_r, ja4_ro, ja4_with_raw, Ja4};

@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use crate::error::Error;
+use crate::error::{Error, Structure};
 use crate::version::TlsVersion;
 
 /// Largest fragment a peer may send: 2^14 plus 2048 bytes of expansion (RFC 5246 §6.2.3).
@@ -22,6 +22,7 @@ pub const RECORD_HEADER_LEN: usize = 5;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum ContentType {
     /// change_cipher_spec (20).
     ChangeCipherSpec = 20,
@@ -63,6 +64,7 @@ impl fmt::Display for ContentType {
 
 /// One record: its header fields and a fragment borrowed from the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Record<'a> {
     /// The record's content type.
     pub content_type: ContentType,
@@ -110,6 +112,7 @@ pub fn parse_record(input: &[u8]) -> Result<(Record<'_>, &[u8]), Error> {
 /// A record header alone: what a stream reader needs to skip a record it does not care about
 /// (certificates, encrypted data) without buffering its fragment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecordHeader {
     /// The record's content type.
     pub content_type: ContentType,
@@ -132,7 +135,7 @@ pub struct RecordHeader {
 #[inline]
 pub fn parse_record_header(input: &[u8]) -> Result<RecordHeader, Error> {
     let malformed = |field| Error::Malformed {
-        structure: "TLSPlaintext",
+        structure: Structure::TlsPlaintext,
         field,
     };
     let content_type = match input.first() {
@@ -247,7 +250,7 @@ mod tests {
     fn malformed_headers() {
         let m = |field| {
             Err(Error::Malformed {
-                structure: "TLSPlaintext",
+                structure: Structure::TlsPlaintext,
                 field,
             })
         };

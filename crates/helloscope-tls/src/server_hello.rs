@@ -4,7 +4,7 @@ use nom::bytes::complete::take;
 use nom::combinator::verify;
 use nom::number::complete::{be_u16, be_u8};
 
-use crate::error::{field, finish, vec_u8, Error, PResult};
+use crate::error::{field, finish, vec_u8, Error, PResult, Structure};
 use crate::extensions::{self, Extensions};
 use crate::registry::{CipherSuite, ExtensionType, NamedGroup};
 use crate::version::TlsVersion;
@@ -28,6 +28,7 @@ pub enum DowngradeSentinel {
 
 /// A ServerHello (or HelloRetryRequest), borrowing from the message body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerHello<'a> {
     /// `legacy_version` (0x0303 in TLS 1.3; the real version is in supported_versions).
     pub legacy_version: TlsVersion,
@@ -99,7 +100,7 @@ impl<'a> ServerHello<'a> {
     /// # Ok::<(), helloscope_tls::Error>(())
     /// ```
     pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
-        finish("ServerHello", server_hello(body))
+        finish(Structure::ServerHello, server_hello(body))
     }
 
     /// True when the extensions block was malformed past some point (a length running past

@@ -1,7 +1,7 @@
 //! The SSL 2.0-compatible CLIENT-HELLO (RFC 5246 appendix E.2, RFC 6101 appendix E), which old
 //! Java, .NET and OpenSSL clients send so that SSL 2.0 servers can answer too.
 
-use crate::error::Error;
+use crate::error::{Error, Structure};
 use crate::version::TlsVersion;
 
 /// An SSLv2-format CLIENT-HELLO, borrowing from the input.
@@ -19,6 +19,7 @@ use crate::version::TlsVersion;
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Sslv2ClientHello<'a> {
     /// The highest version the client supports (0x0002 for SSL 2.0, 0x0301 for TLS 1.0 …).
     pub version: TlsVersion,
@@ -39,7 +40,7 @@ impl<'a> Sslv2ClientHello<'a> {
     /// Parses the hello from the start of `stream`, returning it and the bytes after it.
     pub fn parse(stream: &'a [u8]) -> Result<(Self, &'a [u8]), Error> {
         let malformed = |field| Error::Malformed {
-            structure: "SSLv2 CLIENT-HELLO",
+            structure: Structure::Sslv2ClientHello,
             field,
         };
         if stream.len() < 2 {

@@ -19,6 +19,7 @@ use crate::grease::is_grease_u16;
 /// assert!(TlsVersion::Tls11 < TlsVersion::Tls12);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TlsVersion {
     /// SSL 2.0 (0x0002).
     Ssl2,

@@ -23,6 +23,7 @@ pub use udp_tunnels::{GENEVE_PORT, GTPU_PORT, VXLAN_LINUX_PORT, VXLAN_PORT};
 
 /// libpcap link-layer header types (LINKTYPE_*) this decoder reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LinkType {
     /// LINKTYPE_NULL (0): BSD loopback, 4-byte address family in host byte order.
     Null,
@@ -73,6 +74,7 @@ impl LinkType {
 
 /// The TCP segment found in a frame, borrowing its payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TcpSegment<'a> {
     /// Source address (of the innermost IP header).
     pub src: IpAddr,
@@ -105,6 +107,7 @@ pub struct TcpSegment<'a> {
 
 /// A UDP datagram that is not a tunnel this decoder opens, borrowing its payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UdpDatagram<'a> {
     /// Source address (of the innermost IP header).
     pub src: IpAddr,
@@ -125,6 +128,7 @@ pub struct UdpDatagram<'a> {
 /// One fragment of an IP datagram (IPv4, or IPv6 with a Fragment header), to be put back
 /// together by the caller before the transport layer can be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IpFragment<'a> {
     /// Source address.
     pub src: IpAddr,
@@ -149,6 +153,7 @@ pub struct IpFragment<'a> {
 
 /// What a frame holds, as far as the decoder reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Decoded<'a> {
     /// A TCP segment.
     Tcp(TcpSegment<'a>),
@@ -158,22 +163,42 @@ pub enum Decoded<'a> {
     Fragment(IpFragment<'a>),
 }
 
-/// Why a frame gave no TCP segment. Each reason is counted, none is fatal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Why a frame gave no TCP segment, or was not analysed: the key of
+/// [`Stats::skipped`](crate::Stats::skipped). Each reason is counted, none is fatal.
+///
+/// The variants are declared in the order of their [names](DecodeSkip::name), so that
+/// counters list in the same order whether keyed by the variant or by its name.
+///
+/// ```
+/// use helloscope_capture::decode::{decode_tcp, DecodeSkip, LinkType};
+/// // An IPv4 header announcing UDP (17): not a TCP segment.
+/// let mut pkt = [0u8; 28];
+/// pkt[0] = 0x45;
+/// pkt[3] = 28;
+/// pkt[9] = 17;
+/// assert_eq!(decode_tcp(LinkType::Raw, &pkt).unwrap_err(), DecodeSkip::NotTcp);
+/// assert_eq!(DecodeSkip::NotTcp.name(), "not_tcp");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum DecodeSkip {
     /// The link header could not be read (too short, unknown address family …).
     BadLinkHeader,
-    /// Neither IPv4 nor IPv6 (ARP, LLDP …).
-    NotIp,
-    /// The IP or TCP header is malformed, or cut short by the snap length.
-    Malformed,
     /// An IP fragment ([`decode_tcp`] does not reassemble; the [`Analyzer`](crate::Analyzer)
     /// does).
     IpFragment,
-    /// Nested deeper than the decoder follows (32 layers).
-    TooDeep,
+    /// The IP or TCP header is malformed, or cut short by the snap length.
+    Malformed,
+    /// Neither IPv4 nor IPv6 (ARP, LLDP …).
+    NotIp,
     /// IP, but not TCP (UDP, ICMP …).
     NotTcp,
+    /// Stamped after [`MAX_TIMESTAMP`](crate::MAX_TIMESTAMP), which no output can print.
+    TimestampOutOfRange,
+    /// Nested deeper than the decoder follows (32 layers).
+    TooDeep,
+    /// Captured on an interface whose link type is not decoded (802.11 …).
+    UnsupportedLinkType,
 }
 
 impl DecodeSkip {
@@ -186,7 +211,15 @@ impl DecodeSkip {
             Self::IpFragment => "ip_fragment",
             Self::NotTcp => "not_tcp",
             Self::TooDeep => "too_deep",
+            Self::TimestampOutOfRange => "timestamp_out_of_range",
+            Self::UnsupportedLinkType => "unsupported_link_type",
         }
+    }
+}
+
+impl std::fmt::Display for DecodeSkip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -5,6 +5,7 @@ use std::fmt;
 
 /// One encapsulation layer and the identifier that tells its instances apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Tunnel {
     /// An IPv4 header carrying an IP packet (protocol 4 or 41): `ipv4`.
     Ipv4,

@@ -2,7 +2,7 @@
 //! `message_seq`, `fragment_offset` and `fragment_length`, the reassembly of messages split
 //! into fragments, retransmitted, or overlapping, and the HelloVerifyRequest (§4.2.1).
 
-use crate::error::Error;
+use crate::error::{Error, Structure};
 use crate::handshake::HandshakeType;
 use crate::version::TlsVersion;
 
@@ -14,6 +14,7 @@ pub const HELLO_VERIFY_REQUEST: HandshakeType = HandshakeType(3);
 
 /// One fragment of a handshake message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HandshakeFragment<'a> {
     /// `msg_type`.
     pub msg_type: HandshakeType,
@@ -41,7 +42,7 @@ fn u24(b: &[u8]) -> u32 {
 
 fn malformed(field: &'static str) -> Error {
     Error::Malformed {
-        structure: "DTLS Handshake",
+        structure: Structure::DtlsHandshake,
         field,
     }
 }
@@ -89,6 +90,7 @@ pub fn parse_handshake_fragment(input: &[u8]) -> Result<(HandshakeFragment<'_>, 
 /// A HelloVerifyRequest (RFC 6347 §4.2.1): the server wants the ClientHello again with this
 /// cookie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HelloVerifyRequest<'a> {
     /// `server_version`.
     pub server_version: TlsVersion,
@@ -108,7 +110,7 @@ impl<'a> HelloVerifyRequest<'a> {
     /// ```
     pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
         let err = Error::Malformed {
-            structure: "HelloVerifyRequest",
+            structure: Structure::HelloVerifyRequest,
             field: "truncated",
         };
         let (v, rest) = body.split_at_checked(2).ok_or(err)?;
@@ -165,6 +167,7 @@ pub struct FragmentReassembler {
 
 /// A whole DTLS handshake message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DtlsMessage<'a> {
     /// `msg_type`.
     pub msg_type: HandshakeType,

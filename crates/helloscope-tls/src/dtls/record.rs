@@ -2,7 +2,7 @@
 //! version, epoch, 48-bit sequence number, length, fragment. Several records may share one
 //! datagram; a record never spans datagrams.
 
-use crate::error::Error;
+use crate::error::{Error, Structure};
 use crate::record::{ContentType, MAX_FRAGMENT_LEN};
 use crate::version::TlsVersion;
 
@@ -11,6 +11,7 @@ pub const DTLS_RECORD_HEADER_LEN: usize = 13;
 
 /// One DTLS record with its fragment borrowed from the datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DtlsRecord<'a> {
     /// The content type (as a wire byte: DTLS 1.3's ciphertext records use others).
     pub content_type: u8,
@@ -39,7 +40,7 @@ impl DtlsRecord<'_> {
 
 fn malformed(field: &'static str) -> Error {
     Error::Malformed {
-        structure: "DTLSPlaintext",
+        structure: Structure::DtlsPlaintext,
         field,
     }
 }

@@ -12,6 +12,7 @@ use crate::server_hello::ServerHello;
 
 /// A JA3 or JA3S fingerprint: the full string and its MD5.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Ja3 {
     /// The string that is hashed, e.g. `771,4865-4866,0-43,29-23,0`.
     pub string: String,

@@ -131,6 +131,7 @@ pub(crate) fn two_digits(n: usize) -> [u8; 2] {
 
 /// The transport a hello travelled over; JA4 and JA4S start with its letter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Transport {
     /// TLS over TCP: `t`.
     #[default]

@@ -2,7 +2,7 @@
 //! that arrive in any order, overlap, repeat, and spread over packets and datagrams
 //! (RFC 9000 §19.6), within a fixed bound.
 
-use crate::error::Error;
+use crate::error::{Error, Structure};
 use crate::handshake::{parse_handshake, HandshakeMessage};
 
 /// Most separate holes-and-islands the stream keeps track of; a peer scattering more tiny
@@ -65,7 +65,7 @@ impl CryptoStream {
         let end = start.saturating_add(data.len());
         if end > self.limit {
             return Err(Error::Malformed {
-                structure: "QUIC crypto stream",
+                structure: Structure::QuicCryptoStream,
                 field: "beyond the buffer limit",
             });
         }
@@ -74,7 +74,7 @@ impl CryptoStream {
         let last = self.ranges.partition_point(|r| r.0 <= end);
         if first == last && self.ranges.len() >= MAX_RANGES {
             return Err(Error::Malformed {
-                structure: "QUIC crypto stream",
+                structure: Structure::QuicCryptoStream,
                 field: "too many pieces",
             });
         }

@@ -3,10 +3,11 @@
 //! reading it, and it is not allowed in an Initial packet anyway.
 
 use super::read_varint;
-use crate::error::Error;
+use crate::error::{Error, Structure};
 
 /// One frame of a decrypted Initial payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Frame<'a> {
     /// A run of PADDING frames (type 0x00), counted in bytes.
     Padding(usize),
@@ -53,7 +54,7 @@ impl Frame<'_> {
 
 fn malformed(field: &'static str) -> Error {
     Error::Malformed {
-        structure: "QUIC frame",
+        structure: Structure::QuicFrame,
         field,
     }
 }

@@ -42,12 +42,13 @@ pub use protection::{InitialKeys, Sender};
 pub use varint::read_varint;
 
 use crate::client_hello::ClientHello;
-use crate::error::Error;
+use crate::error::{Error, Structure};
 use crate::handshake::HandshakeType;
 use crate::server_hello::ServerHello;
 
 /// A CONNECTION_CLOSE frame found in an Initial packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectionClose {
     /// Who sent it.
     pub from: Sender,
@@ -214,7 +215,7 @@ impl InitialReader {
                 if from == Sender::Server {
                     self.undecryptable[1] += 1;
                     return Err(Error::Malformed {
-                        structure: "QUIC Initial packet",
+                        structure: Structure::QuicInitialPacket,
                         field: "server Initial before any client Initial",
                     });
                 }
@@ -224,7 +225,7 @@ impl InitialReader {
         }
         let mut scratch = core::mem::take(&mut self.scratch);
         let keys = self.keys.as_ref().ok_or(Error::Malformed {
-            structure: "QUIC Initial packet",
+            structure: Structure::QuicInitialPacket,
             field: "version",
         })?;
         let mut opened = keys.of(from).open(h, &mut scratch);
@@ -295,7 +296,7 @@ impl InitialReader {
         let m = self.crypto_stream(s).first_message()?;
         if m.msg_type != t {
             return Err(Error::Malformed {
-                structure: "QUIC crypto stream",
+                structure: Structure::QuicCryptoStream,
                 field: "first message is not a hello",
             });
         }

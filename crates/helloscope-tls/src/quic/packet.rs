@@ -5,7 +5,7 @@
 use core::fmt;
 
 use super::read_varint;
-use crate::error::Error;
+use crate::error::{Error, Structure};
 
 /// A QUIC version number, with the versions whose Initial packets this crate can read named.
 ///
@@ -114,6 +114,7 @@ pub enum Packet<'a> {
 
 /// A long header (RFC 9000 §17.2), packet number still protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LongHeader<'a> {
     /// The packet's type.
     pub packet_type: LongPacketType,
@@ -134,7 +135,7 @@ pub struct LongHeader<'a> {
 
 fn malformed(field: &'static str) -> Error {
     Error::Malformed {
-        structure: "QUIC long header",
+        structure: Structure::QuicLongHeader,
         field,
     }
 }

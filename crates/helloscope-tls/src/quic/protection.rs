@@ -13,7 +13,7 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 
 use super::packet::{LongHeader, LongPacketType, QuicVersion};
-use crate::error::Error;
+use crate::error::{Error, Structure};
 
 /// Length of the AEAD tag that ends every protected payload.
 const TAG_LEN: usize = 16;
@@ -217,7 +217,7 @@ impl InitialKeys {
         self.aead
             .decrypt_in_place_detached(Nonce::from_slice(&nonce), aad, payload, &tag)
             .map_err(|_| Error::Malformed {
-                structure: "QUIC Initial packet",
+                structure: Structure::QuicInitialPacket,
                 field: "authentication failed",
             })?;
         out.truncate(tag_at);
@@ -228,7 +228,7 @@ impl InitialKeys {
 
 fn malformed(field: &'static str) -> Error {
     Error::Malformed {
-        structure: "QUIC Initial packet",
+        structure: Structure::QuicInitialPacket,
         field,
     }
 }

@@ -3,6 +3,7 @@
 
 use super::protection::{initial_secrets, key_material};
 use super::*;
+use crate::Structure;
 
 fn hex(s: &str) -> Vec<u8> {
     let s: Vec<u8> = s.bytes().filter(|b| b.is_ascii_hexdigit()).collect();
@@ -305,7 +306,7 @@ fn damaged_packets_are_errors_not_panics() {
     assert_eq!(
         r.on_datagram(&bad, Sender::Client).unwrap_err(),
         Error::Malformed {
-            structure: "QUIC Initial packet",
+            structure: Structure::QuicInitialPacket,
             field: "authentication failed"
         }
     );

@@ -1,7 +1,7 @@
 //! Variable-length integers (RFC 9000 §16): the two high bits of the first byte give the
 //! length (1, 2, 4 or 8 bytes), the rest is the value in network byte order.
 
-use crate::error::Error;
+use crate::error::{Error, Structure};
 
 /// Reads one variable-length integer from the front of `input`, returning it and the rest.
 ///
@@ -32,7 +32,7 @@ pub fn read_varint(input: &[u8]) -> Result<(u64, &[u8]), Error> {
 
 fn truncated() -> Error {
     Error::Malformed {
-        structure: "QUIC variable-length integer",
+        structure: Structure::QuicVarint,
         field: "truncated",
     }
 }
