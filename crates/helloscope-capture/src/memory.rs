@@ -22,6 +22,7 @@ use crate::flow::FlowConfig;
 
 /// What is shed to stay under the memory bound, by the name it is counted under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Shed {
     /// Followed flows evicted (the oldest first), reported with `end` `table_full`.
     Flows,
