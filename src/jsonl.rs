@@ -522,17 +522,117 @@ mod tests {
     /// What `f` writes through a cursor.
     fn written(f: impl FnOnce(&mut Cursor<'_>)) -> Vec<u8> {
         let mut buf = vec![0; 4096];
-        let mut c = Cursor {
-            buf: &mut buf,
-            pos: 0,
-        };
+        let mut c = Cursor::new(&mut buf);
         f(&mut c);
         let n = c.pos;
         buf.truncate(n);
         buf
     }
-    use crate::output::FlowJson;
+    use helloscope_capture::Outcome;
+    use serde_json::{json, Value};
+
+    use crate::output::{quic_version_name, rfc3339_micros, StackJson};
     use crate::policy::Policy;
+    use crate::schema::FIELDS;
+
+    /// The keys of a JSON object, in their order.
+    struct Keys(Vec<String>);
+
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
+                        keys.push(k);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+
+    /// What the README says a line holds for `r`, built from the record by serde_json.
+    fn expected(
+        r: &FlowRecord,
+        sensor: &str,
+        source: &str,
+        eval: Option<&Evaluation>,
+        stack: Option<&StackMatch>,
+    ) -> Value {
+        let ch = r.client_hello.as_ref();
+        let sh = r.server_hello.as_ref();
+        let mut flags = Vec::new();
+        crate::output::for_each_flag(&r.flags, |f| flags.push(f));
+        let mut v = json!({
+            "ts": rfc3339_micros(r.first_seen),
+            "source": source,
+            "sensor": sensor,
+            "client_ip": r.client.ip().to_string(),
+            "client_port": r.client.port(),
+            "server_ip": r.server.ip().to_string(),
+            "server_port": r.server.port(),
+            "sni": ch.and_then(|c| c.sni.clone()),
+            "alpn_offered": ch.map(|c| c.alpn.to_vec()).unwrap_or_default(),
+            "alpn": sh.and_then(|s| s.alpn.clone()),
+            "versions_offered": ch.map(|c| c.versions_offered.iter().map(|v| v.to_string()).collect::<Vec<_>>()).unwrap_or_default(),
+            "version_offered_max": ch.map(|c| c.version_offered_max.to_string()),
+            "version": sh.map(|s| s.version.to_string()),
+            "cipher": sh.map(|s| s.cipher.to_string()),
+            "hello_retry": sh.is_some_and(|s| s.hello_retry),
+            "fallback_scsv": ch.is_some_and(|c| c.fallback_scsv),
+            "ja3": ch.and_then(|c| c.ja3.as_deref()),
+            "ja3s": sh.map(|s| &*s.ja3s),
+            "ja4": ch.and_then(|c| c.ja4.as_deref()),
+            "ja4s": sh.and_then(|s| s.ja4s.as_deref()),
+            "stack": stack.map(StackJson::new),
+            "outcome": r.outcome.name(),
+            "alert": match r.outcome {
+                Outcome::Alert { level, description, from } => json!({
+                    "level": level.to_string(),
+                    "description": description.to_string(),
+                    "from": from.as_str(),
+                }),
+                _ => Value::Null,
+            },
+            "ja3_string": ch.and_then(|c| c.ja3_string.as_deref()),
+            "ja4_r": ch.and_then(|c| c.ja4_r.as_deref()),
+            "sslv2_hello": ch.is_some_and(|c| c.sslv2_format),
+            "reset_by": match r.outcome {
+                Outcome::Reset { from } => Some(from.as_str()),
+                _ => None,
+            },
+            "end": r.end.name(),
+            "flags": flags,
+            "packets": r.packets,
+            "transport": r.transport.name(),
+            "quic_version": r.quic_version.map(quic_version_name),
+        });
+        if let Some(e) = eval {
+            v["policy"] = json!({
+                "profile": e.profile,
+                "verdict": e.verdict.as_str(),
+                "findings": e.findings.iter().map(|f| json!({
+                    "code": f.code,
+                    "message": f.message,
+                    "remediation": f.remediation.as_deref(),
+                })).collect::<Vec<_>>(),
+            });
+        }
+        if !r.tunnel.is_empty() {
+            v["tunnel"] = json!(r.tunnel.names());
+        }
+        v
+    }
 
     fn records_of_bundled_captures() -> Vec<(FlowRecord, String)> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
@@ -565,6 +665,8 @@ mod tests {
         same_as_serde_named(r, "gw \"1\"", source, eval, stack);
     }
 
+    /// The line is JSON, holds what the README says (`expected`), its keys in the schema's
+    /// order, and fits its bound.
     fn same_as_serde_named(
         r: &FlowRecord,
         sensor: &str,
@@ -573,16 +675,19 @@ mod tests {
         stack: Option<&StackMatch>,
     ) {
         let mut ours = Vec::new();
-        LineWriter::new(sensor).write_line(&mut ours, r, source, eval, stack);
-        let serde = serde_json::to_vec(&FlowJson {
-            sensor: sensor.into(),
-            ..FlowJson::new(r, source, eval, stack)
-        })
-        .unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&ours),
-            String::from_utf8_lossy(&serde)
-        );
+        let mut w = LineWriter::new(sensor);
+        w.write_line(&mut ours, r, source, eval, stack);
+        assert_eq!(w.regrown, 0, "the line outgrew its room");
+        let got: Value = serde_json::from_slice(&ours)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&ours)));
+        assert_eq!(got, expected(r, sensor, source, eval, stack));
+        let Keys(keys) = serde_json::from_slice(&ours).unwrap();
+        let want: Vec<&str> = FIELDS
+            .iter()
+            .map(|f| f.key)
+            .filter(|k| got.get(k).is_some())
+            .collect();
+        assert_eq!(keys, want);
     }
 
     #[test]
@@ -623,6 +728,11 @@ mod tests {
         same_as_serde(&r, "-", None);
         let mut line = Vec::new();
         LineWriter::default().write_line(&mut line, &r, "-", None, None);
+        // Escaped as serde_json escapes.
+        for s in [nasty, "dir/\"odd\"\n.pcap", "\u{0}\u{1f}\u{7f}"] {
+            let mine = written(|c| c.string(s));
+            assert_eq!(mine, serde_json::to_vec(s).unwrap());
+        }
         let line = String::from_utf8(line).unwrap();
         assert!(
             line.ends_with(

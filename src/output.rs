@@ -231,8 +231,16 @@ impl Table {
             c.versions_offered.iter().map(|v| v.to_string()).collect()
         });
         self.rows.push(vec![
-            format!("{}:{}", bracket(&r.client.ip().to_string()), r.client.port()),
-            format!("{}:{}", bracket(&r.server.ip().to_string()), r.server.port()),
+            format!(
+                "{}:{}",
+                bracket(&r.client.ip().to_string()),
+                r.client.port()
+            ),
+            format!(
+                "{}:{}",
+                bracket(&r.server.ip().to_string()),
+                r.server.port()
+            ),
             match r.quic_version {
                 Some(v) => format!("{} {}", r.transport.name(), quic_version_name(v)),
                 None => r.transport.name().to_string(),

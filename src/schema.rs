@@ -203,6 +203,7 @@ macro_rules! schema {
         }
 
         #[cfg(test)]
+        #[allow(unused_variables)]
         /// The bound of each key for `x`, by key.
         pub(crate) fn bounds_of(w: &LineWriter, x: &Flow<'_>) -> Vec<(&'static str, usize)> {
             let mut v = Vec::new();
@@ -668,4 +669,266 @@ pub fn run(readme: Option<&std::path::Path>) -> Result<std::process::ExitCode, F
         std::fs::write(path, new).map_err(fail)?;
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use helloscope_capture::{EndReason, FlowFlags, Side, Tunnel, TunnelStack};
+    use helloscope_tls::{AlertDescription, AlertLevel, CipherSuite, TlsVersion, Transport};
+
+    use super::*;
+    use crate::output::tests::record_with_sni;
+    use crate::policy::{Finding, Verdict};
+    use crate::stack::{Confidence, Tls12};
+
+    #[test]
+    fn readme_table_is_the_schema() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let want = with_table(&readme).expect("README has the table's markers");
+        assert!(
+            readme == want,
+            "README's table of keys is not src/schema.rs's: run \
+             `cargo run -- schema --write-readme README.md`"
+        );
+    }
+
+    #[test]
+    fn keys_and_columns_are_unique() {
+        let mut keys: Vec<_> = FIELDS.iter().map(|f| f.key).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), FIELDS.len());
+        let mut cols = CSV_HEADER.to_vec();
+        cols.sort();
+        cols.dedup();
+        assert_eq!(cols.len(), CSV_HEADER.len());
+        assert_eq!(FIELDS[0].key, "ts", "the first key is always written");
+        assert!(!FIELDS[0].optional);
+    }
+
+    /// Lengths of each key's value as written for `x`, and the line.
+    fn written(w: &mut LineWriter, x: &Flow<'_>) -> (BTreeMap<&'static str, usize>, Vec<u8>) {
+        let mut buf = vec![0; w.fields_bound::<false>(x)];
+        let mut c = Cursor::new(&mut buf);
+        let mut lens = BTreeMap::new();
+        let mut prev = 0;
+        w.write_fields::<false>(&mut c, x, |k, end| {
+            lens.insert(k, end - prev - (k.len() + 4));
+            prev = end;
+        });
+        assert!(!c.overflow);
+        let n = c.pos;
+        (lens, buf[..n].to_vec())
+    }
+
+    /// Every key's value as written is within its bound, and so is the line; the line is
+    /// JSON and `write_line` writes it without growing its room.
+    fn fits(w: &mut LineWriter, x: &Flow<'_>, seen: &mut BTreeMap<&'static str, usize>) {
+        let bounds: BTreeMap<_, _> = bounds_of(w, x).into_iter().collect();
+        let (lens, _) = written(w, x);
+        for (k, n) in &lens {
+            assert!(
+                *n <= bounds[k],
+                "{k}: {n} bytes over its bound {}",
+                bounds[k]
+            );
+            let longest = seen.entry(k).or_default();
+            *longest = (*longest).max(*n);
+        }
+        let mut line = Vec::new();
+        let before = w.regrown;
+        w.write_line(&mut line, x.r, x.source, x.eval, x.stack);
+        assert_eq!(w.regrown, before, "the line outgrew its room");
+        assert!(line.len() + WORD_SLACK <= w.fields_bound::<false>(x) + 2);
+        let v: serde_json::Value = serde_json::from_slice(&line).expect("a JSON line");
+        assert_eq!(v["source"], x.source);
+        let mut ecs = Vec::new();
+        w.write_ecs_line(&mut ecs, x.r, x.source, x.eval, x.stack);
+        assert_eq!(w.regrown, before, "the ECS document outgrew its room");
+        serde_json::from_slice::<serde_json::Value>(&ecs).expect("a JSON document");
+    }
+
+    /// The longest value each key can take, against its bound: strings of bytes that escape
+    /// to six (`\u0001`) at the longest the parser passes (a server_name or the ALPN list in
+    /// an extension of 65535 bytes, 127 versions in supported_versions), every version,
+    /// cipher suite and alert value, the longest addresses, timestamps and tunnel layers,
+    /// every flag, long policies and stack names.
+    #[test]
+    fn every_key_fits_its_bound() {
+        let mut seen = BTreeMap::new();
+        let mut r = record_with_sni("x");
+        let worst = "\u{1}".repeat(65_535);
+        let mut w = LineWriter::new(&"\"".repeat(300));
+        let source = "\\\n".repeat(2000);
+        w.set_source(&source);
+        r.client_hello.as_mut().unwrap().sni = Some(worst.clone());
+        r.client = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
+            .parse()
+            .unwrap();
+        r.server = "[::ffff:255.255.255.255]:65535".parse().unwrap();
+        r.packets = u64::MAX;
+        r.first_seen = Duration::new(u64::MAX, 999_999_999);
+        r.flags = FlowFlags {
+            midstream: true,
+            gap: true,
+            buffer_limit: true,
+            overlap_conflict: true,
+            malformed: true,
+            snaplen_cut: true,
+        };
+        for t in [
+            Tunnel::Erspan3(u16::MAX),
+            Tunnel::Erspan2(u16::MAX),
+            Tunnel::GtpU(u32::MAX),
+            Tunnel::GreKey(u32::MAX),
+            Tunnel::Vxlan(u32::MAX),
+            Tunnel::Geneve(u32::MAX),
+            Tunnel::Mpls(u32::MAX),
+        ] {
+            r.tunnel = TunnelStack::new();
+            for _ in 0..=helloscope_capture::decode::MAX_TUNNELS {
+                r.tunnel.push(t);
+            }
+            fits(&mut w, &Flow::new(&r, &source, None, None), &mut seen);
+        }
+        // ALPN: many short names, or fewer long ones.
+        for (n, len) in [(32_766, 1), (255, 255)] {
+            r.client_hello.as_mut().unwrap().alpn = vec!["\u{1}".repeat(len); n].into();
+            r.server_hello.as_mut().unwrap().alpn = Some("\u{1}".repeat(255));
+            fits(&mut w, &Flow::new(&r, &source, None, None), &mut seen);
+        }
+        // Every 16-bit value as a version, a cipher suite, and a level and description (the
+        // long strings, checked above, left short so that the 65536 lines stay quick).
+        r.client_hello.as_mut().unwrap().sni = Some("x".into());
+        r.client_hello.as_mut().unwrap().alpn = vec!["h2".to_owned()].into();
+        r.server_hello.as_mut().unwrap().alpn = None;
+        let longest_version = (0..=u16::MAX)
+            .map(TlsVersion::from_wire)
+            .max_by_key(|v| v.to_string().len())
+            .unwrap();
+        r.client_hello.as_mut().unwrap().versions_offered = vec![longest_version; 127].into();
+        let mut w = LineWriter::new("gw");
+        w.set_source("x");
+        for v in 0..=u16::MAX {
+            let ch = r.client_hello.as_mut().unwrap();
+            ch.version_offered_max = TlsVersion::from_wire(v);
+            let sh = r.server_hello.as_mut().unwrap();
+            sh.version = TlsVersion::from_wire(v);
+            sh.cipher = CipherSuite(v);
+            r.outcome = Outcome::Alert {
+                level: match v >> 8 {
+                    1 => AlertLevel::Warning,
+                    2 => AlertLevel::Fatal,
+                    l => AlertLevel::Unknown(l as u8),
+                },
+                description: AlertDescription(v as u8),
+                from: Side::Server,
+            };
+            r.quic_version = Some(u32::from(v) << 16 | u32::from(v));
+            r.transport = [Transport::Tcp, Transport::Quic, Transport::Dtls][usize::from(v % 3)];
+            r.end = [
+                EndReason::Decided,
+                EndReason::IdleTimeout,
+                EndReason::TableFull,
+                EndReason::EndOfCapture,
+            ][usize::from(v % 4)];
+            let (lens, _) = written(&mut w, &Flow::new(&r, "x", None, None));
+            let bounds: BTreeMap<_, _> = bounds_of(&w, &Flow::new(&r, "x", None, None))
+                .into_iter()
+                .collect();
+            for (k, n) in lens {
+                assert!(
+                    n <= bounds[k],
+                    "{k}: {n} bytes over its bound {}",
+                    bounds[k]
+                );
+            }
+        }
+        let mut w = LineWriter::new(&"\"".repeat(300));
+        w.set_source(&source);
+        r.client_hello.as_mut().unwrap().sni = Some(worst.clone());
+        for q in [0xff00_001d, 0x6b33_43cf, 1, 0x709a_50c4, u32::MAX, 0] {
+            r.quic_version = Some(q);
+            fits(&mut w, &Flow::new(&r, &source, None, None), &mut seen);
+        }
+        for o in [
+            Outcome::Reset { from: Side::Server },
+            Outcome::Closed { from: Side::Client },
+            Outcome::NoResponse,
+            Outcome::Incomplete,
+            Outcome::Established,
+            Outcome::Negotiated,
+        ] {
+            r.outcome = o;
+            fits(&mut w, &Flow::new(&r, &source, None, None), &mut seen);
+        }
+        let eval = Evaluation {
+            profile: worst.clone(),
+            verdict: Verdict::Failing,
+            findings: (0..20)
+                .map(|i| Finding {
+                    code: "handshake_refused",
+                    message: worst.clone(),
+                    remediation: (i % 2 == 0).then(|| worst.as_str().into()),
+                })
+                .collect(),
+        };
+        let stack = StackMatch::new(
+            Some(&worst),
+            Some(&worst),
+            Confidence::Unknown,
+            Tls12::Disabled,
+            vec![],
+            Some(&worst),
+        );
+        let x = Flow::new(&r, &source, Some(&eval), Some(&stack));
+        fits(&mut w, &x, &mut seen);
+        let x = Flow::new(&r, "", Some(&eval), Some(&stack));
+        let mut w = LineWriter::default();
+        w.set_source("");
+        fits(&mut w, &x, &mut seen);
+        for f in FIELDS {
+            assert!(seen.contains_key(f.key), "{} was never written", f.key);
+        }
+    }
+
+    /// A line longer than its bound (here a bound of one byte) is written whole all the same,
+    /// and counted.
+    #[test]
+    fn a_line_past_its_bound_is_written_again_and_counted() {
+        let r = record_with_sni("a\"b");
+        let mut want = Vec::new();
+        LineWriter::new("gw").write_line(&mut want, &r, "x.pcap", None, None);
+        let mut w = LineWriter::new("gw");
+        w.set_source("x.pcap");
+        let x = Flow::new(&r, "x.pcap", None, None);
+        let mut got = b"kept".to_vec();
+        w.emit(&mut got, 1, |w, c| {
+            w.write_fields::<false>(c, &x, |_, _| {});
+            c.set(0, b'{');
+            c.put(b'}');
+        });
+        assert_eq!(w.regrown, 1);
+        assert_eq!(got[..4], *b"kept");
+        assert_eq!(
+            String::from_utf8_lossy(&got[4..]),
+            String::from_utf8_lossy(&want)
+        );
+    }
+
+    /// The csv row has a cell for every column, and the columns are the keys' in order.
+    #[test]
+    fn csv_columns_follow_the_keys() {
+        let r = record_with_sni("a,b");
+        assert_eq!(
+            csv_cells(&Flow::new(&r, "x", None, None)).len(),
+            CSV_HEADER.len()
+        );
+        let from_fields: Vec<&str> = FIELDS.iter().flat_map(|f| f.csv.iter().copied()).collect();
+        assert_eq!(from_fields, CSV_HEADER);
+    }
 }
