@@ -1,9 +1,10 @@
 //! The jsonl line of a flow, written straight from the record into a byte buffer.
 //!
-//! By hand because it is the hot end of the CLI: through serde, building the owned
-//! [`FlowJson`](crate::output::FlowJson) and serializing it cost a third of the run on
-//! handshake-heavy traffic. The bytes are the same as `serde_json::to_vec(&FlowJson)`; a test
-//! holds the two together.
+//! By hand because it is the hot end of the CLI: through serde, building an owned copy of
+//! the record and serializing it cost a third of the run on handshake-heavy traffic. The keys,
+//! their order and how each value is written are [`crate::schema`]'s; this module has the
+//! cursor they are written through, and escapes strings as serde_json escapes them (a test
+//! holds the two together).
 //!
 //! The line is written into a slice sized beforehand for the longest line this record could
 //! give, through a cursor: appending to a `Vec` byte by byte reloads and checks its length
@@ -11,12 +12,14 @@
 
 use std::fmt::{Display, Write as _};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use helloscope_capture::{FlowRecord, Outcome};
+use helloscope_capture::FlowRecord;
 use helloscope_tls::{CipherSuite, TlsVersion};
 
 use crate::policy::Evaluation;
+use crate::schema::Flow;
 use crate::stack::StackMatch;
 
 /// True when no byte of `b` needs escaping: eight bytes at a time, as a word (almost every
@@ -45,57 +48,87 @@ fn is_clean(b: &[u8]) -> bool {
 /// Longest escape of one byte (`\u00XX`).
 const MAX_ESCAPE: usize = 6;
 
-/// Room for everything of a line that is not a string from the record: keys, punctuation,
-/// numbers, addresses (45 bytes for IPv6), the timestamp, names of versions, the cipher
-/// (registry names are under 64 bytes), the alert, the flags. About 700 bytes are used; the
-/// rest is margin.
-const FIXED_ROOM: usize = 2048;
-
-/// `,"key":` (`"key":` for the first key of an object, with `first`) as one constant: one
-/// bounds check and a fixed-size copy instead of four writes.
-macro_rules! key {
-    ($c:expr, first $k:literal) => {
-        $c.put_slice(concat!("\"", $k, "\":").as_bytes())
-    };
-    ($c:expr, $k:literal) => {
-        $c.put_slice(concat!(",\"", $k, "\":").as_bytes())
-    };
-}
-
 mod ecs;
 
-/// A write position in a slice sized beforehand.
-struct Cursor<'a> {
-    buf: &'a mut [u8],
-    pos: usize,
+/// A write position in a slice sized beforehand. Past its end nothing is stored, but the
+/// position still counts what was to be written (see [`LineWriter::emit`]).
+pub(crate) struct Cursor<'a> {
+    pub(crate) buf: &'a mut [u8],
+    pub(crate) pos: usize,
+    /// Something did not fit.
+    pub(crate) overflow: bool,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Cursor {
+            buf,
+            pos: 0,
+            overflow: false,
+        }
+    }
 }
 
 impl Cursor<'_> {
     #[inline(always)]
-    fn put(&mut self, b: u8) {
-        self.buf[self.pos] = b;
+    pub(crate) fn put(&mut self, b: u8) {
+        match self.buf.get_mut(self.pos) {
+            Some(d) => *d = b,
+            None => self.overflowed(),
+        }
         self.pos += 1;
     }
 
     #[inline(always)]
-    fn put_slice(&mut self, s: &[u8]) {
-        self.buf[self.pos..self.pos + s.len()].copy_from_slice(s);
+    pub(crate) fn put_slice(&mut self, s: &[u8]) {
+        match self.buf.get_mut(self.pos..self.pos + s.len()) {
+            Some(d) => d.copy_from_slice(s),
+            None => self.overflowed(),
+        }
         self.pos += s.len();
+    }
+
+    /// Writes again the bytes of `from`, written before.
+    pub(crate) fn copy_within(&mut self, from: std::ops::Range<usize>) {
+        let n = from.len();
+        if self.pos + n <= self.buf.len() && from.end <= self.buf.len() {
+            self.buf.copy_within(from, self.pos);
+        } else {
+            self.overflowed();
+        }
+        self.pos += n;
+    }
+
+    /// Writes `b` over the byte at `at`, written before.
+    #[inline(always)]
+    pub(crate) fn set(&mut self, at: usize, b: u8) {
+        if let Some(d) = self.buf.get_mut(at) {
+            *d = b;
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn overflowed(&mut self) {
+        self.overflow = true;
     }
 
     /// The first `n` bytes of `word`. All eight are copied (a copy of fixed size is a
     /// register store; one of variable size is a call to `memmove`) and the rest written over
     /// later: the line's room has a margin for them.
     #[inline(always)]
-    fn put_word<const N: usize>(&mut self, (word, n): ([u8; N], u8)) {
-        self.buf[self.pos..self.pos + N].copy_from_slice(&word);
+    pub(crate) fn put_word<const N: usize>(&mut self, (word, n): ([u8; N], u8)) {
+        match self.buf.get_mut(self.pos..self.pos + N) {
+            Some(d) => d.copy_from_slice(&word),
+            None => self.overflowed(),
+        }
         self.pos += n as usize;
     }
 
     /// A string this crate builds from ASCII letters, digits, spaces and `,-_.` only
     /// (fingerprints, names): nothing to escape.
     #[inline(always)]
-    fn clean(&mut self, s: &str) {
+    pub(crate) fn clean(&mut self, s: &str) {
         debug_assert!(is_clean(s.as_bytes()));
         self.put(b'"');
         self.put_slice(s.as_bytes());
@@ -104,7 +137,7 @@ impl Cursor<'_> {
 
     /// A string from the capture, escaped as serde_json escapes it: `"`, `\`, and control
     /// characters (`\b \t \n \f \r` by name, the rest as `\u00XX`).
-    fn string(&mut self, s: &str) {
+    pub(crate) fn string(&mut self, s: &str) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         self.put(b'"');
         let b = s.as_bytes();
@@ -135,14 +168,14 @@ impl Cursor<'_> {
         self.put(b'"');
     }
 
-    fn opt_string(&mut self, s: Option<&str>) {
+    pub(crate) fn opt_string(&mut self, s: Option<&str>) {
         match s {
             Some(s) => self.string(s),
             None => self.put_slice(b"null"),
         }
     }
 
-    fn opt_clean(&mut self, s: Option<&str>) {
+    pub(crate) fn opt_clean(&mut self, s: Option<&str>) {
         match s {
             Some(s) => self.clean(s),
             None => self.put_slice(b"null"),
@@ -151,17 +184,17 @@ impl Cursor<'_> {
 
     /// The text of a value without a static name (IPv6 addresses, unnamed versions and
     /// ciphers, alerts): bounded in length, rare, and escaped all the same.
-    fn display(&mut self, v: impl Display) {
+    pub(crate) fn display(&mut self, v: impl Display) {
         let mut s = String::new();
         let _ = write!(s, "{v}");
         self.string(&s);
     }
 
-    fn bool(&mut self, v: bool) {
+    pub(crate) fn bool(&mut self, v: bool) {
         self.put_slice(if v { b"true" } else { b"false" });
     }
 
-    fn decimal(&mut self, v: u64) {
+    pub(crate) fn decimal(&mut self, v: u64) {
         // Ports and packet counts: at most five digits, without a branch on the value (digit
         // counts of neighbouring fields differ; mispredicted branches cost more than the
         // arithmetic).
@@ -182,7 +215,7 @@ impl Cursor<'_> {
     }
 
     /// `digits` decimal digits of `v`, zero-padded.
-    fn padded(&mut self, v: u64, digits: usize) {
+    pub(crate) fn padded(&mut self, v: u64, digits: usize) {
         let mut buf = [b'0'; 20];
         let mut v = v;
         for d in buf[..digits].iter_mut().rev() {
@@ -192,7 +225,7 @@ impl Cursor<'_> {
         self.put_slice(&buf[..digits]);
     }
 
-    fn ip(&mut self, a: IpAddr) {
+    pub(crate) fn ip(&mut self, a: IpAddr) {
         match a {
             IpAddr::V4(v4) => {
                 self.put(b'"');
@@ -200,24 +233,37 @@ impl Cursor<'_> {
                 for o in v4.octets() {
                     self.put_word(OCTETS[o as usize]);
                 }
-                self.buf[self.pos - 1] = b'"';
+                self.set(self.pos - 1, b'"');
             }
             IpAddr::V6(v6) => self.display(v6),
         }
     }
 
-    fn version(&mut self, v: TlsVersion) {
+    pub(crate) fn version(&mut self, v: TlsVersion) {
         match v.name() {
             Some(n) => self.clean(n),
             None => self.display(v),
         }
     }
 
-    fn opt_version(&mut self, v: Option<TlsVersion>) {
+    pub(crate) fn opt_version(&mut self, v: Option<TlsVersion>) {
         match v {
             Some(v) => self.version(v),
             None => self.put_slice(b"null"),
         }
+    }
+
+    /// `[a,b,…]`, each item written by `item`.
+    #[inline(always)]
+    pub(crate) fn list<T>(&mut self, items: &[T], mut item: impl FnMut(&mut Self, &T)) {
+        self.put(b'[');
+        for (i, t) in items.iter().enumerate() {
+            if i > 0 {
+                self.put(b',');
+            }
+            item(self, t);
+        }
+        self.put(b']');
     }
 }
 
@@ -252,10 +298,7 @@ fn civil_date(days: u64) -> [u8; 10] {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     let mut out = [0u8; 10];
-    let mut c = Cursor {
-        buf: &mut out,
-        pos: 0,
-    };
+    let mut c = Cursor::new(&mut out);
     c.padded(year as u64, 4);
     c.put(b'-');
     c.padded(month as u64, 2);
@@ -268,10 +311,10 @@ fn civil_date(days: u64) -> [u8; 10] {
 /// name, the text of the last timestamp's second, the names of recent cipher suites.
 pub struct LineWriter {
     source: String,
-    source_json: Vec<u8>,
+    pub(crate) source_json: Vec<u8>,
     /// The sensor's name (`--sensor`, the host name by default), and escaped.
     sensor: String,
-    sensor_json: Vec<u8>,
+    pub(crate) sensor_json: Vec<u8>,
     /// The last timestamp's whole second and its text up to the fraction.
     second: Option<(u64, [u8; SECOND_LEN])>,
     /// Names of recent cipher suites, by a few bits of their value.
@@ -279,7 +322,13 @@ pub struct LineWriter {
     /// Where lines are written before they are appended whole: sized once, so that no line
     /// costs zeroing its room first.
     scratch: Vec<u8>,
+    /// Lines longer than their bound, written again in a larger room (see [`LINES_REGROWN`]).
+    pub(crate) regrown: u64,
 }
+
+/// Lines of every writer that were longer than their bound (a bound that is too small: a
+/// bug, reported in the summary line), written again in a room of their length.
+pub static LINES_REGROWN: AtomicU64 = AtomicU64::new(0);
 
 impl Default for LineWriter {
     fn default() -> Self {
@@ -291,69 +340,15 @@ impl Default for LineWriter {
             second: None,
             ciphers: [None; 16],
             scratch: Vec::new(),
+            regrown: 0,
         }
     }
-}
-
-/// The longest line `r` could give: the fixed room, plus every string from the record or the
-/// policy at its longest escape.
-fn line_bound(
-    r: &FlowRecord,
-    source_json: &[u8],
-    sensor_json: &[u8],
-    eval: Option<&Evaluation>,
-    stack: Option<&StackMatch>,
-) -> usize {
-    let opt = |s: Option<&str>| s.map_or(4, |s| s.len() + 2);
-    let mut n = FIXED_ROOM + source_json.len() + sensor_json.len();
-    // `,"transport":"quic","quic_version":"0x0000000a"`: keys, longest names.
-    n += r#","transport":"quic","quic_version":"0x0000000a""#.len();
-    if r.first_seen > helloscope_capture::MAX_TIMESTAMP {
-        // An expanded year: a sign and up to 16 digits instead of 4.
-        n += 16;
-    }
-    if let Some(c) = &r.client_hello {
-        n += c.sni.as_deref().map_or(4, esc_len);
-        n += c.alpn.iter().map(|a| esc_len(a) + 1).sum::<usize>();
-        n += opt(c.ja3.as_deref())
-            + opt(c.ja3_string.as_deref())
-            + opt(c.ja4.as_deref())
-            + opt(c.ja4_r.as_deref());
-        n += c.versions_offered.len() * 24;
-    }
-    if let Some(s) = &r.server_hello {
-        n += s.alpn.as_deref().map_or(4, esc_len) + s.ja3s.len() + opt(s.ja4s.as_deref());
-    }
-    if let Some(e) = eval {
-        n += esc_len(&e.profile) + 64;
-        n += e
-            .findings
-            .iter()
-            .map(|f| {
-                esc_len(f.code)
-                    + esc_len(&f.message)
-                    + f.remediation.as_deref().map_or(0, esc_len)
-                    + 48
-            })
-            .sum::<usize>();
-    }
-    if let Some(s) = stack {
-        n += s.json.len();
-    }
-    if !r.tunnel.is_empty() {
-        // `,"tunnel":[…]`: every layer's text is under 24 bytes.
-        n += 16 + (helloscope_capture::decode::MAX_TUNNELS + 1) * 32;
-    }
-    n
 }
 
 /// `s` as a JSON string.
 fn escaped(s: &str) -> Vec<u8> {
     let mut buf = vec![0; esc_len(s)];
-    let mut c = Cursor {
-        buf: &mut buf,
-        pos: 0,
-    };
+    let mut c = Cursor::new(&mut buf);
     c.string(s);
     let n = c.pos;
     buf.truncate(n);
@@ -375,8 +370,17 @@ impl LineWriter {
         &self.sensor
     }
 
+    /// Keeps `source` and its escaped text, when it changed.
+    #[inline]
+    pub(crate) fn set_source(&mut self, source: &str) {
+        if self.source != source {
+            self.source = source.to_owned();
+            self.source_json = escaped(source);
+        }
+    }
+
     /// Appends the jsonl line of `r` (without the newline): the documented schema (README,
-    /// "Output"), keys in the documented order.
+    /// "Output", from [`crate::schema`]), keys in the documented order.
     pub fn write_line(
         &mut self,
         out: &mut Vec<u8>,
@@ -385,206 +389,88 @@ impl LineWriter {
         eval: Option<&Evaluation>,
         stack: Option<&StackMatch>,
     ) {
-        if self.source != source {
-            self.source = source.to_owned();
-            self.source_json = escaped(source);
-        }
-        let ch = r.client_hello.as_ref();
-        let sh = r.server_hello.as_ref();
-        let bound = line_bound(r, &self.source_json, &self.sensor_json, eval, stack);
+        self.set_source(source);
+        let x = Flow::new(r, source, eval, stack);
+        let bound = self.fields_bound::<false>(&x) + 2;
+        self.emit(out, bound, |w, c| {
+            // Every key is written after a comma; the first one's becomes the brace.
+            w.write_fields::<false>(c, &x, |_, _| {});
+            c.set(0, b'{');
+            c.put(b'}');
+        });
+    }
+
+    /// Appends what `write` writes into a room of `bound` bytes. Should the bound be short
+    /// (a bug), the cursor stops storing but keeps counting: the line is written again in a
+    /// room of its length, and counted, rather than cut or a panic.
+    #[inline(always)]
+    pub(crate) fn emit(
+        &mut self,
+        out: &mut Vec<u8>,
+        bound: usize,
+        write: impl Fn(&mut Self, &mut Cursor<'_>),
+    ) {
         // Taken out while written into, so that the other kept things stay usable.
         let mut scratch = std::mem::take(&mut self.scratch);
         if scratch.len() < bound {
             scratch.resize(bound, 0);
         }
-        let mut c = Cursor {
-            buf: &mut scratch,
-            pos: 0,
-        };
-        c.put(b'{');
-        key!(c, first "ts");
-        self.timestamp(&mut c, r.first_seen);
-        key!(c, "source");
-        c.put_slice(&self.source_json);
-        key!(c, "sensor");
-        c.put_slice(&self.sensor_json);
-        key!(c, "client_ip");
-        c.ip(r.client.ip());
-        key!(c, "client_port");
-        c.decimal(r.client.port().into());
-        key!(c, "server_ip");
-        c.ip(r.server.ip());
-        key!(c, "server_port");
-        c.decimal(r.server.port().into());
-        key!(c, "sni");
-        c.opt_string(ch.and_then(|c| c.sni.as_deref()));
-        key!(c, "alpn_offered");
-        c.put(b'[');
-        for (i, p) in ch.map_or(&[][..], |c| &c.alpn[..]).iter().enumerate() {
-            if i > 0 {
-                c.put(b',');
-            }
-            c.string(p);
+        let mut c = Cursor::new(&mut scratch);
+        write(self, &mut c);
+        let (written, overflow) = (c.pos, c.overflow);
+        if overflow {
+            self.scratch = scratch;
+            return self.emit_again(out, written, &write);
         }
-        c.put(b']');
-        key!(c, "alpn");
-        c.opt_string(sh.and_then(|s| s.alpn.as_deref()));
-        key!(c, "versions_offered");
-        c.put(b'[');
-        for (i, v) in ch
-            .map_or(&[][..], |c| &c.versions_offered[..])
-            .iter()
-            .enumerate()
-        {
-            if i > 0 {
-                c.put(b',');
-            }
-            c.version(*v);
-        }
-        c.put(b']');
-        key!(c, "version_offered_max");
-        c.opt_version(ch.map(|c| c.version_offered_max));
-        key!(c, "version");
-        c.opt_version(sh.map(|s| s.version));
-        key!(c, "cipher");
-        match sh.map(|s| s.cipher) {
-            None => c.put_slice(b"null"),
-            Some(suite) => {
-                // A few suites make most connections; the name lookup is a search.
-                let slot = &mut self.ciphers[usize::from((suite.0 ^ suite.0 >> 8) & 15)];
-                let name = match *slot {
-                    Some((known, name)) if known == suite => name,
-                    _ => {
-                        let name = suite.name();
-                        *slot = Some((suite, name));
-                        name
-                    }
-                };
-                match name {
-                    // Registry names are ASCII identifiers.
-                    Some(n) => c.clean(n),
-                    None => c.display(suite),
-                }
-            }
-        }
-        key!(c, "hello_retry");
-        c.bool(sh.is_some_and(|s| s.hello_retry));
-        key!(c, "fallback_scsv");
-        c.bool(ch.is_some_and(|c| c.fallback_scsv));
-        key!(c, "ja3");
-        c.opt_clean(ch.and_then(|c| c.ja3.as_deref()));
-        key!(c, "ja3s");
-        c.opt_clean(sh.map(|s| &*s.ja3s));
-        key!(c, "ja4");
-        c.opt_clean(ch.and_then(|c| c.ja4.as_deref()));
-        key!(c, "ja4s");
-        c.opt_clean(sh.and_then(|s| s.ja4s.as_deref()));
-        key!(c, "stack");
-        match stack {
-            None => c.put_slice(b"null"),
-            // Written once per distinct hello, with the name.
-            Some(s) => c.put_slice(s.json.as_bytes()),
-        }
-        key!(c, "outcome");
-        c.clean(r.outcome.name());
-        key!(c, "alert");
-        match r.outcome {
-            Outcome::Alert {
-                level,
-                description,
-                from,
-            } => {
-                c.put(b'{');
-                key!(c, first "level");
-                c.display(level);
-                key!(c, "description");
-                c.display(description);
-                key!(c, "from");
-                c.clean(from.as_str());
-                c.put(b'}');
-            }
-            _ => c.put_slice(b"null"),
-        }
-        if let Some(e) = eval {
-            key!(c, "policy");
-            c.put(b'{');
-            key!(c, first "profile");
-            c.string(&e.profile);
-            key!(c, "verdict");
-            c.clean(e.verdict.as_str());
-            key!(c, "findings");
-            c.put(b'[');
-            for (i, f) in e.findings.iter().enumerate() {
-                if i > 0 {
-                    c.put(b',');
-                }
-                c.put(b'{');
-                key!(c, first "code");
-                c.string(f.code);
-                key!(c, "message");
-                c.string(&f.message);
-                key!(c, "remediation");
-                c.opt_string(f.remediation.as_deref());
-                c.put(b'}');
-            }
-            c.put_slice(b"]}");
-        }
-        key!(c, "ja3_string");
-        c.opt_clean(ch.and_then(|c| c.ja3_string.as_deref()));
-        key!(c, "ja4_r");
-        c.opt_clean(ch.and_then(|c| c.ja4_r.as_deref()));
-        key!(c, "sslv2_hello");
-        c.bool(ch.is_some_and(|c| c.sslv2_format));
-        key!(c, "reset_by");
-        c.opt_clean(match r.outcome {
-            Outcome::Reset { from } => Some(from.as_str()),
-            _ => None,
-        });
-        key!(c, "end");
-        c.clean(r.end.name());
-        key!(c, "flags");
-        c.put(b'[');
-        for (i, f) in crate::output::flag_names(&r.flags).iter().enumerate() {
-            if i > 0 {
-                c.put(b',');
-            }
-            c.clean(f);
-        }
-        c.put(b']');
-        key!(c, "packets");
-        c.decimal(r.packets);
-        if !r.tunnel.is_empty() {
-            key!(c, "tunnel");
-            c.put(b'[');
-            for (i, t) in r.tunnel.names().iter().enumerate() {
-                if i > 0 {
-                    c.put(b',');
-                }
-                c.clean(t);
-            }
-            c.put(b']');
-        }
-        key!(c, "transport");
-        c.clean(r.transport.name());
-        key!(c, "quic_version");
-        match r.quic_version {
-            Some(v) => c.clean(&crate::output::quic_version_name(v)),
-            None => c.put_slice(b"null"),
-        }
-        c.put(b'}');
-        let written = c.pos;
         out.extend_from_slice(&scratch[..written]);
         self.scratch = scratch;
+    }
+
+    /// `emit` of a line that did not fit its bound, in a room of the length it asked for.
+    /// Out of line, so that the usual path keeps its registers.
+    #[cold]
+    #[inline(never)]
+    fn emit_again(
+        &mut self,
+        out: &mut Vec<u8>,
+        need: usize,
+        write: &dyn Fn(&mut Self, &mut Cursor<'_>),
+    ) {
+        self.regrown += 1;
+        LINES_REGROWN.fetch_add(1, Ordering::Relaxed);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.resize(need + crate::schema::WORD_SLACK, 0);
+        let mut c = Cursor::new(&mut scratch);
+        write(self, &mut c);
+        let written = c.pos;
+        debug_assert!(!c.overflow, "a line wrote more than it asked room for");
+        out.extend_from_slice(&scratch[..written.min(scratch.len())]);
+        self.scratch = scratch;
+    }
+
+    /// The suite's registry name, from the writer's cache of recent suites (a few suites make
+    /// most connections; the name lookup is a search).
+    #[inline]
+    pub(crate) fn cipher_name(&mut self, suite: CipherSuite) -> Option<&'static str> {
+        let slot = &mut self.ciphers[usize::from((suite.0 ^ suite.0 >> 8) & 15)];
+        match *slot {
+            Some((known, name)) if known == suite => name,
+            _ => {
+                let name = suite.name();
+                *slot = Some((suite, name));
+                name
+            }
+        }
     }
 }
 
 impl LineWriter {
     /// `"2023-11-14T22:13:20.000007Z"`: RFC 3339 UTC with microseconds, as humantime writes
     /// it. Consecutive records mostly share their second, whose text is kept.
-    fn timestamp(&mut self, c: &mut Cursor<'_>, ts: Duration) {
+    pub(crate) fn timestamp(&mut self, c: &mut Cursor<'_>, ts: Duration) {
         if ts > helloscope_capture::MAX_TIMESTAMP {
             // Past what four digits of year hold (the analyzer skips such packets): the
-            // general writer's expanded year, never a wrong one. Room: `line_bound`.
+            // general writer's expanded year, never a wrong one. Room: `schema::TS_MAX`.
             c.put(b'"');
             c.put_slice(crate::output::rfc3339_micros(ts).as_bytes());
             c.put(b'"');
@@ -596,10 +482,7 @@ impl LineWriter {
             _ => {
                 let (days, rem) = (secs / 86_400, secs % 86_400);
                 let mut head = [0u8; SECOND_LEN];
-                let mut h = Cursor {
-                    buf: &mut head,
-                    pos: 0,
-                };
+                let mut h = Cursor::new(&mut head);
                 h.put(b'"');
                 h.put_slice(&civil_date(days));
                 h.put(b'T');
@@ -623,7 +506,7 @@ impl LineWriter {
 const SECOND_LEN: usize = 21;
 
 /// Room for `s` as an escaped JSON string.
-fn esc_len(s: &str) -> usize {
+pub(crate) fn esc_len(s: &str) -> usize {
     s.len() * MAX_ESCAPE + 2
 }
 
@@ -639,17 +522,117 @@ mod tests {
     /// What `f` writes through a cursor.
     fn written(f: impl FnOnce(&mut Cursor<'_>)) -> Vec<u8> {
         let mut buf = vec![0; 4096];
-        let mut c = Cursor {
-            buf: &mut buf,
-            pos: 0,
-        };
+        let mut c = Cursor::new(&mut buf);
         f(&mut c);
         let n = c.pos;
         buf.truncate(n);
         buf
     }
-    use crate::output::FlowJson;
+    use helloscope_capture::Outcome;
+    use serde_json::{json, Value};
+
+    use crate::output::{quic_version_name, rfc3339_micros, StackJson};
     use crate::policy::Policy;
+    use crate::schema::FIELDS;
+
+    /// The keys of a JSON object, in their order.
+    struct Keys(Vec<String>);
+
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
+                        keys.push(k);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+
+    /// What the README says a line holds for `r`, built from the record by serde_json.
+    fn expected(
+        r: &FlowRecord,
+        sensor: &str,
+        source: &str,
+        eval: Option<&Evaluation>,
+        stack: Option<&StackMatch>,
+    ) -> Value {
+        let ch = r.client_hello.as_ref();
+        let sh = r.server_hello.as_ref();
+        let mut flags = Vec::new();
+        crate::output::for_each_flag(&r.flags, |f| flags.push(f));
+        let mut v = json!({
+            "ts": rfc3339_micros(r.first_seen),
+            "source": source,
+            "sensor": sensor,
+            "client_ip": r.client.ip().to_string(),
+            "client_port": r.client.port(),
+            "server_ip": r.server.ip().to_string(),
+            "server_port": r.server.port(),
+            "sni": ch.and_then(|c| c.sni.clone()),
+            "alpn_offered": ch.map(|c| c.alpn.to_vec()).unwrap_or_default(),
+            "alpn": sh.and_then(|s| s.alpn.clone()),
+            "versions_offered": ch.map(|c| c.versions_offered.iter().map(|v| v.to_string()).collect::<Vec<_>>()).unwrap_or_default(),
+            "version_offered_max": ch.map(|c| c.version_offered_max.to_string()),
+            "version": sh.map(|s| s.version.to_string()),
+            "cipher": sh.map(|s| s.cipher.to_string()),
+            "hello_retry": sh.is_some_and(|s| s.hello_retry),
+            "fallback_scsv": ch.is_some_and(|c| c.fallback_scsv),
+            "ja3": ch.and_then(|c| c.ja3.as_deref()),
+            "ja3s": sh.map(|s| &*s.ja3s),
+            "ja4": ch.and_then(|c| c.ja4.as_deref()),
+            "ja4s": sh.and_then(|s| s.ja4s.as_deref()),
+            "stack": stack.map(StackJson::new),
+            "outcome": r.outcome.name(),
+            "alert": match r.outcome {
+                Outcome::Alert { level, description, from } => json!({
+                    "level": level.to_string(),
+                    "description": description.to_string(),
+                    "from": from.as_str(),
+                }),
+                _ => Value::Null,
+            },
+            "ja3_string": ch.and_then(|c| c.ja3_string.as_deref()),
+            "ja4_r": ch.and_then(|c| c.ja4_r.as_deref()),
+            "sslv2_hello": ch.is_some_and(|c| c.sslv2_format),
+            "reset_by": match r.outcome {
+                Outcome::Reset { from } => Some(from.as_str()),
+                _ => None,
+            },
+            "end": r.end.name(),
+            "flags": flags,
+            "packets": r.packets,
+            "transport": r.transport.name(),
+            "quic_version": r.quic_version.map(quic_version_name),
+        });
+        if let Some(e) = eval {
+            v["policy"] = json!({
+                "profile": e.profile,
+                "verdict": e.verdict.as_str(),
+                "findings": e.findings.iter().map(|f| json!({
+                    "code": f.code,
+                    "message": f.message,
+                    "remediation": f.remediation.as_deref(),
+                })).collect::<Vec<_>>(),
+            });
+        }
+        if !r.tunnel.is_empty() {
+            v["tunnel"] = json!(r.tunnel.names());
+        }
+        v
+    }
 
     fn records_of_bundled_captures() -> Vec<(FlowRecord, String)> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
@@ -682,6 +665,8 @@ mod tests {
         same_as_serde_named(r, "gw \"1\"", source, eval, stack);
     }
 
+    /// The line is JSON, holds what the README says (`expected`), its keys in the schema's
+    /// order, and fits its bound.
     fn same_as_serde_named(
         r: &FlowRecord,
         sensor: &str,
@@ -690,16 +675,19 @@ mod tests {
         stack: Option<&StackMatch>,
     ) {
         let mut ours = Vec::new();
-        LineWriter::new(sensor).write_line(&mut ours, r, source, eval, stack);
-        let serde = serde_json::to_vec(&FlowJson {
-            sensor: sensor.into(),
-            ..FlowJson::new(r, source, eval, stack)
-        })
-        .unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&ours),
-            String::from_utf8_lossy(&serde)
-        );
+        let mut w = LineWriter::new(sensor);
+        w.write_line(&mut ours, r, source, eval, stack);
+        assert_eq!(w.regrown, 0, "the line outgrew its room");
+        let got: Value = serde_json::from_slice(&ours)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&ours)));
+        assert_eq!(got, expected(r, sensor, source, eval, stack));
+        let Keys(keys) = serde_json::from_slice(&ours).unwrap();
+        let want: Vec<&str> = FIELDS
+            .iter()
+            .map(|f| f.key)
+            .filter(|k| got.get(k).is_some())
+            .collect();
+        assert_eq!(keys, want);
     }
 
     #[test]
@@ -740,6 +728,11 @@ mod tests {
         same_as_serde(&r, "-", None);
         let mut line = Vec::new();
         LineWriter::default().write_line(&mut line, &r, "-", None, None);
+        // Escaped as serde_json escapes.
+        for s in [nasty, "dir/\"odd\"\n.pcap", "\u{0}\u{1f}\u{7f}"] {
+            let mine = written(|c| c.string(s));
+            assert_eq!(mine, serde_json::to_vec(s).unwrap());
+        }
         let line = String::from_utf8(line).unwrap();
         assert!(
             line.ends_with(

@@ -13,6 +13,7 @@ mod probe;
 mod report;
 mod report_cmd;
 mod report_html;
+mod schema;
 mod sink;
 mod sniff;
 mod stack;
@@ -54,6 +55,13 @@ enum Command {
     /// TLS 1.3), plus TLS_FALLBACK_SCSV and downgrade-sentinel checks.
     #[command(after_help = probe::EXAMPLES_PROBE)]
     Probe(probe::ProbeArgs),
+    /// The keys of a flow's record (jsonl), with their csv columns and ECS fields, as a
+    /// markdown table.
+    Schema {
+        /// Write the table into this file (README.md) between its markers instead.
+        #[arg(long, value_name = "FILE")]
+        write_readme: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -64,6 +72,7 @@ fn main() -> ExitCode {
         Command::Report(a) => report_cmd::run(a),
         Command::Decode { input } => decode::run(input),
         Command::Probe(p) => probe::run(p),
+        Command::Schema { write_readme } => schema::run(write_readme.as_deref()),
     };
     match r {
         Ok(code) => code,

@@ -4,10 +4,10 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use helloscope_capture::{FlowFlags, FlowRecord, Outcome};
+use helloscope_capture::{FlowFlags, Outcome};
 use serde::Serialize;
 
-use crate::policy::Evaluation;
+use crate::schema::Flow;
 use crate::stack::StackMatch;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -17,20 +17,6 @@ pub enum Format {
     Csv,
     /// jsonl with Elastic Common Schema field names.
     Ecs,
-}
-
-#[derive(Serialize)]
-pub struct AlertJson {
-    pub level: String,
-    pub description: String,
-    pub from: &'static str,
-}
-
-#[derive(Serialize)]
-pub struct FindingJson {
-    pub code: &'static str,
-    pub message: String,
-    pub remediation: Option<String>,
 }
 
 /// The TLS stack named for the client's hello (see stack.rs).
@@ -60,56 +46,6 @@ impl StackJson {
             tls12: s.tls12.as_str(),
         }
     }
-}
-
-#[derive(Serialize)]
-pub struct PolicyJson {
-    pub profile: String,
-    pub verdict: &'static str,
-    pub findings: Vec<FindingJson>,
-}
-
-/// One line of jsonl: the documented schema (README, "Output").
-#[derive(Serialize)]
-pub struct FlowJson {
-    pub ts: String,
-    pub source: String,
-    /// The sensor that wrote the record (`--sensor`, the host name by default).
-    pub sensor: String,
-    pub client_ip: String,
-    pub client_port: u16,
-    pub server_ip: String,
-    pub server_port: u16,
-    pub sni: Option<String>,
-    pub alpn_offered: Vec<String>,
-    pub alpn: Option<String>,
-    pub versions_offered: Vec<String>,
-    pub version_offered_max: Option<String>,
-    pub version: Option<String>,
-    pub cipher: Option<String>,
-    pub hello_retry: bool,
-    pub fallback_scsv: bool,
-    pub ja3: Option<String>,
-    pub ja3s: Option<String>,
-    pub ja4: Option<String>,
-    pub ja4s: Option<String>,
-    pub stack: Option<StackJson>,
-    pub outcome: &'static str,
-    pub alert: Option<AlertJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy: Option<PolicyJson>,
-    pub ja3_string: Option<String>,
-    pub ja4_r: Option<String>,
-    pub sslv2_hello: bool,
-    pub reset_by: Option<&'static str>,
-    pub end: &'static str,
-    pub flags: Vec<&'static str>,
-    pub packets: u64,
-    /// The encapsulations, outermost first; absent when none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tunnel: Option<Vec<String>>,
-    pub transport: &'static str,
-    pub quic_version: Option<String>,
 }
 
 /// A QUIC version as the outputs write it: `v1`, `v2`, `draft-29`, else `0x` and eight hex
@@ -190,132 +126,30 @@ fn is_invisible(c: char) -> bool {
         | 0xfff9..=0xfffb)
 }
 
-/// The names of the flags set, in the documented order.
-pub fn flag_names(f: &FlowFlags) -> Vec<&'static str> {
-    [
-        (f.midstream, "midstream"),
-        (f.gap, "gap"),
-        (f.buffer_limit, "buffer_limit"),
-        (f.overlap_conflict, "overlap_conflict"),
-        (f.malformed, "malformed"),
-        (f.snaplen_cut, "snaplen_cut"),
-    ]
-    .into_iter()
-    .filter_map(|(set, name)| set.then_some(name))
-    .collect()
-}
-
-impl FlowJson {
-    pub fn new(
-        r: &FlowRecord,
-        source: &str,
-        eval: Option<&Evaluation>,
-        stack: Option<&StackMatch>,
-    ) -> Self {
-        let ch = r.client_hello.as_ref();
-        let sh = r.server_hello.as_ref();
-        FlowJson {
-            ts: rfc3339_micros(r.first_seen),
-            source: source.to_owned(),
-            sensor: String::new(),
-            client_ip: r.client.ip().to_string(),
-            client_port: r.client.port(),
-            server_ip: r.server.ip().to_string(),
-            server_port: r.server.port(),
-            sni: ch.and_then(|c| c.sni.clone()),
-            alpn_offered: ch.map(|c| c.alpn.to_vec()).unwrap_or_default(),
-            alpn: sh.and_then(|s| s.alpn.clone()),
-            versions_offered: ch
-                .map(|c| c.versions_offered.iter().map(|v| v.to_string()).collect())
-                .unwrap_or_default(),
-            version_offered_max: ch.map(|c| c.version_offered_max.to_string()),
-            version: sh.map(|s| s.version.to_string()),
-            cipher: sh.map(|s| s.cipher.to_string()),
-            hello_retry: sh.is_some_and(|s| s.hello_retry),
-            fallback_scsv: ch.is_some_and(|c| c.fallback_scsv),
-            ja3: ch.and_then(|c| c.ja3.as_deref().map(str::to_owned)),
-            ja3s: sh.map(|s| s.ja3s.to_string()),
-            ja4: ch.and_then(|c| c.ja4.as_deref().map(str::to_owned)),
-            ja4s: sh.and_then(|s| s.ja4s.as_deref().map(str::to_owned)),
-            stack: stack.map(StackJson::new),
-            outcome: r.outcome.name(),
-            alert: match r.outcome {
-                Outcome::Alert {
-                    level,
-                    description,
-                    from,
-                } => Some(AlertJson {
-                    level: level.to_string(),
-                    description: description.to_string(),
-                    from: from.as_str(),
-                }),
-                _ => None,
-            },
-            policy: eval.map(|e| PolicyJson {
-                profile: e.profile.clone(),
-                verdict: e.verdict.as_str(),
-                findings: e
-                    .findings
-                    .iter()
-                    .map(|f| FindingJson {
-                        code: f.code,
-                        message: f.message.clone(),
-                        remediation: f.remediation.as_deref().map(str::to_owned),
-                    })
-                    .collect(),
-            }),
-            ja3_string: ch.and_then(|c| c.ja3_string.as_deref().map(str::to_owned)),
-            ja4_r: ch.and_then(|c| c.ja4_r.as_deref().map(str::to_owned)),
-            sslv2_hello: ch.is_some_and(|c| c.sslv2_format),
-            reset_by: match r.outcome {
-                Outcome::Reset { from } => Some(from.as_str()),
-                _ => None,
-            },
-            end: r.end.name(),
-            flags: flag_names(&r.flags),
-            packets: r.packets,
-            tunnel: (!r.tunnel.is_empty()).then(|| r.tunnel.names()),
-            transport: r.transport.name(),
-            quic_version: r.quic_version.map(quic_version_name),
-        }
+/// Calls `f` with the name of each flag set, in the documented order.
+#[inline(always)]
+pub fn for_each_flag(fl: &FlowFlags, mut f: impl FnMut(&'static str)) {
+    if fl.midstream {
+        f("midstream");
+    }
+    if fl.gap {
+        f("gap");
+    }
+    if fl.buffer_limit {
+        f("buffer_limit");
+    }
+    if fl.overlap_conflict {
+        f("overlap_conflict");
+    }
+    if fl.malformed {
+        f("malformed");
+    }
+    if fl.snaplen_cut {
+        f("snaplen_cut");
     }
 }
 
-pub const CSV_HEADER: &[&str] = &[
-    "ts",
-    "source",
-    "client_ip",
-    "client_port",
-    "server_ip",
-    "server_port",
-    "sni",
-    "alpn_offered",
-    "alpn",
-    "versions_offered",
-    "version_offered_max",
-    "version",
-    "cipher",
-    "hello_retry",
-    "fallback_scsv",
-    "ja3",
-    "ja3s",
-    "ja4",
-    "ja4s",
-    "stack_family",
-    "stack_application",
-    "stack_confidence",
-    "stack_tls12",
-    "outcome",
-    "alert_level",
-    "alert_description",
-    "alert_from",
-    "policy_profile",
-    "policy_verdict",
-    "policy_findings",
-    "tunnel",
-    "transport",
-    "quic_version",
-];
+pub use crate::schema::CSV_HEADER;
 
 /// One csv cell (RFC 4180). Control characters are escaped as in the table, so no raw
 /// control byte reaches the file; a cell a spreadsheet would run as a formula (starting with
@@ -337,80 +171,9 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-pub fn csv_row(j: &FlowJson) -> String {
-    let o = |v: &Option<String>| v.clone().unwrap_or_default();
-    let fields: Vec<String> = vec![
-        j.ts.clone(),
-        j.source.clone(),
-        j.client_ip.clone(),
-        j.client_port.to_string(),
-        j.server_ip.clone(),
-        j.server_port.to_string(),
-        o(&j.sni),
-        j.alpn_offered.join(" "),
-        o(&j.alpn),
-        j.versions_offered.join(" "),
-        o(&j.version_offered_max),
-        o(&j.version),
-        o(&j.cipher),
-        j.hello_retry.to_string(),
-        j.fallback_scsv.to_string(),
-        o(&j.ja3),
-        o(&j.ja3s),
-        o(&j.ja4),
-        o(&j.ja4s),
-        j.stack
-            .as_ref()
-            .and_then(|s| s.family.clone())
-            .unwrap_or_default(),
-        j.stack
-            .as_ref()
-            .and_then(|s| s.application.clone())
-            .unwrap_or_default(),
-        j.stack
-            .as_ref()
-            .map(|s| s.confidence.to_string())
-            .unwrap_or_default(),
-        j.stack
-            .as_ref()
-            .map(|s| s.tls12.to_string())
-            .unwrap_or_default(),
-        j.outcome.to_string(),
-        j.alert
-            .as_ref()
-            .map(|a| a.level.clone())
-            .unwrap_or_default(),
-        j.alert
-            .as_ref()
-            .map(|a| a.description.clone())
-            .unwrap_or_default(),
-        j.alert
-            .as_ref()
-            .map(|a| a.from.to_string())
-            .unwrap_or_default(),
-        j.policy
-            .as_ref()
-            .map(|p| p.profile.clone())
-            .unwrap_or_default(),
-        j.policy
-            .as_ref()
-            .map(|p| p.verdict.to_string())
-            .unwrap_or_default(),
-        j.policy
-            .as_ref()
-            .map(|p| {
-                p.findings
-                    .iter()
-                    .map(|f| f.code)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default(),
-        j.tunnel.as_ref().map(|t| t.join(" ")).unwrap_or_default(),
-        j.transport.to_string(),
-        o(&j.quic_version),
-    ];
-    fields
+/// The csv row of a record (columns: [`CSV_HEADER`]).
+pub fn csv_row(x: &Flow<'_>) -> String {
+    crate::schema::csv_cells(x)
         .iter()
         .map(|f| csv_field(f))
         .collect::<Vec<_>>()
@@ -438,19 +201,18 @@ pub const TABLE_HEADER: &[&str] = &[
 ];
 
 impl Table {
-    pub fn push(&mut self, j: &FlowJson) {
-        let o = |v: &Option<String>| {
-            v.as_deref()
-                .map_or_else(|| "-".into(), |s| escape_text(s).into_owned())
+    pub fn push(&mut self, x: &Flow<'_>) {
+        let o = |v: Option<String>| v.map_or_else(|| "-".into(), |s| escape_text(&s).into_owned());
+        let (r, ch, sh) = (x.r, x.ch, x.sh);
+        let outcome = match r.outcome {
+            Outcome::Alert {
+                description, from, ..
+            } => format!("alert {description} ({})", from.as_str()),
+            Outcome::Reset { from } => format!("reset ({})", from.as_str()),
+            _ => r.outcome.name().to_string(),
         };
-        let outcome = match (&j.alert, j.reset_by) {
-            (Some(a), _) => format!("alert {} ({})", a.description, a.from),
-            (None, Some(by)) => format!("reset ({by})"),
-            _ => j.outcome.to_string(),
-        };
-        let policy = j
-            .policy
-            .as_ref()
+        let policy = x
+            .eval
             .map(|p| {
                 let codes: Vec<&str> = p
                     .findings
@@ -459,36 +221,46 @@ impl Table {
                     .filter(|c| *c != "below_minimum" && *c != "handshake_refused")
                     .collect();
                 if codes.is_empty() {
-                    p.verdict.to_string()
+                    p.verdict.as_str().to_string()
                 } else {
-                    format!("{} [{}]", p.verdict, codes.join(","))
+                    format!("{} [{}]", p.verdict.as_str(), codes.join(","))
                 }
             })
             .unwrap_or_else(|| "-".into());
+        let versions: Vec<String> = ch.map_or_else(Vec::new, |c| {
+            c.versions_offered.iter().map(|v| v.to_string()).collect()
+        });
         self.rows.push(vec![
-            format!("{}:{}", bracket(&j.client_ip), j.client_port),
-            format!("{}:{}", bracket(&j.server_ip), j.server_port),
-            match &j.quic_version {
-                Some(v) => format!("{} {v}", j.transport),
-                None => j.transport.to_string(),
+            format!(
+                "{}:{}",
+                bracket(&r.client.ip().to_string()),
+                r.client.port()
+            ),
+            format!(
+                "{}:{}",
+                bracket(&r.server.ip().to_string()),
+                r.server.port()
+            ),
+            match r.quic_version {
+                Some(v) => format!("{} {}", r.transport.name(), quic_version_name(v)),
+                None => r.transport.name().to_string(),
             },
-            o(&j.sni),
-            if j.versions_offered.is_empty() {
+            o(ch.and_then(|c| c.sni.clone())),
+            if versions.is_empty() {
                 "-".into()
             } else {
-                j.versions_offered
+                versions
                     .join(",")
                     .replace("DTLS ", "DTLS")
                     .replace(",TLS ", ",")
                     .trim_start_matches("TLS ")
                     .to_owned()
             },
-            o(&j.version_offered_max),
-            o(&j.version),
-            o(&j.cipher),
-            j.stack
-                .as_ref()
-                .map_or_else(|| "-".into(), StackJson::label),
+            o(ch.map(|c| c.version_offered_max.to_string())),
+            o(sh.map(|s| s.version.to_string())),
+            o(sh.map(|s| s.cipher.to_string())),
+            x.stack
+                .map_or_else(|| "-".into(), |s| StackJson::new(s).label()),
             outcome,
             policy,
         ]);
@@ -537,7 +309,7 @@ fn bracket(ip: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use helloscope_capture::{Analyzer, FlowConfig, PacketSource};
+    use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, PacketSource};
 
     /// The first flow of a bundled capture of real clients, its SNI replaced by `sni`.
     pub(crate) fn record_with_sni(sni: &str) -> FlowRecord {
@@ -576,7 +348,7 @@ pub(crate) mod tests {
     fn table_rows_hold_no_control_characters() {
         let r = record_with_sni(HOSTILE);
         let mut t = Table::default();
-        t.push(&FlowJson::new(&r, "x.pcap", None, None));
+        t.push(&Flow::new(&r, "x.pcap", None, None));
         let mut out = Vec::new();
         t.write(&mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
@@ -591,7 +363,7 @@ pub(crate) mod tests {
     #[test]
     fn csv_cells_hold_no_control_characters_and_no_formulas() {
         let r = record_with_sni(HOSTILE);
-        let row = csv_row(&FlowJson::new(&r, "x.pcap", None, None));
+        let row = csv_row(&Flow::new(&r, "x.pcap", None, None));
         assert!(no_control(&row) && !row.contains('\n'), "{row:?}");
         for (cell, want) in [
             (
@@ -609,7 +381,7 @@ pub(crate) mod tests {
             assert_eq!(csv_field(cell), want, "{cell:?}");
         }
         let r = record_with_sni("=cmd|' /C calc'!A0");
-        let row = csv_row(&FlowJson::new(&r, "x.pcap", None, None));
+        let row = csv_row(&Flow::new(&r, "x.pcap", None, None));
         assert!(row.contains(",'=cmd|' /C calc'!A0,"), "{row}");
     }
 

@@ -11,9 +11,10 @@ use helloscope_capture::{FlowRecord, Stats};
 use crate::common::{build_policies, sensor_name, Common, Failure};
 use crate::inputs::Sources;
 use crate::jsonl;
-use crate::output::{csv_row, FlowJson, Format, Table, CSV_HEADER};
+use crate::output::{csv_row, Format, Table, CSV_HEADER};
 use crate::policy::{self, Policy, Verdict};
 use crate::report::Report;
+use crate::schema::Flow;
 use crate::stack::{StackDb, StackMatch};
 
 /// The first policy that covers the flow: its evaluation, and the version it asks for.
@@ -102,11 +103,8 @@ impl Formatter {
         match self.format {
             Format::Csv => {
                 let source = self.sources.of(r.first_seen);
-                let j = FlowJson {
-                    sensor: self.sensor.clone(),
-                    ..FlowJson::new(&r, source, eval.as_ref().map(|e| &e.0), stack.as_deref())
-                };
-                out.lines.extend_from_slice(csv_row(&j).as_bytes());
+                let x = Flow::new(&r, source, eval.as_ref().map(|e| &e.0), stack.as_deref());
+                out.lines.extend_from_slice(csv_row(&x).as_bytes());
             }
             Format::Ecs => out.writer.write_ecs_line(
                 &mut out.lines,
@@ -311,19 +309,16 @@ impl Sink {
                 }
             }
             Format::Csv => {
-                let j = FlowJson {
-                    sensor: self.sensor.clone(),
-                    ..FlowJson::new(r, source, eval, stack)
-                };
+                let row = csv_row(&Flow::new(r, source, eval, stack));
                 if !self.wrote_header {
                     writeln!(self.out, "{}", CSV_HEADER.join(","))?;
                     self.wrote_header = true;
                 }
-                writeln!(self.out, "{}", csv_row(&j))?;
+                writeln!(self.out, "{row}")?;
             }
             Format::Table if self.streaming_table => {
                 let mut t = Table::default();
-                t.push(&FlowJson::new(r, source, eval, stack));
+                t.push(&Flow::new(r, source, eval, stack));
                 let mut buf = Vec::new();
                 t.write(&mut buf)?;
                 let text = String::from_utf8_lossy(&buf);
@@ -337,7 +332,7 @@ impl Sink {
                     writeln!(self.out, "{l}")?;
                 }
             }
-            Format::Table => self.table.push(&FlowJson::new(r, source, eval, stack)),
+            Format::Table => self.table.push(&Flow::new(r, source, eval, stack)),
         }
         // Live: each record goes out as the flow is decided. Files: buffered.
         if self.streaming_table {
@@ -496,6 +491,10 @@ pub fn print_stats(s: &Stats) {
         (
             s.packets_clock_outlier,
             "packets stamped far from the capture's clock",
+        ),
+        (
+            crate::jsonl::LINES_REGROWN.load(std::sync::atomic::Ordering::Relaxed),
+            "output lines longer than their bound, written again (a bug: please report it)",
         ),
     ];
     for (n, what) in shed {

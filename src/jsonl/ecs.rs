@@ -2,18 +2,18 @@
 //! Agent, Filebeat, Logstash and Vector index it without a mapping.
 //!
 //! ECS fields where ECS has them (`source.*`, `destination.*`, `network.*`, `tls.*`,
-//! `event.*`, `observer.*`), everything else under `helloscope.*` with the jsonl key names.
+//! `event.*`, `observer.*`; the keys whose `ecs` in [`crate::schema`] names a field), every
+//! other key under `helloscope.*` as jsonl writes it, from the schema.
 //! Written by hand through the jsonl line's cursor, for the same reason as the jsonl line.
 //! `tls.client.supported_ciphers` is not written: records keep the number of suites offered,
 //! not the list (JA3's string has their numbers, `helloscope.ja3_string`).
 
-use std::net::IpAddr;
-
 use helloscope_capture::{FlowRecord, Outcome};
-use helloscope_tls::TlsVersion;
+use helloscope_tls::{TlsVersion, Transport};
 
-use super::{line_bound, Cursor, LineWriter};
+use super::{Cursor, LineWriter};
 use crate::policy::Evaluation;
+use crate::schema::{network_type, Flow};
 use crate::stack::StackMatch;
 
 /// The ECS version the documents follow (`ecs.version`).
@@ -52,24 +52,17 @@ impl LineWriter {
         eval: Option<&Evaluation>,
         stack: Option<&StackMatch>,
     ) {
-        if self.source != source {
-            self.source = source.to_owned();
-            self.source_json = super::escaped(source);
-        }
-        let ch = r.client_hello.as_ref();
-        let sh = r.server_hello.as_ref();
-        let bound = line_bound(r, &self.source_json, &self.sensor_json, eval, stack) + ECS_ROOM;
-        let mut scratch = std::mem::take(&mut self.scratch);
-        if scratch.len() < bound {
-            scratch.resize(bound, 0);
-        }
-        let mut c = Cursor {
-            buf: &mut scratch,
-            pos: 0,
-        };
+        self.set_source(source);
+        let x = Flow::new(r, source, eval, stack);
+        let bound = self.fields_bound::<false>(&x) + ECS_ROOM;
+        self.emit(out, bound, |w, c| w.ecs_document(c, &x));
+    }
+
+    fn ecs_document(&mut self, c: &mut Cursor<'_>, x: &Flow<'_>) {
+        let (r, ch, sh) = (x.r, x.ch, x.sh);
         c.put_slice(b"{\"@timestamp\":");
         let at = c.pos;
-        self.timestamp(&mut c, r.first_seen);
+        self.timestamp(c, r.first_seen);
         let at = at..c.pos;
         c.put_slice(b",\"ecs\":{\"version\":\"");
         c.put_slice(ECS_VERSION.as_bytes());
@@ -77,10 +70,9 @@ impl LineWriter {
         c.clean(event_outcome(&r.outcome));
         c.put_slice(b",\"start\":");
         // The text of `@timestamp` again.
-        c.buf.copy_within(at.clone(), c.pos);
-        c.pos += at.len();
+        c.copy_within(at);
         c.put_slice(b",\"end\":");
-        self.timestamp(&mut c, r.last_seen);
+        self.timestamp(c, r.last_seen);
         c.put_slice(b",\"duration\":");
         let nanos = r.last_seen.saturating_sub(r.first_seen).as_nanos();
         c.decimal(u64::try_from(nanos).unwrap_or(u64::MAX));
@@ -94,11 +86,16 @@ impl LineWriter {
         c.ip(r.server.ip());
         c.put_slice(b",\"port\":");
         c.decimal(r.server.port().into());
-        c.put_slice(b"},\"network\":{\"transport\":\"tcp\",\"protocol\":\"tls\",\"type\":");
-        c.clean(match r.client.ip() {
-            IpAddr::V4(_) => "ipv4",
-            IpAddr::V6(_) => "ipv6",
+        // The transport layer: QUIC and DTLS run over UDP (`helloscope.transport` says which).
+        c.put_slice(b"},\"network\":{\"transport\":");
+        c.clean(match r.transport {
+            Transport::Tcp => "tcp",
+            Transport::Quic | Transport::Dtls => "udp",
+            // A transport added to the library later: not claimed either way.
+            _ => "unknown",
         });
+        c.put_slice(b",\"protocol\":\"tls\",\"type\":");
+        c.clean(network_type(r.client.ip()));
         c.put_slice(b"},\"tls\":{\"established\":");
         c.bool(matches!(r.outcome, Outcome::Established));
         if let Some(s) = sh {
@@ -115,7 +112,7 @@ impl LineWriter {
                 }
             }
             c.put_slice(b",\"cipher\":");
-            match self.ecs_cipher_name(s.cipher) {
+            match self.cipher_name(s.cipher) {
                 Some(n) => c.clean(n),
                 None => c.display(s.cipher),
             }
@@ -138,128 +135,22 @@ impl LineWriter {
                 c.put_slice(k);
             };
             if let Some(sni) = h.sni.as_deref() {
-                key(&mut c, b"\"server_name\":");
+                key(c, b"\"server_name\":");
                 c.string(sni);
             }
             if let Some(ja3) = h.ja3.as_deref() {
-                key(&mut c, b"\"ja3\":");
+                key(c, b"\"ja3\":");
                 c.clean(ja3);
             }
             c.put(b'}');
         }
-        c.put_slice(b"},\"helloscope\":{\"source\":");
-        c.put_slice(&self.source_json);
-        c.put_slice(b",\"alpn_offered\":[");
-        for (i, p) in ch.map_or(&[][..], |c| &c.alpn[..]).iter().enumerate() {
-            if i > 0 {
-                c.put(b',');
-            }
-            c.string(p);
-        }
-        c.put_slice(b"],\"versions_offered\":[");
-        for (i, v) in ch
-            .map_or(&[][..], |c| &c.versions_offered[..])
-            .iter()
-            .enumerate()
-        {
-            if i > 0 {
-                c.put(b',');
-            }
-            c.version(*v);
-        }
-        c.put_slice(b"],\"version_offered_max\":");
-        c.opt_version(ch.map(|c| c.version_offered_max));
-        c.put_slice(b",\"hello_retry\":");
-        c.bool(sh.is_some_and(|s| s.hello_retry));
-        c.put_slice(b",\"fallback_scsv\":");
-        c.bool(ch.is_some_and(|c| c.fallback_scsv));
-        c.put_slice(b",\"ja4\":");
-        c.opt_clean(ch.and_then(|c| c.ja4.as_deref()));
-        c.put_slice(b",\"ja4s\":");
-        c.opt_clean(sh.and_then(|s| s.ja4s.as_deref()));
-        c.put_slice(b",\"ja4_r\":");
-        c.opt_clean(ch.and_then(|c| c.ja4_r.as_deref()));
-        c.put_slice(b",\"ja3_string\":");
-        c.opt_clean(ch.and_then(|c| c.ja3_string.as_deref()));
-        c.put_slice(b",\"stack\":");
-        match stack {
-            None => c.put_slice(b"null"),
-            Some(s) => c.put_slice(s.json.as_bytes()),
-        }
-        c.put_slice(b",\"outcome\":");
-        c.clean(r.outcome.name());
-        c.put_slice(b",\"alert\":");
-        match r.outcome {
-            Outcome::Alert {
-                level,
-                description,
-                from,
-            } => {
-                c.put_slice(b"{\"level\":");
-                c.display(level);
-                c.put_slice(b",\"description\":");
-                c.display(description);
-                c.put_slice(b",\"from\":");
-                c.clean(from.as_str());
-                c.put(b'}');
-            }
-            _ => c.put_slice(b"null"),
-        }
-        if let Some(e) = eval {
-            c.put_slice(b",\"policy\":{\"profile\":");
-            c.string(&e.profile);
-            c.put_slice(b",\"verdict\":");
-            c.clean(e.verdict.as_str());
-            c.put_slice(b",\"findings\":[");
-            for (i, f) in e.findings.iter().enumerate() {
-                if i > 0 {
-                    c.put(b',');
-                }
-                c.put_slice(b"{\"code\":");
-                c.string(f.code);
-                c.put_slice(b",\"message\":");
-                c.string(&f.message);
-                c.put_slice(b",\"remediation\":");
-                c.opt_string(f.remediation.as_deref());
-                c.put(b'}');
-            }
-            c.put_slice(b"]}");
-        }
-        c.put_slice(b",\"sslv2_hello\":");
-        c.bool(ch.is_some_and(|c| c.sslv2_format));
-        c.put_slice(b",\"reset_by\":");
-        c.opt_clean(match r.outcome {
-            Outcome::Reset { from } => Some(from.as_str()),
-            _ => None,
-        });
-        c.put_slice(b",\"end\":");
-        c.clean(r.end.name());
-        c.put_slice(b",\"flags\":[");
-        for (i, f) in crate::output::flag_names(&r.flags).iter().enumerate() {
-            if i > 0 {
-                c.put(b',');
-            }
-            c.clean(f);
-        }
-        c.put_slice(b"],\"packets\":");
-        c.decimal(r.packets);
+        // Every key without an ECS field of its own, as in jsonl; the first one's comma
+        // becomes the brace.
+        c.put_slice(b"},\"helloscope\":");
+        let start = c.pos;
+        self.write_fields::<true>(c, x, |_, _| {});
+        c.set(start, b'{');
         c.put_slice(b"}}");
-        let written = c.pos;
-        out.extend_from_slice(&scratch[..written]);
-        self.scratch = scratch;
-    }
-
-    /// The suite's registry name, from the writer's cache of recent suites.
-    fn ecs_cipher_name(&mut self, suite: helloscope_tls::CipherSuite) -> Option<&'static str> {
-        let slot = &mut self.ciphers[usize::from((suite.0 ^ suite.0 >> 8) & 15)];
-        match *slot {
-            Some((known, name)) if known == suite => name,
-            _ => {
-                let name = suite.name();
-                *slot = Some((suite, name));
-                name
-            }
-        }
     }
 }
 
