@@ -13,25 +13,8 @@ mod gen;
 
 use gen::Flood;
 
-fn frames() -> Vec<(Duration, Vec<u8>)> {
-    gen::frames(
-        &std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/captures/openssl.pcap"
-        ))
-        .unwrap(),
-    )
-}
-
 fn write(name: &str, real: &[(Duration, Vec<u8>)], flood: Flood, n: u32) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("helloscope-floods-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    let out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut w = gen::PcapWriter::new(out);
-    gen::flood(&mut w, real, flood, n);
-    w.w.flush().unwrap();
-    path
+    gen::flood_file("floods", name, real, flood, n)
 }
 
 struct Run {
@@ -72,7 +55,7 @@ fn run(path: &Path) -> Run {
 }
 
 fn flood(flood: Flood, name: &str) {
-    let real = frames();
+    let real = gen::openssl_frames();
     let baseline = run(&write("baseline.pcap", &real, flood, 0));
     assert_eq!(
         baseline.records.len(),

@@ -5,35 +5,16 @@
 //! is shed for it is counted and said once, and the real flows are reported as without it
 //! when the bound is not reached.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 #[path = "../benches/gen/mod.rs"]
 mod gen;
 
 use gen::Flood;
 
-fn frames() -> Vec<(Duration, Vec<u8>)> {
-    gen::frames(
-        &std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/captures/openssl.pcap"
-        ))
-        .unwrap(),
-    )
-}
-
 fn write(name: &str, flood: Flood, n: u32) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("helloscope-memory-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    let out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut w = gen::PcapWriter::new(out);
-    gen::flood(&mut w, &frames(), flood, n);
-    w.w.flush().unwrap();
-    path
+    gen::flood_file("memory", name, &gen::openssl_frames(), flood, n)
 }
 
 struct Run {

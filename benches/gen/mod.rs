@@ -570,6 +570,36 @@ pub fn frames(pcap: &[u8]) -> Vec<(std::time::Duration, Vec<u8>)> {
     out
 }
 
+/// The frames of `captures/openssl.pcap`: the real handshakes that floods are mixed with.
+pub fn openssl_frames() -> Vec<(std::time::Duration, Vec<u8>)> {
+    frames(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/captures/openssl.pcap"
+        ))
+        .unwrap(),
+    )
+}
+
+/// Writes [`flood`]'s capture to `name` in a directory of the temporary folder named after
+/// `tag` and this process, and returns its path.
+pub fn flood_file(
+    tag: &str,
+    name: &str,
+    real: &[(std::time::Duration, Vec<u8>)],
+    kind: Flood,
+    n: u32,
+) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("helloscope-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut w = PcapWriter::new(out);
+    flood(&mut w, real, kind, n);
+    w.w.flush().unwrap();
+    path
+}
+
 #[derive(Clone, Copy, PartialEq)]
 pub enum Flood {
     /// SYNs never answered.
