@@ -19,7 +19,10 @@ pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
         .chars()
         .filter(|c| !c.is_whitespace() && *c != ':' && *c != ',')
         .collect();
-    if clean.is_empty() || clean.len() % 2 != 0 || !clean.chars().all(|c| c.is_ascii_hexdigit()) {
+    if clean.is_empty()
+        || !clean.len().is_multiple_of(2)
+        || !clean.chars().all(|c| c.is_ascii_hexdigit())
+    {
         return None;
     }
     (0..clean.len())

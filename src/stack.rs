@@ -22,6 +22,9 @@ use serde::Deserialize;
 /// The built-in entries.
 pub const BUILTIN: &str = include_str!("stacks.toml");
 
+/// [`BUILTIN`] as JSON, made from it by build.rs: it reads in a fraction of the time.
+const BUILTIN_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/stacks.json"));
+
 /// How sure a name is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Confidence {
@@ -365,7 +368,7 @@ impl StackDb {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
             files.push(parse(&text).map_err(|e| format!("{}: {e}", p.display()))?);
         }
-        files.push(parse(BUILTIN).map_err(|e| format!("built-in stacks.toml: {e}"))?);
+        files.push(parse_builtin().map_err(|e| format!("built-in stacks.toml: {e}"))?);
         Ok(Self::from_files(files))
     }
 
@@ -678,7 +681,20 @@ thread_local! {
 /// Parses a stack file and checks each entry: an id, a family, evidence, and either JA4s or a
 /// structure with at least one rule (not both).
 pub fn parse(text: &str) -> Result<StackFile, String> {
-    let f: StackFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    check(toml::from_str(text).map_err(|e| e.to_string())?)
+}
+
+/// [`parse`] of [`BUILTIN`], through its JSON form; the TOML is read again for its error
+/// when the JSON does not read (build.rs leaves it empty when the TOML does not parse).
+fn parse_builtin() -> Result<StackFile, String> {
+    match serde_json::from_str(BUILTIN_JSON) {
+        Ok(f) => check(f),
+        Err(_) => parse(BUILTIN),
+    }
+}
+
+/// The checks of [`parse`] on a file read.
+fn check(f: StackFile) -> Result<StackFile, String> {
     for e in &f.stack {
         let what = format!("entry {:?}", e.id);
         if e.id.is_empty() || e.family.is_empty() {
@@ -730,6 +746,18 @@ mod tests {
     use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, PacketSource};
 
     use super::*;
+
+    /// The JSON that build.rs makes of stacks.toml reads as the same entries as the TOML.
+    #[test]
+    fn builtin_json_is_the_toml() {
+        assert!(serde_json::from_str::<StackFile>(BUILTIN_JSON).is_ok());
+        let json = parse_builtin().unwrap();
+        let toml = parse(BUILTIN).unwrap();
+        let headers = BUILTIN.lines().filter(|l| l.trim() == "[[stack]]").count();
+        assert!(headers > 20);
+        assert_eq!(json.stack.len(), headers);
+        assert_eq!(format!("{json:?}"), format!("{toml:?}"));
+    }
 
     fn hellos_of_the_recorded_clients() -> Vec<(String, ClientHelloSummary)> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");

@@ -365,7 +365,7 @@ pub fn bulk<W: Write>(
             &record,
         );
         sent[i].1 = s.wrapping_add(record.len() as u32);
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             w.tcp(
                 e.client,
                 e.server,
@@ -375,7 +375,7 @@ pub fn bulk<W: Write>(
                 &[],
             );
         }
-        if rng.next() % 8 == 0 {
+        if rng.next().is_multiple_of(8) {
             let req = &record[..300];
             w.tcp(
                 e.client,

@@ -175,7 +175,7 @@ impl Defragmenter {
         };
         // A fragment cut by the snap length cannot say where its datagram ends, nor give all
         // its bytes; a non-final fragment must carry a multiple of 8 bytes.
-        if end > MAX_DATAGRAM || (f.more && len % 8 != 0) || f.truncated {
+        if end > MAX_DATAGRAM || (f.more && !len.is_multiple_of(8)) || f.truncated {
             self.stats.dropped += 1;
             return None;
         }

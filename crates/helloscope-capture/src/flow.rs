@@ -351,6 +351,7 @@ fn disagree(a_at: u64, a: &[u8], b_at: u64, b: &[u8]) -> bool {
 }
 
 impl Flow {
+    #[inline(always)]
     fn new(
         client: SocketAddr,
         server: SocketAddr,
@@ -386,6 +387,19 @@ impl Flow {
             hello_offset: u32::MAX,
             hello_digest: 0,
         }
+    }
+
+    /// [`Flow::new`] on the heap. The allocation comes first and the flow is written into
+    /// it: `Box::new(Flow::new(..))` built the (large) flow on the stack and then copied it.
+    #[inline(always)]
+    fn boxed(
+        client: SocketAddr,
+        server: SocketAddr,
+        ts: Duration,
+        at: Duration,
+        cfg: &FlowConfig,
+    ) -> Box<Self> {
+        Box::write(Box::new_uninit(), Flow::new(client, server, ts, at, cfg))
     }
 
     /// Looks at a payload segment of a flow not yet known to be TLS. TLS starts with a
@@ -952,13 +966,13 @@ impl HalfOpen {
             Side::Client => (src, dst),
             Side::Server => (dst, src),
         };
-        let mut f = Box::new(Flow::new(
+        let mut f = Flow::boxed(
             client,
             server,
             Duration::from_nanos(self.first_seen),
             Duration::from_nanos(self.seen_at),
             cfg,
-        ));
+        );
         f.last_seen = Duration::from_nanos(self.last_seen);
         f.packets = u64::from(self.packets);
         f.snaplen_cut = self.bits & SNAPLEN_CUT != 0;
@@ -1404,7 +1418,7 @@ impl FlowTable {
                 }
             }
         };
-        let mut flow = Box::new(Flow::new(client, server, ts, at, &self.cfg));
+        let mut flow = Flow::boxed(client, server, ts, at, &self.cfg);
         flow.tls = tls;
         flow.tunnel = seg.tunnel;
         if tls {

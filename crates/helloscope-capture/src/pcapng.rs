@@ -231,7 +231,11 @@ impl PcapngReader {
         let head: &[u8; 28] = b.get(..28)?.try_into().ok()?;
         let len = word(head, 4) as usize;
         let caplen = word(head, 20) as usize;
-        if word(head, 0) != EPB || len % 4 != 0 || caplen > MAX_CAPLEN || 28 + caplen + 4 > len {
+        if word(head, 0) != EPB
+            || !len.is_multiple_of(4)
+            || caplen > MAX_CAPLEN
+            || 28 + caplen + 4 > len
+        {
             return None;
         }
         if word(b.get(len - 4..len)?, 0) as usize != len || len > MAX_BLOCK_LEN {
@@ -310,7 +314,7 @@ impl PcapngReader {
             };
         }
         let len = self.u32_at(self.rd.available(), 4) as usize;
-        if len < 12 || len % 4 != 0 || len > MAX_BLOCK_LEN {
+        if len < 12 || !len.is_multiple_of(4) || len > MAX_BLOCK_LEN {
             return Err(bad(offset, "impossible block length"));
         }
         if self.rd.len() < len {

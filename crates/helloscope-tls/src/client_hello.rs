@@ -51,7 +51,7 @@ fn client_hello(i: &[u8], dtls: bool) -> PResult<'_, ClientHello<'_>> {
     };
     let (i, cipher_suites) = field(
         "cipher_suites",
-        verify(vec_u16, |s: &[u8]| s.len() % 2 == 0),
+        verify(vec_u16, |s: &[u8]| s.len().is_multiple_of(2)),
     )(i)?;
     let (i, compression_methods) = field("legacy_compression_methods", vec_u8)(i)?;
     let (extensions, extensions_malformed) = extensions::optional_extensions_block(i);

@@ -115,7 +115,9 @@ pub(crate) fn optional_extensions_block(rest: &[u8]) -> (Option<&[u8]>, bool) {
 fn u16_list_u16<'a>(name: &'static str, min: usize, i: &'a [u8]) -> PResult<'a, &'a [u8]> {
     field(
         name,
-        verify(vec_u16, |b: &[u8]| b.len() % 2 == 0 && b.len() >= min),
+        verify(vec_u16, |b: &[u8]| {
+            b.len().is_multiple_of(2) && b.len() >= min
+        }),
     )(i)
 }
 
@@ -204,7 +206,9 @@ pub fn parse_supported_versions_client(data: &[u8]) -> Result<U16List<'_, TlsVer
     body(Structure::SupportedVersions, data, |i| {
         let (rest, list) = field(
             "versions",
-            verify(vec_u8, |b: &[u8]| b.len() % 2 == 0 && !b.is_empty()),
+            verify(vec_u8, |b: &[u8]| {
+                b.len().is_multiple_of(2) && !b.is_empty()
+            }),
         )(i)?;
         Ok((rest, U16List::new(list)))
     })

@@ -25,7 +25,7 @@ pub const fn is_grease_u16(v: u16) -> bool {
 /// ```
 #[inline]
 pub const fn is_grease_u8(v: u8) -> bool {
-    v >= 0x0b && (v - 0x0b) % 0x1f == 0
+    v >= 0x0b && (v - 0x0b).is_multiple_of(0x1f)
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ impl<'a> Sslv2ClientHello<'a> {
         let cs_len = u16::from_be_bytes([m[3], m[4]]) as usize;
         let sid_len = u16::from_be_bytes([m[5], m[6]]) as usize;
         let ch_len = u16::from_be_bytes([m[7], m[8]]) as usize;
-        if cs_len % 3 != 0 || cs_len == 0 {
+        if !cs_len.is_multiple_of(3) || cs_len == 0 {
             return Err(malformed("cipher_spec_length"));
         }
         if sid_len != 0 && sid_len != 16 {
