@@ -2,7 +2,10 @@
 //! `message_seq`, `fragment_offset` and `fragment_length`, the reassembly of messages split
 //! into fragments, retransmitted, or overlapping, and the HelloVerifyRequest (§4.2.1).
 
-use crate::error::{Error, Structure};
+use nom::number::complete::be_u16;
+use nom::sequence::tuple;
+
+use crate::error::{finish, vec_u8, Error, PResult, Structure};
 use crate::handshake::HandshakeType;
 use crate::version::TlsVersion;
 
@@ -109,18 +112,20 @@ impl<'a> HelloVerifyRequest<'a> {
     /// # Ok::<(), helloscope_tls::Error>(())
     /// ```
     pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
-        let err = Error::Malformed {
-            structure: Structure::HelloVerifyRequest,
-            field: "truncated",
-        };
-        let (v, rest) = body.split_at_checked(2).ok_or(err)?;
-        let (&n, rest) = rest.split_first().ok_or(err)?;
-        let cookie = rest.get(..usize::from(n)).ok_or(err)?;
-        Ok(HelloVerifyRequest {
-            server_version: TlsVersion::from_wire(u16::from_be_bytes([v[0], v[1]])),
-            cookie,
-        })
+        finish(Structure::HelloVerifyRequest, hello_verify_request(body))
     }
+}
+
+/// `struct { ProtocolVersion server_version; opaque cookie<0..2^8-1>; } HelloVerifyRequest;`
+fn hello_verify_request(i: &[u8]) -> PResult<'_, HelloVerifyRequest<'_>> {
+    let (i, (server_version, cookie)) = tuple((be_u16, vec_u8))(i)?;
+    Ok((
+        i,
+        HelloVerifyRequest {
+            server_version: TlsVersion::from_wire(server_version),
+            cookie,
+        },
+    ))
 }
 
 /// A message being put together from its fragments.
