@@ -30,10 +30,12 @@ fn full_parse(bytes: &[u8]) -> usize {
                 .ok()
                 .flatten()
                 .map_or(0, <[u8]>::len),
-            ExtensionType::SUPPORTED_GROUPS => ext::parse_supported_groups(e.data)
-                .map_or(0, |g| g.map(|g| g.0 as usize).sum()),
-            ExtensionType::SIGNATURE_ALGORITHMS => ext::parse_signature_algorithms(e.data)
-                .map_or(0, |s| s.map(|s| s.0 as usize).sum()),
+            ExtensionType::SUPPORTED_GROUPS => {
+                ext::parse_supported_groups(e.data).map_or(0, |g| g.map(|g| g.0 as usize).sum())
+            }
+            ExtensionType::SIGNATURE_ALGORITHMS => {
+                ext::parse_signature_algorithms(e.data).map_or(0, |s| s.map(|s| s.0 as usize).sum())
+            }
             ExtensionType::SUPPORTED_VERSIONS => ext::parse_supported_versions_client(e.data)
                 .map_or(0, |v| v.map(|v| v.to_wire() as usize).sum()),
             ExtensionType::ALPN => ext::parse_alpn(e.data).map_or(0, |p| p.map(<[u8]>::len).sum()),

@@ -47,7 +47,9 @@ impl<'a> Sslv2ClientHello<'a> {
     pub fn parse(stream: &'a [u8]) -> Result<(Self, &'a [u8]), Error> {
         match record(stream) {
             Ok((rest, hello)) => Ok((hello, rest)),
-            Err(nom::Err::Incomplete(Needed::Size(n))) => Err(Error::Incomplete { needed: n.get() }),
+            Err(nom::Err::Incomplete(Needed::Size(n))) => {
+                Err(Error::Incomplete { needed: n.get() })
+            }
             Err(e) => finish(Structure::Sslv2ClientHello, Err(e)),
         }
     }
