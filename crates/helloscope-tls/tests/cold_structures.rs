@@ -2,7 +2,7 @@
 //! DTLS HelloVerifyRequest, QUIC frames), pinned field by field: each input is built from the
 //! structure's layout in its RFC and cut or corrupted at one field.
 
-use helloscope_tls::dtls::HelloVerifyRequest;
+use helloscope_tls::dtls::{parse_dtls_record, HelloVerifyRequest};
 use helloscope_tls::quic::{Frame, Frames};
 use helloscope_tls::{Alert, AlertLevel, Error, Sslv2ClientHello, Structure};
 
@@ -166,5 +166,48 @@ fn quic_frame_errors_name_frame_or_varint() {
     assert_eq!(
         frames(&[0x00, 0x00, 0x01, 0x08, 0x01]),
         [Ok(Frame::Padding(2)), Ok(Frame::Ping), Ok(Frame::Other(8))]
+    );
+}
+
+/// RFC 6347 §4.1: type, version, epoch, 48-bit sequence_number, length, fragment.
+#[test]
+fn dtls_record_errors_name_their_field() {
+    let record = |ty: u8, version: [u8; 2], len: u16, body: &[u8]| {
+        let mut b = vec![ty];
+        b.extend(version);
+        b.extend([0, 1, 0, 0, 0, 1, 0, 2]);
+        b.extend(len.to_be_bytes());
+        b.extend(body);
+        b
+    };
+    let good = record(22, [0xfe, 0xfd], 2, &[0xaa, 0xbb, 0xcc]);
+    let (r, rest) = parse_dtls_record(&good).unwrap();
+    assert_eq!((r.content_type, r.epoch), (22, 1));
+    assert_eq!(r.sequence_number, 0x0001_0002);
+    assert_eq!((r.fragment, rest), (&[0xaa, 0xbb][..], &[0xcc][..]));
+    let dp = |f| Err(malformed(Structure::DtlsPlaintext, f));
+    // A cut header is truncated even when its first byte is wrong.
+    let mut cut = good[..12].to_vec();
+    assert_eq!(parse_dtls_record(&cut), dp("truncated"));
+    cut[0] = 0;
+    assert_eq!(parse_dtls_record(&cut), dp("truncated"));
+    for ty in [19, 32, 64] {
+        assert_eq!(
+            parse_dtls_record(&record(ty, [0xfe, 0xfd], 0, &[])),
+            dp("content_type")
+        );
+    }
+    for v in [[0x03, 0x03], [0xfe, 0xfe]] {
+        assert_eq!(parse_dtls_record(&record(22, v, 0, &[])), dp("version"));
+    }
+    assert!(parse_dtls_record(&record(22, [0x01, 0x00], 0, &[])).is_ok());
+    assert_eq!(
+        parse_dtls_record(&record(22, [0xfe, 0xff], 3, &[1, 2])),
+        dp("length")
+    );
+    let over = (16384 + 2048 + 1) as u16;
+    assert_eq!(
+        parse_dtls_record(&record(22, [0xfe, 0xff], over, &[])),
+        dp("length")
     );
 }
