@@ -2,7 +2,7 @@
 //! DTLS HelloVerifyRequest, QUIC frames), pinned field by field: each input is built from the
 //! structure's layout in its RFC and cut or corrupted at one field.
 
-use helloscope_tls::dtls::{parse_dtls_record, HelloVerifyRequest};
+use helloscope_tls::dtls::{parse_dtls_record, parse_handshake_fragment, HelloVerifyRequest};
 use helloscope_tls::quic::{Frame, Frames};
 use helloscope_tls::{Alert, AlertLevel, Error, Sslv2ClientHello, Structure};
 
@@ -209,5 +209,37 @@ fn dtls_record_errors_name_their_field() {
     assert_eq!(
         parse_dtls_record(&record(22, [0xfe, 0xff], over, &[])),
         dp("length")
+    );
+}
+
+/// RFC 6347 §4.2.2: msg_type, length (24), message_seq (16), fragment_offset (24),
+/// fragment_length (24), then the fragment.
+#[test]
+fn dtls_handshake_fragment_lies_within_its_message() {
+    let frag = |length: u32, offset: u32, flen: u32, body: &[u8]| {
+        let mut b = vec![1];
+        b.extend(&length.to_be_bytes()[1..]);
+        b.extend([0, 7]);
+        b.extend(&offset.to_be_bytes()[1..]);
+        b.extend(&flen.to_be_bytes()[1..]);
+        b.extend(body);
+        b
+    };
+    let good = frag(10, 4, 3, &[1, 2, 3, 9]);
+    let (f, rest) = parse_handshake_fragment(&good).unwrap();
+    assert_eq!((f.length, f.message_seq, f.fragment_offset), (10, 7, 4));
+    assert_eq!((f.fragment, rest), (&[1, 2, 3][..], &[9][..]));
+    assert!(!f.is_whole());
+    let dh = |field| Err(malformed(Structure::DtlsHandshake, field));
+    assert_eq!(parse_handshake_fragment(&good[..11]), dh("truncated"));
+    assert_eq!(parse_handshake_fragment(&good[..14]), dh("truncated"));
+    assert_eq!(
+        parse_handshake_fragment(&frag(10, 8, 3, &[0; 3])),
+        dh("fragment_length")
+    );
+    // Past the message is judged before the bytes are counted.
+    assert_eq!(
+        parse_handshake_fragment(&frag(2, 0, 3, &[])),
+        dh("fragment_length")
     );
 }
