@@ -2,7 +2,11 @@
 
 use core::fmt;
 
-use crate::error::{Error, Structure};
+use nom::combinator::all_consuming;
+use nom::number::complete::be_u8;
+use nom::sequence::tuple;
+
+use crate::error::{field, finish, Error, PResult, Structure};
 
 /// `AlertLevel`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -120,21 +124,28 @@ impl Alert {
     /// Parses the first alert of an alert record's fragment. A fragment that is not exactly
     /// two bytes long is an encrypted alert and cannot be read.
     pub fn parse(fragment: &[u8]) -> Result<Alert, Error> {
-        match *fragment {
-            [level, description] => Ok(Alert {
-                level: match level {
-                    1 => AlertLevel::Warning,
-                    2 => AlertLevel::Fatal,
-                    v => AlertLevel::Unknown(v),
-                },
-                description: AlertDescription(description),
-            }),
-            _ => Err(Error::Malformed {
-                structure: Structure::Alert,
-                field: "length (encrypted?)",
-            }),
-        }
+        finish(
+            Structure::Alert,
+            field("length (encrypted?)", all_consuming(alert))(fragment),
+        )
     }
+}
+
+/// `struct { AlertLevel level; AlertDescription description; } Alert;`
+fn alert(i: &[u8]) -> PResult<'_, Alert> {
+    let (i, (level, description)) = tuple((be_u8, be_u8))(i)?;
+    let level = match level {
+        1 => AlertLevel::Warning,
+        2 => AlertLevel::Fatal,
+        v => AlertLevel::Unknown(v),
+    };
+    Ok((
+        i,
+        Alert {
+            level,
+            description: AlertDescription(description),
+        },
+    ))
 }
 
 impl fmt::Display for Alert {

@@ -106,6 +106,10 @@ pub fn parse_handshake(
     input: &[u8],
     max_len: usize,
 ) -> Result<(HandshakeMessage<'_>, &[u8]), Error> {
+    // Read by hand, not with nom: the reassembler calls this for every handshake message, and
+    // nom's streaming be_u8, be_u24 and take in its place cost 518,144 more instructions of
+    // `examples/pipeline` over 20,000 generated handshakes (cachegrind: 190,587,694 against
+    // 190,069,550), for a four-byte header.
     if input.len() < HANDSHAKE_HEADER_LEN {
         return Err(Error::Incomplete {
             needed: HANDSHAKE_HEADER_LEN - input.len(),

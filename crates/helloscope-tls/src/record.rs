@@ -134,6 +134,10 @@ pub struct RecordHeader {
 /// ```
 #[inline]
 pub fn parse_record_header(input: &[u8]) -> Result<RecordHeader, Error> {
+    // Read by hand, not with nom like the hellos: it runs on every record of every flow, and
+    // the same checks as nom streaming parsers (map_opt(be_u8), peek(verify(be_u8)), be_u16,
+    // verify(be_u16)) cost 3.5% more of the whole pipeline (cachegrind, `examples/pipeline`
+    // over 20,000 generated handshakes: 190,069,550 instructions by hand, 196,698,721 nom).
     let malformed = |field| Error::Malformed {
         structure: Structure::TlsPlaintext,
         field,

@@ -1,7 +1,13 @@
 //! The SSL 2.0-compatible CLIENT-HELLO (RFC 5246 appendix E.2, RFC 6101 appendix E), which old
 //! Java, .NET and OpenSSL clients send so that SSL 2.0 servers can answer too.
 
-use crate::error::{Error, Structure};
+use nom::bytes::complete::take;
+use nom::combinator::all_consuming;
+use nom::number::complete::{be_u16, be_u8};
+use nom::sequence::tuple;
+use nom::Needed;
+
+use crate::error::{fail, field, finish, Error, PResult, Structure};
 use crate::version::TlsVersion;
 
 /// An SSLv2-format CLIENT-HELLO, borrowing from the input.
@@ -39,61 +45,13 @@ impl<'a> Sslv2ClientHello<'a> {
 
     /// Parses the hello from the start of `stream`, returning it and the bytes after it.
     pub fn parse(stream: &'a [u8]) -> Result<(Self, &'a [u8]), Error> {
-        let malformed = |field| Error::Malformed {
-            structure: Structure::Sslv2ClientHello,
-            field,
-        };
-        if stream.len() < 2 {
-            return Err(Error::Incomplete {
-                needed: 2 - stream.len(),
-            });
+        match record(stream) {
+            Ok((rest, hello)) => Ok((hello, rest)),
+            Err(nom::Err::Incomplete(Needed::Size(n))) => {
+                Err(Error::Incomplete { needed: n.get() })
+            }
+            Err(e) => finish(Structure::Sslv2ClientHello, Err(e)),
         }
-        if stream[0] & 0x80 == 0 {
-            // The three-byte header form carries padding and is never used for hellos.
-            return Err(malformed("record header"));
-        }
-        let len = (u16::from_be_bytes([stream[0], stream[1]]) & 0x7fff) as usize;
-        let end = 2 + len;
-        if stream.len() < end {
-            return Err(Error::Incomplete {
-                needed: end - stream.len(),
-            });
-        }
-        let m = &stream[2..end];
-        if m.len() < 9 {
-            return Err(malformed("length"));
-        }
-        if m[0] != 1 {
-            return Err(malformed("msg_type"));
-        }
-        let version = TlsVersion::from_wire(u16::from_be_bytes([m[1], m[2]]));
-        let cs_len = u16::from_be_bytes([m[3], m[4]]) as usize;
-        let sid_len = u16::from_be_bytes([m[5], m[6]]) as usize;
-        let ch_len = u16::from_be_bytes([m[7], m[8]]) as usize;
-        if !cs_len.is_multiple_of(3) || cs_len == 0 {
-            return Err(malformed("cipher_spec_length"));
-        }
-        if sid_len != 0 && sid_len != 16 {
-            return Err(malformed("session_id_length"));
-        }
-        if !(16..=32).contains(&ch_len) {
-            return Err(malformed("challenge_length"));
-        }
-        if 9 + cs_len + sid_len + ch_len != m.len() {
-            return Err(malformed("length"));
-        }
-        let cipher_specs = &m[9..9 + cs_len];
-        let session_id = &m[9 + cs_len..9 + cs_len + sid_len];
-        let challenge = &m[9 + cs_len + sid_len..];
-        Ok((
-            Sslv2ClientHello {
-                version,
-                cipher_specs,
-                session_id,
-                challenge,
-            },
-            &stream[end..],
-        ))
     }
 
     /// The three-byte cipher specs, in wire order. TLS cipher suites appear as `0x00XXYY`.
@@ -102,4 +60,53 @@ impl<'a> Sslv2ClientHello<'a> {
             .chunks_exact(3)
             .map(|c| u32::from_be_bytes([0, c[0], c[1], c[2]]))
     }
+}
+
+/// The record: a two-byte header (high bit set, then the length) and the CLIENT-HELLO it
+/// carries. Streaming, so that a cut record asks for the bytes it lacks.
+fn record(i: &[u8]) -> PResult<'_, Sslv2ClientHello<'_>> {
+    let (i, header) = nom::number::streaming::be_u16(i)?;
+    if header & 0x8000 == 0 {
+        // The three-byte header form carries padding and is never used for hellos.
+        return fail("record header");
+    }
+    let (rest, message) = nom::bytes::streaming::take(header & 0x7fff)(i)?;
+    let (_, hello) = client_hello(message)?;
+    Ok((rest, hello))
+}
+
+/// CLIENT-HELLO: msg_type, version, the three lengths, then the cipher specs, session id and
+/// challenge they announce, filling the record exactly.
+fn client_hello(i: &[u8]) -> PResult<'_, Sslv2ClientHello<'_>> {
+    let (i, (msg_type, version, cipher_spec_length, session_id_length, challenge_length)) =
+        field("length", tuple((be_u8, be_u16, be_u16, be_u16, be_u16)))(i)?;
+    if msg_type != 1 {
+        return fail("msg_type");
+    }
+    if cipher_spec_length % 3 != 0 || cipher_spec_length == 0 {
+        return fail("cipher_spec_length");
+    }
+    if session_id_length != 0 && session_id_length != 16 {
+        return fail("session_id_length");
+    }
+    if !(16..=32).contains(&challenge_length) {
+        return fail("challenge_length");
+    }
+    let (i, (cipher_specs, session_id, challenge)) = field(
+        "length",
+        all_consuming(tuple((
+            take(cipher_spec_length),
+            take(session_id_length),
+            take(challenge_length),
+        ))),
+    )(i)?;
+    Ok((
+        i,
+        Sslv2ClientHello {
+            version: TlsVersion::from_wire(version),
+            cipher_specs,
+            session_id,
+            challenge,
+        },
+    ))
 }

@@ -2,7 +2,11 @@
 //! `message_seq`, `fragment_offset` and `fragment_length`, the reassembly of messages split
 //! into fragments, retransmitted, or overlapping, and the HelloVerifyRequest (§4.2.1).
 
-use crate::error::{Error, Structure};
+use nom::bytes::complete::take;
+use nom::number::complete::{be_u16, be_u24, be_u8};
+use nom::sequence::tuple;
+
+use crate::error::{fail, finish, vec_u8, Error, PResult, Structure};
 use crate::handshake::HandshakeType;
 use crate::version::TlsVersion;
 
@@ -36,10 +40,6 @@ impl HandshakeFragment<'_> {
     }
 }
 
-fn u24(b: &[u8]) -> u32 {
-    u32::from_be_bytes([0, b[0], b[1], b[2]])
-}
-
 fn malformed(field: &'static str) -> Error {
     Error::Malformed {
         structure: Structure::DtlsHandshake,
@@ -62,28 +62,31 @@ fn malformed(field: &'static str) -> Error {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_handshake_fragment(input: &[u8]) -> Result<(HandshakeFragment<'_>, &[u8]), Error> {
-    let Some(h) = input.get(..DTLS_HANDSHAKE_HEADER_LEN) else {
-        return Err(malformed("truncated"));
-    };
-    let length = u24(&h[1..4]);
-    let fragment_offset = u24(&h[6..9]);
-    let fragment_length = u24(&h[9..12]);
+    let (rest, fragment) = finish(Structure::DtlsHandshake, handshake_fragment(input))?;
+    Ok((fragment, rest))
+}
+
+/// The DTLS `Handshake` header (msg_type, length, message_seq, fragment_offset,
+/// fragment_length) and the fragment it announces, which must lie within the message.
+fn handshake_fragment(i: &[u8]) -> PResult<'_, (&[u8], HandshakeFragment<'_>)> {
+    let (i, (msg_type, length, message_seq, fragment_offset, fragment_length)) =
+        tuple((be_u8, be_u24, be_u16, be_u24, be_u24))(i)?;
     if u64::from(fragment_offset) + u64::from(fragment_length) > u64::from(length) {
-        return Err(malformed("fragment_length"));
+        return fail("fragment_length");
     }
-    let end = DTLS_HANDSHAKE_HEADER_LEN + fragment_length as usize;
-    let Some(fragment) = input.get(DTLS_HANDSHAKE_HEADER_LEN..end) else {
-        return Err(malformed("truncated"));
-    };
+    let (i, fragment) = take(fragment_length)(i)?;
     Ok((
-        HandshakeFragment {
-            msg_type: HandshakeType(h[0]),
-            length,
-            message_seq: u16::from_be_bytes([h[4], h[5]]),
-            fragment_offset,
-            fragment,
-        },
-        &input[end..],
+        i,
+        (
+            i,
+            HandshakeFragment {
+                msg_type: HandshakeType(msg_type),
+                length,
+                message_seq,
+                fragment_offset,
+                fragment,
+            },
+        ),
     ))
 }
 
@@ -109,18 +112,20 @@ impl<'a> HelloVerifyRequest<'a> {
     /// # Ok::<(), helloscope_tls::Error>(())
     /// ```
     pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
-        let err = Error::Malformed {
-            structure: Structure::HelloVerifyRequest,
-            field: "truncated",
-        };
-        let (v, rest) = body.split_at_checked(2).ok_or(err)?;
-        let (&n, rest) = rest.split_first().ok_or(err)?;
-        let cookie = rest.get(..usize::from(n)).ok_or(err)?;
-        Ok(HelloVerifyRequest {
-            server_version: TlsVersion::from_wire(u16::from_be_bytes([v[0], v[1]])),
-            cookie,
-        })
+        finish(Structure::HelloVerifyRequest, hello_verify_request(body))
     }
+}
+
+/// `struct { ProtocolVersion server_version; opaque cookie<0..2^8-1>; } HelloVerifyRequest;`
+fn hello_verify_request(i: &[u8]) -> PResult<'_, HelloVerifyRequest<'_>> {
+    let (i, (server_version, cookie)) = tuple((be_u16, vec_u8))(i)?;
+    Ok((
+        i,
+        HelloVerifyRequest {
+            server_version: TlsVersion::from_wire(server_version),
+            cookie,
+        },
+    ))
 }
 
 /// A message being put together from its fragments.

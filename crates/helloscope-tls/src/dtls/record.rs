@@ -2,7 +2,12 @@
 //! version, epoch, 48-bit sequence number, length, fragment. Several records may share one
 //! datagram; a record never spans datagrams.
 
-use crate::error::{Error, Structure};
+use nom::bytes::complete::take;
+use nom::combinator::{peek, verify};
+use nom::number::complete::{be_u16, be_u32, be_u8};
+use nom::sequence::tuple;
+
+use crate::error::{field, finish, Error, PResult, Structure};
 use crate::record::{ContentType, MAX_FRAGMENT_LEN};
 use crate::version::TlsVersion;
 
@@ -38,13 +43,6 @@ impl DtlsRecord<'_> {
     }
 }
 
-fn malformed(field: &'static str) -> Error {
-    Error::Malformed {
-        structure: Structure::DtlsPlaintext,
-        field,
-    }
-}
-
 /// True for the record versions of DTLS: 0xfeff, 0xfefd, 0xfefc (which RFC 9147 forbids in
 /// records, but which a datagram could still carry), and 0x0100, the DTLS 1.0 of OpenSSL
 /// before 0.9.8f (`DTLS1_BAD_VER`, still spoken by old Cisco AnyConnect gateways).
@@ -70,33 +68,43 @@ pub(crate) fn is_dtls_version(hi: u8, lo: u8) -> bool {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_dtls_record(datagram: &[u8]) -> Result<(DtlsRecord<'_>, &[u8]), Error> {
-    let Some(h) = datagram.get(..DTLS_RECORD_HEADER_LEN) else {
-        return Err(malformed("truncated"));
-    };
-    if !(20..=63).contains(&h[0]) || h[0] & 0xe0 == 0x20 {
-        return Err(malformed("content_type"));
-    }
-    if !is_dtls_version(h[1], h[2]) {
-        return Err(malformed("version"));
-    }
-    let len = usize::from(u16::from_be_bytes([h[11], h[12]]));
-    if len > MAX_FRAGMENT_LEN {
-        return Err(malformed("length"));
-    }
-    let Some(fragment) = datagram.get(DTLS_RECORD_HEADER_LEN..DTLS_RECORD_HEADER_LEN + len) else {
-        return Err(malformed("length"));
-    };
-    let mut seq = [0u8; 8];
-    seq[2..].copy_from_slice(&h[5..11]);
+    let (rest, record) = finish(Structure::DtlsPlaintext, dtls_plaintext(datagram))?;
+    Ok((record, rest))
+}
+
+/// `DTLSPlaintext`: type, version, epoch, the 48-bit sequence_number, then the fragment with
+/// its `u16` length. A header cut short is `truncated` before any of its fields is judged.
+fn dtls_plaintext(i: &[u8]) -> PResult<'_, (&[u8], DtlsRecord<'_>)> {
+    field("truncated", peek(take(DTLS_RECORD_HEADER_LEN)))(i)?;
+    let (i, content_type) = field(
+        "content_type",
+        verify(be_u8, |&t| (20..=63).contains(&t) && t & 0xe0 != 0x20),
+    )(i)?;
+    let (i, version) = field(
+        "version",
+        verify(be_u16, |&v| {
+            let [hi, lo] = v.to_be_bytes();
+            is_dtls_version(hi, lo)
+        }),
+    )(i)?;
+    let (i, (epoch, sequence_hi, sequence_lo)) = tuple((be_u16, be_u16, be_u32))(i)?;
+    let (i, length) = field(
+        "length",
+        verify(be_u16, |&l| usize::from(l) <= MAX_FRAGMENT_LEN),
+    )(i)?;
+    let (i, fragment) = field("length", take(length))(i)?;
     Ok((
-        DtlsRecord {
-            content_type: h[0],
-            version: TlsVersion::from_wire(u16::from_be_bytes([h[1], h[2]])),
-            epoch: u16::from_be_bytes([h[3], h[4]]),
-            sequence_number: u64::from_be_bytes(seq),
-            fragment,
-        },
-        &datagram[DTLS_RECORD_HEADER_LEN + len..],
+        i,
+        (
+            i,
+            DtlsRecord {
+                content_type,
+                version: TlsVersion::from_wire(version),
+                epoch,
+                sequence_number: u64::from(sequence_hi) << 32 | u64::from(sequence_lo),
+                fragment,
+            },
+        ),
     ))
 }
 

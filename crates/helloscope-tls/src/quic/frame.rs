@@ -2,6 +2,12 @@
 //! and CONNECTION_CLOSE. Any other type ends the walk: its length cannot be known without
 //! reading it, and it is not allowed in an Initial packet anyway.
 
+use nom::bytes::complete::{take, take_while};
+use nom::combinator::cond;
+use nom::error::{ErrorKind, ParseError};
+use nom::sequence::tuple;
+use nom::IResult;
+
 use super::read_varint;
 use crate::error::{Error, Structure};
 
@@ -59,16 +65,103 @@ fn malformed(field: &'static str) -> Error {
     }
 }
 
-fn varint_len(i: &[u8]) -> Result<(usize, &[u8]), Error> {
-    let (v, i) = read_varint(i)?;
-    Ok((usize::try_from(v).map_err(|_| malformed("length"))?, i))
+/// The nom error of this module: the crate's error itself, because a frame and the
+/// variable-length integers in it fail as different structures.
+#[derive(Debug)]
+struct FrameError(Error);
+
+impl<I> ParseError<I> for FrameError {
+    fn from_error_kind(_input: I, _kind: ErrorKind) -> Self {
+        FrameError(malformed("truncated"))
+    }
+    fn append(_input: I, _kind: ErrorKind, other: Self) -> Self {
+        other
+    }
 }
 
-fn take(i: &[u8], n: usize) -> Result<(&[u8], &[u8]), Error> {
-    if i.len() < n {
-        return Err(malformed("truncated"));
+type FResult<'a, T> = IResult<&'a [u8], T, FrameError>;
+
+fn frame_fail<T>(field: &'static str) -> FResult<'static, T> {
+    Err(nom::Err::Error(FrameError(malformed(field))))
+}
+
+/// A variable-length integer, read by the hand-written [`read_varint`] that the packet
+/// headers share.
+fn varint(i: &[u8]) -> FResult<'_, u64> {
+    match read_varint(i) {
+        Ok((v, rest)) => Ok((rest, v)),
+        Err(e) => Err(nom::Err::Error(FrameError(e))),
     }
-    Ok(i.split_at(n))
+}
+
+/// A variable-length integer giving a length in bytes.
+fn length(i: &[u8]) -> FResult<'_, usize> {
+    let (i, v) = varint(i)?;
+    match usize::try_from(v) {
+        Ok(n) => Ok((i, n)),
+        Err(_) => frame_fail("length"),
+    }
+}
+
+/// `ACK Frame` (RFC 9000 §19.3): Largest Acknowledged, ACK Delay, ACK Range Count, First ACK
+/// Range, then (Gap, ACK Range Length) per range, then three ECN Counts for type 0x03.
+fn ack_frame(ty: u64, i: &[u8]) -> FResult<'_, Frame<'_>> {
+    let (i, (_largest_acknowledged, _ack_delay, ack_range_count, _first_ack_range)) =
+        tuple((varint, varint, varint, varint))(i)?;
+    // Each range is at least two bytes: a count beyond that is a lie.
+    if ack_range_count > i.len() as u64 / 2 {
+        return frame_fail("ACK Range Count");
+    }
+    let mut i = i;
+    for _ in 0..ack_range_count * 2 {
+        i = varint(i)?.0;
+    }
+    if ty == 0x03 {
+        i = tuple((varint, varint, varint))(i)?.0;
+    }
+    Ok((i, Frame::Ack))
+}
+
+/// `CRYPTO Frame` (RFC 9000 §19.6): Offset, Length, Crypto Data.
+fn crypto_frame(i: &[u8]) -> FResult<'_, Frame<'_>> {
+    let (i, (offset, len)) = tuple((varint, length))(i)?;
+    let (i, data) = take(len)(i)?;
+    Ok((i, Frame::Crypto { offset, data }))
+}
+
+/// `CONNECTION_CLOSE Frame` (RFC 9000 §19.19): Error Code, Frame Type (0x1c only), Reason
+/// Phrase Length, Reason Phrase.
+fn connection_close_frame(ty: u64, i: &[u8]) -> FResult<'_, Frame<'_>> {
+    let application = ty == 0x1d;
+    let (i, error_code) = varint(i)?;
+    let (i, frame_type) = cond(!application, varint)(i)?;
+    let (i, len) = length(i)?;
+    let (i, reason) = take(len)(i)?;
+    Ok((
+        i,
+        Frame::ConnectionClose {
+            application,
+            error_code,
+            frame_type,
+            reason,
+        },
+    ))
+}
+
+/// One frame: its type, then the body that type has.
+fn frame(i: &[u8]) -> FResult<'_, Frame<'_>> {
+    let (i, ty) = varint(i)?;
+    match ty {
+        0x00 => {
+            let (i, zeros) = take_while(|b| b == 0)(i)?;
+            Ok((i, Frame::Padding(zeros.len() + 1)))
+        }
+        0x01 => Ok((i, Frame::Ping)),
+        0x02 | 0x03 => ack_frame(ty, i),
+        0x06 => crypto_frame(i),
+        0x1c | 0x1d => connection_close_frame(ty, i),
+        other => Ok((&[][..], Frame::Other(other))),
+    }
 }
 
 /// The frames of a decrypted Initial (or Handshake) payload, in order.
@@ -100,64 +193,14 @@ impl<'a> Frames<'a> {
     }
 
     fn frame(&mut self) -> Result<Frame<'a>, Error> {
-        let (ty, i) = read_varint(self.rest)?;
-        let (frame, rest) = match ty {
-            0x00 => {
-                let zeros = i.iter().take_while(|&&b| b == 0).count();
-                (Frame::Padding(zeros + 1), &i[zeros..])
+        match frame(self.rest) {
+            Ok((rest, f)) => {
+                self.rest = rest;
+                Ok(f)
             }
-            0x01 => (Frame::Ping, i),
-            0x02 | 0x03 => {
-                // Largest Acknowledged, ACK Delay, ACK Range Count, First ACK Range, then
-                // (Gap, ACK Range Length) per range, then three ECN counts for 0x03.
-                let (_, i) = read_varint(i)?;
-                let (_, i) = read_varint(i)?;
-                let (ranges, i) = read_varint(i)?;
-                let (_, mut i) = read_varint(i)?;
-                // Each range is at least two bytes: a count beyond that is a lie.
-                if ranges > i.len() as u64 / 2 {
-                    return Err(malformed("ACK Range Count"));
-                }
-                for _ in 0..ranges * 2 {
-                    i = read_varint(i)?.1;
-                }
-                if ty == 0x03 {
-                    for _ in 0..3 {
-                        i = read_varint(i)?.1;
-                    }
-                }
-                (Frame::Ack, i)
-            }
-            0x06 => {
-                let (offset, i) = read_varint(i)?;
-                let (len, i) = varint_len(i)?;
-                let (data, i) = take(i, len)?;
-                (Frame::Crypto { offset, data }, i)
-            }
-            0x1c | 0x1d => {
-                let (error_code, i) = read_varint(i)?;
-                let (frame_type, i) = if ty == 0x1c {
-                    let (t, i) = read_varint(i)?;
-                    (Some(t), i)
-                } else {
-                    (None, i)
-                };
-                let (len, i) = varint_len(i)?;
-                let (reason, i) = take(i, len)?;
-                (
-                    Frame::ConnectionClose {
-                        application: ty == 0x1d,
-                        error_code,
-                        frame_type,
-                        reason,
-                    },
-                    i,
-                )
-            }
-            other => (Frame::Other(other), &[][..]),
-        };
-        self.rest = rest;
-        Ok(frame)
+            Err(nom::Err::Error(FrameError(e)) | nom::Err::Failure(FrameError(e))) => Err(e),
+            Err(nom::Err::Incomplete(_)) => Err(malformed("truncated")),
+        }
     }
 }
 
