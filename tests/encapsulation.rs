@@ -11,38 +11,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use helloscope_capture::{LinkType, PacketSource};
+use helloscope_capture::LinkType;
 
 #[path = "../benches/gen/mod.rs"]
 mod gen;
 
-/// An IP packet of a real capture and its timestamp.
-type Packets = Vec<(Duration, Vec<u8>)>;
+use gen::ip_packets::Packets;
 
-/// The IP packets of every capture in `captures/`, each capture on its own.
-fn real_packets() -> Vec<(String, Packets)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let mut out = Vec::new();
-    for f in ["openssl.pcap", "libraries.pcap", "ipv6.pcap", "curl.pcapng"] {
-        let mut src = PacketSource::open_file(dir.join(f).to_str().unwrap()).unwrap();
-        let link = src.link_type();
-        let mut pkts = Vec::new();
-        while let Some(p) = src.next_packet().unwrap() {
-            let d = p.data;
-            let (proto, ip) = match link {
-                LinkType::Ethernet => (d.get(12..14), d.get(14..)),
-                LinkType::LinuxSll => (d.get(14..16), d.get(16..)),
-                LinkType::LinuxSll2 => (d.get(0..2), d.get(20..)),
-                other => panic!("{f}: link type {other:?}"),
-            };
-            if let (Some([0x08, 0x00] | [0x86, 0xdd]), Some(ip)) = (proto, ip) {
-                pkts.push((p.ts, ip.to_vec()));
-            }
-        }
-        assert!(pkts.len() > 10, "{f}");
-        out.push((f.to_owned(), pkts));
-    }
-    out
+/// The IP packets of every TCP capture in `captures/`, each capture on its own.
+fn real_packets() -> Vec<(&'static str, Packets)> {
+    gen::ip_packets::of_tcp_captures(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures"))
 }
 
 fn is_v6(ip: &[u8]) -> bool {

@@ -5,9 +5,9 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
+mod common;
 #[path = "../benches/gen/mod.rs"]
 mod gen;
 
@@ -17,41 +17,8 @@ fn write(name: &str, real: &[(Duration, Vec<u8>)], flood: Flood, n: u32) -> Path
     gen::flood_file("floods", name, real, flood, n)
 }
 
-struct Run {
-    stderr: String,
-    /// The records, without the file name they came from.
-    records: Vec<serde_json::Value>,
-    peak_mib: u64,
-}
-
-fn run(path: &Path) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_helloscope"))
-        .args(["analyze", "--format", "jsonl"])
-        .arg(path)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "{stderr}");
-    let peak_mib = stderr
-        .split("peak memory ")
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no peak memory in {stderr}"));
-    let records = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| {
-            let mut r: serde_json::Value = serde_json::from_str(l).unwrap();
-            r.as_object_mut().unwrap().remove("source");
-            r
-        })
-        .collect();
-    eprintln!("{}: {stderr}", path.display());
-    Run {
-        stderr,
-        records,
-        peak_mib,
-    }
+fn run(path: &Path) -> common::Run {
+    common::analyze(path, &[])
 }
 
 fn flood(flood: Flood, name: &str) {

@@ -6,89 +6,23 @@
 //! when the bound is not reached.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+mod common;
 #[path = "../benches/gen/mod.rs"]
 mod gen;
 
+use common::Run;
 use gen::Flood;
 
 fn write(name: &str, flood: Flood, n: u32) -> PathBuf {
     gen::flood_file("memory", name, &gen::openssl_frames(), flood, n)
 }
 
-struct Run {
-    stderr: String,
-    /// The records, without the file name they came from.
-    records: Vec<serde_json::Value>,
-    peak_mib: u64,
-}
-
-impl Run {
-    /// The count of `name` shed for memory, from the summary line.
-    fn shed(&self, name: &str) -> Option<u64> {
-        let line = self.stderr.split("shed for --max-memory-mib: ").nth(1)?;
-        let list = line.split(',').next()?;
-        list.split(' ')
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-            .map(|n| n.parse().unwrap())
-    }
-
-    /// The times the bound was said to be reached.
-    fn notices(&self) -> usize {
-        self.stderr.matches("MiB reached: ").count()
-    }
-
-    /// The general counter of `what` on the summary line (`974984 flows evicted …`).
-    fn counter(&self, what: &str) -> u64 {
-        let summary = self.stderr.lines().last().unwrap();
-        let before = summary.split(what).next().unwrap();
-        before
-            .rsplit(", ")
-            .next()
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn clients(&self) -> std::collections::BTreeSet<String> {
-        self.records
-            .iter()
-            .map(|r| format!("{}:{}", r["client_ip"], r["client_port"]))
-            .collect()
-    }
-}
-
+/// One run, its records in one order whatever the threads.
 fn run(path: &Path, args: &[&str]) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_helloscope"))
-        .args(["analyze", "--format", "jsonl"])
-        .args(args)
-        .arg(path)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "{stderr}");
-    let peak_mib = stderr
-        .split("peak memory ")
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no peak memory in {stderr}"));
-    let mut records: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| {
-            let mut r: serde_json::Value = serde_json::from_str(l).unwrap();
-            r.as_object_mut().unwrap().remove("source");
-            r
-        })
-        .collect();
-    // In one order whatever the threads.
-    records.sort_by_key(|r| r.to_string());
-    eprintln!("{} {args:?}: {stderr}", path.display());
-    Run {
-        stderr,
-        records,
-        peak_mib,
-    }
+    let mut r = common::analyze(path, args);
+    r.records.sort_by_key(|r| r.to_string());
+    r
 }
 
 const BOUND: &str = "16";

@@ -9,6 +9,8 @@ use std::path::Path;
 
 use helloscope_capture::{decode_tcp, PacketSource};
 
+pub mod ip_packets;
+
 /// One packet of a template flow.
 #[derive(Clone)]
 struct TPacket {

@@ -6,37 +6,17 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
-use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, LinkType, PacketSource};
+use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, LinkType};
 
-/// Timestamped IP packets.
-type Packets = Vec<(Duration, Vec<u8>)>;
+#[path = "../../../benches/gen/ip_packets.rs"]
+mod ip_packets;
+
+use ip_packets::Packets;
 
 /// The IP packets of the TLS-over-TCP captures in `captures/`, each capture on its own.
 fn real_packets() -> Vec<(&'static str, Packets)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../captures");
-    let mut out = Vec::new();
-    for f in ["openssl.pcap", "libraries.pcap", "ipv6.pcap", "curl.pcapng"] {
-        let mut src = PacketSource::open_file(dir.join(f).to_str().unwrap()).unwrap();
-        let link = src.link_type();
-        let mut pkts = Vec::new();
-        while let Some(p) = src.next_packet().unwrap() {
-            let d = p.data;
-            let (proto, ip) = match link {
-                LinkType::Ethernet => (d.get(12..14), d.get(14..)),
-                LinkType::LinuxSll => (d.get(14..16), d.get(16..)),
-                LinkType::LinuxSll2 => (d.get(0..2), d.get(20..)),
-                other => panic!("{f}: link type {other:?}"),
-            };
-            if let (Some([0x08, 0x00] | [0x86, 0xdd]), Some(ip)) = (proto, ip) {
-                pkts.push((p.ts, ip.to_vec()));
-            }
-        }
-        assert!(pkts.len() > 10, "{f}");
-        out.push((f, pkts));
-    }
-    out
+    ip_packets::of_tcp_captures(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../captures"))
 }
 
 /// A TCP segment of an IP packet (IPv4 with any options, IPv6 without extension headers),
