@@ -506,7 +506,7 @@ fn with_tunnel(
 fn every_encapsulation_gives_the_plain_records() {
     let dir = out_dir("every_encaps");
     for (name, pkts) in real_packets() {
-        let want = plain(&dir, &name, &pkts);
+        let want = plain(&dir, name, &pkts);
         for e in encapsulations() {
             let path = dir.join(format!("{name}.{}.pcap", e.name));
             let frames: Packets = pkts.iter().map(|(t, ip)| (*t, (e.wrap)(ip))).collect();
@@ -522,7 +522,7 @@ fn every_encapsulation_gives_the_plain_records() {
 fn fragmented_packets_give_the_plain_records_with_one_thread_or_two() {
     let dir = out_dir("fragmented_p");
     for (name, pkts) in real_packets() {
-        let want = plain(&dir, &name, &pkts);
+        let want = plain(&dir, name, &pkts);
         for size in [256, 576, 1280] {
             for reversed in [false, true] {
                 let mut frames = Packets::new();
@@ -561,7 +561,7 @@ fn fragmented_packets_give_the_plain_records_with_one_thread_or_two() {
 fn fragments_outside_and_inside_tunnels() {
     let dir = out_dir("fragments_ou");
     for (name, pkts) in real_packets() {
-        let want = plain(&dir, &name, &pkts);
+        let want = plain(&dir, name, &pkts);
         let mut outer = Packets::new();
         let mut inner = Packets::new();
         for (i, (t, ip)) in pkts.iter().enumerate() {
@@ -594,7 +594,7 @@ fn fragments_outside_and_inside_tunnels() {
 fn one_flow_on_two_mirrored_paths_is_two_records() {
     let dir = out_dir("one_flow_on_");
     let (name, pkts) = real_packets().remove(0);
-    let want = plain(&dir, &name, &pkts);
+    let want = plain(&dir, name, &pkts);
     let mut frames = Packets::new();
     for (t, ip) in &pkts {
         for vni in [10, 20] {
@@ -664,7 +664,7 @@ fn ipv4_total_length_zero_is_read_from_the_captured_bytes() {
         if pkts.iter().all(|(_, ip)| is_v6(ip)) {
             continue;
         }
-        let want = plain(&dir, &name, &pkts);
+        let want = plain(&dir, name, &pkts);
         let frames: Packets = pkts
             .iter()
             .map(|(t, ip)| {
