@@ -15,7 +15,7 @@ use crate::record::Side;
 /// [`Flow`] it would have been, and that flow goes on as if it had been one all along.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct HalfOpen {
-    /// The keyed hash of its [`FlowKey`] (random per run, so traffic cannot aim for a
+    /// The keyed hash of its [`FlowKey`](super::FlowKey) (random per run, so traffic cannot aim for a
     /// collision; the finished table trusts the same tag).
     pub(super) tag: u64,
     /// Packet times, in nanoseconds, for the record of the flow it may become.
@@ -41,7 +41,7 @@ pub(super) fn nanos(d: Duration) -> Option<u64> {
     u64::try_from(d.as_nanos()).ok()
 }
 
-/// The sending endpoint is the lower one of the key ([`FlowKey::of`]'s order).
+/// The sending endpoint is the lower one of the key ([`FlowKey::of`](super::FlowKey::of)'s order).
 #[inline]
 fn src_is_lo(seg: &TcpSegment<'_>) -> bool {
     (addr128(seg.src), seg.src_port) <= (addr128(seg.dst), seg.dst_port)
