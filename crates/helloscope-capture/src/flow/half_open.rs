@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::connection::Flow;
-use super::{addr128, idx, FlowConfig};
+use super::FlowConfig;
 use crate::decode::TcpSegment;
 use crate::record::Side;
 
@@ -41,18 +41,13 @@ pub(super) fn nanos(d: Duration) -> Option<u64> {
     u64::try_from(d.as_nanos()).ok()
 }
 
-/// The sending endpoint is the lower one of the key ([`FlowKey::of`](super::FlowKey::of)'s order).
-#[inline]
-fn src_is_lo(seg: &TcpSegment<'_>) -> bool {
-    (addr128(seg.src), seg.src_port) <= (addr128(seg.dst), seg.dst_port)
-}
-
 impl HalfOpen {
-    /// Starts one from a SYN (or a SYN-ACK whose SYN was missed) without payload; `None` when
-    /// the segment needs a full flow.
+    /// Starts one from a SYN (or a SYN-ACK whose SYN was missed) without payload, sent by the
+    /// lower endpoint of the key when `src_is_lo`; `None` when the segment needs a full flow.
     pub(super) fn of_syn(
         tag: u64,
         seg: &TcpSegment<'_>,
+        src_is_lo: bool,
         ts: Duration,
         at: Duration,
     ) -> Option<Self> {
@@ -61,22 +56,32 @@ impl HalfOpen {
             return None;
         }
         let (t, a) = (nanos(ts)?, nanos(at)?);
-        // The SYN's sender is the client, a SYN-ACK's receiver.
-        let client_is_lo = src_is_lo(seg) != seg.ack;
-        let mut h = HalfOpen {
+        // The SYN's sender is the client, a SYN-ACK's receiver: the side of its sender.
+        let client_is_lo = src_is_lo != seg.ack;
+        let i = usize::from(seg.ack);
+        let mut syn = [0; 2];
+        syn[i] = seg.seq;
+        let mut bits = SYN_OF[i];
+        if client_is_lo {
+            bits |= CLIENT_IS_LO;
+        }
+        if seg.truncated {
+            bits |= SNAPLEN_CUT;
+        }
+        Some(HalfOpen {
             tag,
             first_seen: t,
             last_seen: t,
             seen_at: a,
-            syn: [0; 2],
-            packets: 0,
-            bits: if client_is_lo { CLIENT_IS_LO } else { 0 },
-        };
-        h.on_segment(seg, ts, at).then_some(h)
+            syn,
+            packets: 1,
+            bits,
+        })
     }
 
-    fn side_of(&self, seg: &TcpSegment<'_>) -> Side {
-        if src_is_lo(seg) == (self.bits & CLIENT_IS_LO != 0) {
+    /// The side of a segment's sender, the lower endpoint of the key when `src_is_lo`.
+    fn side_of(&self, src_is_lo: bool) -> Side {
+        if src_is_lo == (self.bits & CLIENT_IS_LO != 0) {
             Side::Client
         } else {
             Side::Server
@@ -86,11 +91,17 @@ impl HalfOpen {
     /// Takes a segment without payload, FIN or RST, as [`Flow::on_segment`] would; false
     /// (and nothing taken) when it needs a full flow: a SYN with another sequence number
     /// than the side's first one, or a time that does not fit.
-    pub(super) fn on_segment(&mut self, seg: &TcpSegment<'_>, ts: Duration, at: Duration) -> bool {
+    pub(super) fn on_segment(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        src_is_lo: bool,
+        ts: Duration,
+        at: Duration,
+    ) -> bool {
         let (Some(t), Some(a)) = (nanos(ts), nanos(at)) else {
             return false;
         };
-        let i = idx(self.side_of(seg));
+        let i = usize::from(self.side_of(src_is_lo) == Side::Server);
         if seg.syn {
             if self.bits & SYN_OF[i] != 0 && self.syn[i] != seg.seq {
                 return false;
@@ -108,10 +119,15 @@ impl HalfOpen {
     }
 
     /// The full flow it would have been, for `seg`, a later segment of the connection.
-    pub(super) fn into_flow(self, seg: &TcpSegment<'_>, cfg: &FlowConfig) -> Box<Flow> {
+    pub(super) fn into_flow(
+        self,
+        seg: &TcpSegment<'_>,
+        src_is_lo: bool,
+        cfg: &FlowConfig,
+    ) -> Box<Flow> {
         let src = SocketAddr::new(seg.src, seg.src_port);
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
-        let (client, server) = match self.side_of(seg) {
+        let (client, server) = match self.side_of(src_is_lo) {
             Side::Client => (src, dst),
             Side::Server => (dst, src),
         };

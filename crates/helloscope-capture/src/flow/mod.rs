@@ -111,17 +111,21 @@ impl std::hash::Hash for FlowKey {
 }
 
 impl FlowKey {
+    /// The key of `seg`'s connection, and whether `seg`'s sender is its lower endpoint (what
+    /// a [`half_open::HalfOpen`] tells its sides by, so it is not worked out again).
     #[inline(always)]
-    pub(crate) fn of(seg: &TcpSegment<'_>) -> Self {
+    pub(crate) fn of(seg: &TcpSegment<'_>) -> (Self, bool) {
         let a = (addr128(seg.src), seg.src_port);
         let b = (addr128(seg.dst), seg.dst_port);
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        FlowKey {
+        let src_is_lo = a <= b;
+        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
+        let key = FlowKey {
             lo: lo.0,
             hi: hi.0,
             ports: u32::from(lo.1) << 16 | u32::from(hi.1),
             tunnel: seg.tunnel.identity(),
-        }
+        };
+        (key, src_is_lo)
     }
 }
 

@@ -242,16 +242,16 @@ impl FlowTable {
         if self.now >= self.next_sweep {
             self.sweep(stats, emit);
         }
-        let key = FlowKey::of(seg);
+        let (key, src_is_lo) = FlowKey::of(seg);
         let h = self.hasher.hash_one(key);
-        self.on_segment_at(key, h, seg, (ts, at), stats, emit)
+        self.on_segment_at((key, src_is_lo), h, seg, (ts, at), stats, emit)
     }
 
     /// [`Self::on_segment`] once the clock is read and the key hashed.
     #[inline(always)]
     fn on_segment_at(
         &mut self,
-        key: FlowKey,
+        (key, src_is_lo): (FlowKey, bool),
         h: u64,
         seg: &TcpSegment<'_>,
         (ts, at): (Duration, Duration),
@@ -286,7 +286,7 @@ impl FlowTable {
                 // the full flow it would have been, which takes the segment.
                 let bare = seg.payload.is_empty() && !seg.fin;
                 let reset = bare && seg.rst && !seg.syn;
-                if bare && !seg.rst && entry.get_mut().on_segment(seg, ts, at) {
+                if bare && !seg.rst && entry.get_mut().on_segment(seg, src_is_lo, ts, at) {
                     return;
                 }
                 let (half, _) = entry.remove();
@@ -295,7 +295,7 @@ impl FlowTable {
                     self.mark_done(h, at, stats);
                     return;
                 }
-                return self.promote(half, key, seg, (ts, at), stats, emit);
+                return self.promote(half, (key, src_is_lo), seg, (ts, at), stats, emit);
             }
         }
         // A SYN starts a new connection whatever a finished entry of the same addresses and
@@ -307,7 +307,7 @@ impl FlowTable {
             stats.packets_fast_path += 1;
             return;
         }
-        self.on_new(key, h, seg, (ts, at), stats, emit)
+        self.on_new((key, src_is_lo), h, seg, (ts, at), stats, emit)
     }
 
     /// Moves the table's clock to packet time `ts` and returns the time the packet is handled
@@ -380,14 +380,14 @@ impl FlowTable {
     #[inline(never)]
     fn on_new(
         &mut self,
-        key: FlowKey,
+        (key, src_is_lo): (FlowKey, bool),
         h: u64,
         seg: &TcpSegment<'_>,
         (ts, at): (Duration, Duration),
         stats: &mut Stats,
         emit: &mut impl FnMut(FlowRecord),
     ) {
-        if let Some(half) = HalfOpen::of_syn(h, seg, ts, at) {
+        if let Some(half) = HalfOpen::of_syn(h, seg, src_is_lo, ts, at) {
             if self.half_open.len() >= self.half_open_cap {
                 // The oldest quarter: one pass over the table for many new entries.
                 let n = self.half_open.len() - self.half_open_cap / 4 * 3;
@@ -583,13 +583,13 @@ impl FlowTable {
     fn promote(
         &mut self,
         half: HalfOpen,
-        key: FlowKey,
+        (key, src_is_lo): (FlowKey, bool),
         seg: &TcpSegment<'_>,
         (ts, at): (Duration, Duration),
         stats: &mut Stats,
         emit: &mut impl FnMut(FlowRecord),
     ) {
-        let mut flow = half.into_flow(seg, &self.cfg);
+        let mut flow = half.into_flow(seg, src_is_lo, &self.cfg);
         if self.len() >= self.cfg.max_flows {
             self.make_room(stats, emit);
         }
