@@ -165,17 +165,27 @@ impl Flow {
         }
     }
 
-    /// [`Flow::new`] on the heap. The allocation comes first and the flow is written into
-    /// it: `Box::new(Flow::new(..))` built the (large) flow on the stack and then copied it.
+    /// [`Flow::new`] on the heap: in the box of a flow that ended (`spare`), when there is
+    /// one, rather than a new allocation (a flow ends for about every one that starts, and
+    /// the allocator's malloc and free cost more than the copy). Otherwise the allocation
+    /// comes first and the flow is written into it: `Box::new(Flow::new(..))` built the
+    /// (large) flow on the stack and then copied it.
     #[inline(always)]
     pub(super) fn boxed(
+        spare: &mut Option<Box<Flow>>,
         client: SocketAddr,
         server: SocketAddr,
         ts: Duration,
         at: Duration,
         cfg: &FlowConfig,
     ) -> Box<Self> {
-        Box::write(Box::new_uninit(), Flow::new(client, server, ts, at, cfg))
+        match spare.take() {
+            Some(mut b) => {
+                *b = Flow::new(client, server, ts, at, cfg);
+                b
+            }
+            None => Box::write(Box::new_uninit(), Flow::new(client, server, ts, at, cfg)),
+        }
     }
 
     /// Looks at a payload segment of a flow not yet known to be TLS. TLS starts with a

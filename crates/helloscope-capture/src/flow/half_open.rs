@@ -124,6 +124,7 @@ impl HalfOpen {
         seg: &TcpSegment<'_>,
         src_is_lo: bool,
         cfg: &FlowConfig,
+        spare: &mut Option<Box<Flow>>,
     ) -> Box<Flow> {
         let src = SocketAddr::new(seg.src, seg.src_port);
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
@@ -132,6 +133,7 @@ impl HalfOpen {
             Side::Server => (dst, src),
         };
         let mut f = Flow::boxed(
+            spare,
             client,
             server,
             Duration::from_nanos(self.first_seen),

@@ -148,6 +148,9 @@ pub(crate) struct FlowTable {
     /// The bounds the memory budget sets (with the options they are clamped with).
     bounds: Bounds,
     fingerprints: FingerprintCache,
+    /// The box of the latest flow that ended, for the next one (see [`Flow::boxed`]). What
+    /// it still holds (its buffers' capacity, at most one flow's) goes when it is reused.
+    spare: Option<Box<Flow>>,
     done: FinishedFlows,
     /// Bytes held in the buffers of all followed flows.
     buffered: usize,
@@ -198,6 +201,7 @@ impl FlowTable {
             half_open: HashTable::new(),
             half_open_cap: bounds.half_open.max,
             done: FinishedFlows::default(),
+            spare: None,
             fingerprints: FingerprintCache::with_bounds(
                 cfg.fingerprint_cache,
                 bounds.fingerprints,
@@ -274,7 +278,8 @@ impl FlowTable {
                 emit,
             );
             if ended {
-                entry.remove();
+                let ((_, flow), _) = entry.remove();
+                self.spare = Some(flow);
                 self.mark_done(h, at, stats);
             }
             return;
@@ -433,7 +438,7 @@ impl FlowTable {
                 }
             }
         };
-        let mut flow = Flow::boxed(client, server, ts, at, &self.cfg);
+        let mut flow = Flow::boxed(&mut self.spare, client, server, ts, at, &self.cfg);
         flow.tls = tls;
         flow.tunnel = seg.tunnel;
         if tls {
@@ -452,6 +457,7 @@ impl FlowTable {
                 } else {
                     note_not_tls_end(&flow, stats);
                 }
+                self.spare = Some(flow);
                 self.mark_done(h, at, stats);
             }
             None => {
@@ -589,7 +595,7 @@ impl FlowTable {
         stats: &mut Stats,
         emit: &mut impl FnMut(FlowRecord),
     ) {
-        let mut flow = half.into_flow(seg, src_is_lo, &self.cfg);
+        let mut flow = half.into_flow(seg, src_is_lo, &self.cfg, &mut self.spare);
         if self.len() >= self.cfg.max_flows {
             self.make_room(stats, emit);
         }
@@ -611,6 +617,7 @@ impl FlowTable {
             emit,
         );
         if ended {
+            self.spare = Some(flow);
             self.mark_done(half.tag, at, stats);
             return;
         }
