@@ -162,6 +162,9 @@ pub(crate) struct FlowTable {
     /// first packet sets the clock.
     clock_lo: u64,
     clock_hi: u64,
+    /// The second `clock_lo` and `clock_hi` were set from: most packets fall in the same
+    /// second as the one before, and leave them as they are.
+    clock_secs: u64,
     /// Packets far ahead of the clock that agree with one another: a time and how many in a
     /// row. Enough of them move the clock there (the capture really did jump).
     jump: Option<(Duration, u32)>,
@@ -213,6 +216,7 @@ impl FlowTable {
             now: Duration::ZERO,
             clock_lo: 1,
             clock_hi: 0,
+            clock_secs: 0,
             jump: None,
             next_sweep: Duration::ZERO,
         }
@@ -329,7 +333,10 @@ impl FlowTable {
                 self.jump = None;
             }
             if ts > self.now {
-                self.set_now(ts);
+                self.now = ts;
+                if s != self.clock_secs {
+                    self.set_window(s);
+                }
             }
             return ts;
         }
@@ -338,7 +345,12 @@ impl FlowTable {
 
     fn set_now(&mut self, ts: Duration) {
         self.now = ts;
-        let s = ts.as_secs();
+        self.set_window(ts.as_secs());
+    }
+
+    /// The seconds within the slack of second `s`.
+    fn set_window(&mut self, s: u64) {
+        self.clock_secs = s;
         self.clock_lo = s.saturating_sub(self.slack_secs);
         self.clock_hi = s.saturating_add(self.slack_secs);
     }
