@@ -361,7 +361,8 @@ impl Flow {
     }
 
     fn side_of(&self, seg: &TcpSegment<'_>) -> Side {
-        if seg.src == self.client.ip() && seg.src_port == self.client.port() {
+        // The ports first: they tell most server segments apart without the addresses.
+        if seg.src_port == self.client.port() && seg.src == self.client.ip() {
             Side::Client
         } else {
             Side::Server
