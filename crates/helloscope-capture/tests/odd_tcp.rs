@@ -1,11 +1,12 @@
 //! TCP as real captures hold it: a ServerHello after the client's FIN, a FIN reordered before
-//! the data it follows, SYNs retransmitted with a new ISN and several SYN-ACKs that disagree.
-//! The hello is a real one (curl 7.88.1); the ServerHello is written here field by field.
+//! the data it follows, SYNs retransmitted with a new ISN, several SYN-ACKs that disagree, and
+//! a new connection on the same ports after one was decided. The hello is a real one (curl
+//! 7.88.1); the ServerHello is written here field by field.
 
 use std::time::Duration;
 
 use etherparse::PacketBuilder;
-use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, LinkType, Outcome, Side};
+use helloscope_capture::{Analyzer, FlowConfig, FlowFlags, FlowRecord, LinkType, Outcome, Side};
 use helloscope_tls::{CipherSuite, TlsVersion};
 
 const HELLO: &[u8] = include_bytes!("../../helloscope-tls/testdata/curl-7.88.1-clienthello.bin");
@@ -170,4 +171,46 @@ fn several_syn_acks_with_different_isns() {
         assert_eq!(r.len(), 1, "data after ISN {data_isn}");
         assert_both_sides(&r[0]);
     }
+}
+
+/// A new connection on the same addresses and ports after one was decided (a new SYN, a new
+/// ISN) starts from nothing, whatever the table reuses for it: the first one's FINs, its
+/// hellos, its packet count and the flag of its retransmitted hello are not carried over.
+#[test]
+fn a_new_connection_after_a_decided_one_starts_afresh() {
+    let sh = server_hello();
+    let n = HELLO.len() as u32;
+    let first: [(Seg, &[u8]); 6] = [
+        (syn(true, 1000), &[]),
+        (syn(false, 5000), &[]),
+        (seg(true, 1001), HELLO),
+        // Another copy of the hello's first bytes, not a handshake record: `overlap_conflict`.
+        (seg(true, 1001), &[0x15, 0x03, 0x01]),
+        (seg(false, 5001), &sh),
+        (fin(true, 1001 + n), &[]),
+    ];
+    let second: [(Seg, &[u8]); 6] = [
+        (syn(true, 7000), &[]),
+        (syn(false, 9000), &[]),
+        (seg(true, 7001), HELLO),
+        (seg(false, 9001), &sh),
+        (fin(true, 7001 + n), &[]),
+        (fin(false, 9001 + sh.len() as u32), &[]),
+    ];
+    let r = run(&[first.as_slice(), second.as_slice()].concat());
+    assert_eq!(r.len(), 2, "{r:?}");
+    let (a, b) = (&r[0], &r[1]);
+    assert_both_sides(a);
+    assert_eq!(a.outcome, Outcome::Closed { from: Side::Client });
+    assert!(a.flags.overlap_conflict);
+    assert_eq!(a.packets, 6);
+    // The second, from its own six packets only (run() stamps packet k at k ms).
+    assert_both_sides(b);
+    assert_eq!(b.outcome, Outcome::Closed { from: Side::Client });
+    assert_eq!(
+        b.packets, 5,
+        "decided by the client's FIN, its fifth packet"
+    );
+    assert_eq!(b.flags, FlowFlags::default());
+    assert_eq!(b.first_seen, Duration::from_millis(1_700_000_000_000 + 6));
 }
