@@ -52,6 +52,7 @@ pub use decode::{
     TcpSegment, Tunnel, TunnelStack, UdpDatagram,
 };
 pub use flow::FlowConfig;
+pub use pcapfile::{FileStructure, ReadError};
 pub use record::{
     ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
 };
