@@ -1,6 +1,7 @@
 //! The errors of the structures read off the hot path (alerts, the SSLv2 CLIENT-HELLO, the
-//! DTLS HelloVerifyRequest, QUIC frames and long headers), pinned field by field: each input is built from the
-//! structure's layout in its RFC and cut or corrupted at one field.
+//! DTLS HelloVerifyRequest, QUIC frames), and of the QUIC long header, pinned field by field:
+//! each input is built from the structure's layout in its RFC and cut or corrupted at one
+//! field.
 
 use helloscope_tls::dtls::{parse_dtls_record, parse_handshake_fragment, HelloVerifyRequest};
 use helloscope_tls::quic::{Frame, Frames};
