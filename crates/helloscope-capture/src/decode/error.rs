@@ -9,6 +9,15 @@ use super::DecodeSkip;
 /// A layer of a frame, as the decoder names where it stopped.
 ///
 /// The variants are declared in the order of their [names](Layer::name).
+///
+/// ```
+/// use helloscope_capture::decode::{decode_packet, Layer, LinkType};
+/// // A Linux cooked (SLL) header is 16 bytes; 10 were captured.
+/// let err = decode_packet(LinkType::LinuxSll, &[0; 10]).unwrap_err();
+/// assert_eq!(err.layer(), Some(Layer::LinuxSll));
+/// assert_eq!((Layer::LinuxSll.name(), Layer::GtpU.name()), ("linux_sll", "gtpu"));
+/// assert_eq!(Layer::Vlan.to_string(), "802.1Q tag");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Layer {
