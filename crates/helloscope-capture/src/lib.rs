@@ -48,10 +48,11 @@ mod udp_flow;
 use std::time::Duration;
 
 pub use decode::{
-    decode_packet, decode_tcp, DecodeSkip, Decoded, LinkType, TcpSegment, Tunnel, TunnelStack,
-    UdpDatagram,
+    decode_packet, decode_tcp, DecodeError, DecodeSkip, Decoded, Layer, LenError, LinkType,
+    TcpSegment, Tunnel, TunnelStack, UdpDatagram,
 };
 pub use flow::FlowConfig;
+pub use pcapfile::{FileStructure, ReadError};
 pub use record::{
     ClientHelloSummary, EndReason, FlowFlags, FlowRecord, Outcome, ServerHelloSummary, Side,
 };
@@ -147,7 +148,7 @@ impl Analyzer {
             Ok(Decoded::Tcp(seg)) => self.on_segment(&seg, ts, emit),
             Ok(Decoded::Udp(d)) => self.on_udp(&d, ts, emit),
             Ok(Decoded::Fragment(f)) => self.on_fragment(&f, frame.len(), ts, emit),
-            Err(skip) => self.stats.skip(skip),
+            Err(e) => self.stats.skip_error(e),
         }
     }
 
@@ -216,7 +217,7 @@ impl Analyzer {
                 }
                 Ok(Decoded::Fragment(_)) if shared => self.stats.skip(DecodeSkip::TooDeep),
                 Ok(Decoded::Udp(u)) if shared => self.on_udp(&u, ts, emit),
-                Err(skip) if shared => self.stats.skip(skip),
+                Err(e) if shared => self.stats.skip_error(e),
                 _ => {}
             }
         }

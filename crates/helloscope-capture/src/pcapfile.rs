@@ -7,6 +7,7 @@
 //! files are read the same way by [`crate::pcapng`].
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::stream::{Compression, ReadBuf};
@@ -14,44 +15,121 @@ use crate::stream::{Compression, ReadBuf};
 /// Largest caplen accepted: libpcap's own bound for savefiles (256 KiB).
 pub(crate) const MAX_CAPLEN: usize = 262_144;
 
-/// What is wrong with a file, and where.
-#[derive(Debug)]
-pub(crate) enum PcapError {
-    Io(io::Error),
-    /// The file ends inside a record (a copy cut short, or a capture still being written).
+/// What stopped the reading of a capture file, and where: the error of this crate's pcap and
+/// pcapng readers, carried by [`SourceError::Read`](crate::SourceError::Read).
+///
+/// ```
+/// use helloscope_capture::{FileStructure, PacketSource, ReadError, SourceError};
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../captures/openssl.pcap");
+/// let mut bytes = std::fs::read(path)?;
+/// // Cut inside the first record: its 16-byte header is whole, its data is not.
+/// bytes.truncate(24 + 16 + 4);
+/// let mut src = PacketSource::from_reader("cut.pcap", Box::new(std::io::Cursor::new(bytes)))?;
+/// match src.next_packet() {
+///     Err(SourceError::Read { error: ReadError::Truncated { structure, offset, len, .. }, .. }) => {
+///         assert_eq!((structure, offset, len), (FileStructure::Record, 24, 20));
+///     }
+///     other => panic!("{:?}", other.map(|p| p.is_some())),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The stream could not be read (kept as the source).
+    #[error("{0}")]
+    Io(#[source] Arc<io::Error>),
+    /// The file ends inside a structure (a copy cut short, or a capture still being written).
+    #[error(
+        "file truncated inside the {structure} at byte offset {offset} \
+         ({len} of its {required_len} bytes)"
+    )]
     Truncated {
+        /// What was being read.
+        structure: FileStructure,
+        /// Where it starts in the file (of the decompressed stream, for a compressed file).
         offset: u64,
+        /// Bytes it needs (a record: its header and the captured length it announces).
+        required_len: usize,
+        /// Bytes there were.
+        len: usize,
     },
-    /// A record header that cannot be right.
+    /// A pcap record whose captured length no writer produces (more than libpcap's 256 KiB).
+    #[error("corrupt packet record at byte offset {offset} (captured length {caplen})")]
     BadRecord {
+        /// Where the record starts.
         offset: u64,
+        /// The captured length it says.
         caplen: u32,
     },
-    /// A pcapng block that cannot be right.
-    BadBlock {
+    /// A pcapng section header whose byte-order magic is neither order of 0x1A2B3C4D.
+    #[error("corrupt pcapng block at byte offset {offset}: section header with a bad byte-order magic 0x{magic:08x}")]
+    BadMagic {
+        /// Where the section header starts.
         offset: u64,
+        /// The magic found (read little-endian).
+        magic: u32,
+    },
+    /// A format version this reader does not read (pcap 2.x and pcapng 1.x are read).
+    #[error("unsupported version {major}.{minor} of the {format} format at byte offset {offset}")]
+    UnsupportedVersion {
+        /// `pcap` or `pcapng`.
+        format: &'static str,
+        /// Where the header with the version starts.
+        offset: u64,
+        /// Major version.
+        major: u16,
+        /// Minor version.
+        minor: u16,
+    },
+    /// A pcapng block that cannot be right.
+    #[error("corrupt pcapng block at byte offset {offset}: {why}")]
+    BadBlock {
+        /// Where the block starts.
+        offset: u64,
+        /// What is wrong with it.
         why: &'static str,
+    },
+    /// libpcap's error reading a live interface.
+    #[error("{message}")]
+    Libpcap {
+        /// libpcap's explanation.
+        message: String,
     },
 }
 
-impl std::fmt::Display for PcapError {
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        ReadError::Io(Arc::new(e))
+    }
+}
+
+/// The structures of a capture file, as [`ReadError::Truncated`] names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileStructure {
+    /// The 24-byte pcap file header.
+    FileHeader,
+    /// A 16-byte pcap record header.
+    RecordHeader,
+    /// A pcap record: its header and the captured bytes.
+    Record,
+    /// The type and length words that start a pcapng block (8 bytes; 12 for a section
+    /// header, whose byte-order magic says how to read its length).
+    BlockHeader,
+    /// A whole pcapng block.
+    Block,
+}
+
+impl std::fmt::Display for FileStructure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PcapError::Io(e) => write!(f, "{e}"),
-            PcapError::Truncated { offset } => {
-                write!(
-                    f,
-                    "file truncated inside the packet record at byte offset {offset}"
-                )
-            }
-            PcapError::BadRecord { offset, caplen } => write!(
-                f,
-                "corrupt packet record at byte offset {offset} (captured length {caplen})"
-            ),
-            PcapError::BadBlock { offset, why } => {
-                write!(f, "corrupt pcapng block at byte offset {offset}: {why}")
-            }
-        }
+        f.write_str(match self {
+            Self::FileHeader => "file header",
+            Self::RecordHeader => "packet record header",
+            Self::Record => "packet record",
+            Self::BlockHeader => "pcapng block header",
+            Self::Block => "pcapng block",
+        })
     }
 }
 
@@ -81,7 +159,7 @@ impl RecordFormat {
     /// Timestamp, wire length and captured length of the record header at the start of `h`
     /// (at least 16 bytes); an error for a captured length no writer produces.
     #[inline]
-    pub(crate) fn header(self, h: &[u8], offset: u64) -> Result<(Duration, u32, usize), PcapError> {
+    pub(crate) fn header(self, h: &[u8], offset: u64) -> Result<(Duration, u32, usize), ReadError> {
         let (sec, frac, caplen, len) = (
             self.u32_at(h, 0),
             self.u32_at(h, 4),
@@ -89,7 +167,7 @@ impl RecordFormat {
             self.u32_at(h, 12),
         );
         if caplen as usize > MAX_CAPLEN {
-            return Err(PcapError::BadRecord { offset, caplen });
+            return Err(ReadError::BadRecord { offset, caplen });
         }
         let nanos = if self.nanos {
             frac.min(999_999_999)
@@ -121,11 +199,14 @@ pub(crate) struct Record {
 impl PcapReader {
     /// Reads the file header at the front of `rd` if it is a classic pcap file; gives `rd`
     /// back for anything else.
-    pub(crate) fn open(mut rd: ReadBuf) -> Result<PcapReader, ReadBuf> {
-        if rd.fill(FILE_HEADER_LEN as usize).is_err() || rd.len() < FILE_HEADER_LEN as usize {
+    ///
+    /// A file with a pcap magic whose header is cut short, or of another major version than
+    /// 2, is a pcap file that cannot be read: `Ok(Err(..))`.
+    pub(crate) fn open(mut rd: ReadBuf) -> Result<Result<PcapReader, ReadError>, ReadBuf> {
+        if rd.fill(FILE_HEADER_LEN as usize).is_err() || rd.len() < 4 {
             return Err(rd);
         }
-        let h = &rd.available()[..FILE_HEADER_LEN as usize];
+        let h = rd.available();
         let magic = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
         let (swapped, nanos) = match magic {
             0xa1b2_c3d4 => (false, false),
@@ -134,15 +215,41 @@ impl PcapReader {
             0x4d3c_b2a1 => (true, true),
             _ => return Err(rd),
         };
+        if h.len() < FILE_HEADER_LEN as usize {
+            return Ok(Err(ReadError::Truncated {
+                structure: FileStructure::FileHeader,
+                offset: 0,
+                required_len: FILE_HEADER_LEN as usize,
+                len: h.len(),
+            }));
+        }
         let format = RecordFormat { swapped, nanos };
+        let version = |i: usize| {
+            let w = [h[i], h[i + 1]];
+            if swapped {
+                u16::from_be_bytes(w)
+            } else {
+                u16::from_le_bytes(w)
+            }
+        };
+        // libpcap reads major version 2 only (1 is older than any file still around).
+        if version(4) != 2 {
+            return Ok(Err(ReadError::UnsupportedVersion {
+                format: "pcap",
+                offset: 0,
+                major: version(4),
+                minor: version(6),
+            }));
+        }
+        let h = &h[..FILE_HEADER_LEN as usize];
         // The upper bits of the link type field carry the FCS length, not the link type.
         let linktype = format.u32_at(h, 20) & 0x0fff_ffff;
         rd.consume(FILE_HEADER_LEN as usize);
-        Ok(PcapReader {
+        Ok(Ok(PcapReader {
             rd,
             format,
             linktype,
-        })
+        }))
     }
 
     /// How the stream was stored.
@@ -158,7 +265,7 @@ impl PcapReader {
 
     /// The next record, or `None` at a clean end of file.
     #[inline(always)]
-    pub(crate) fn next(&mut self) -> Result<Option<Record>, PcapError> {
+    pub(crate) fn next(&mut self) -> Result<Option<Record>, ReadError> {
         // The usual case: the whole record is in the buffer; otherwise refill first.
         let (ts, wire_len, caplen) = match self.buffered_header()? {
             Some(h) if self.rd.len() >= RECORD_HEADER_LEN + h.2 => h,
@@ -180,7 +287,7 @@ impl PcapReader {
 
     /// The header of the next record, when it is in the buffer.
     #[inline]
-    fn buffered_header(&self) -> Result<Option<(Duration, u32, usize)>, PcapError> {
+    fn buffered_header(&self) -> Result<Option<(Duration, u32, usize)>, ReadError> {
         let b = self.rd.available();
         if b.len() < RECORD_HEADER_LEN {
             return Ok(None);
@@ -191,20 +298,28 @@ impl PcapReader {
     /// Reads until the next record is wholly in the buffer, and gives its header; `None` at
     /// a clean end of file, an error when the file ends inside the record.
     #[cold]
-    fn refill(&mut self) -> Result<Option<(Duration, u32, usize)>, PcapError> {
-        self.rd.fill(RECORD_HEADER_LEN).map_err(PcapError::Io)?;
+    fn refill(&mut self) -> Result<Option<(Duration, u32, usize)>, ReadError> {
+        self.rd.fill(RECORD_HEADER_LEN)?;
         let offset = self.rd.offset();
         if self.rd.len() == 0 {
             return Ok(None);
         }
         let Some(h) = self.buffered_header()? else {
-            return Err(PcapError::Truncated { offset });
+            return Err(ReadError::Truncated {
+                structure: FileStructure::RecordHeader,
+                offset,
+                required_len: RECORD_HEADER_LEN,
+                len: self.rd.len(),
+            });
         };
-        self.rd
-            .fill(RECORD_HEADER_LEN + h.2)
-            .map_err(PcapError::Io)?;
+        self.rd.fill(RECORD_HEADER_LEN + h.2)?;
         if self.rd.len() < RECORD_HEADER_LEN + h.2 {
-            return Err(PcapError::Truncated { offset });
+            return Err(ReadError::Truncated {
+                structure: FileStructure::Record,
+                offset,
+                required_len: RECORD_HEADER_LEN + h.2,
+                len: self.rd.len(),
+            });
         }
         Ok(Some(h))
     }
@@ -234,7 +349,7 @@ impl BlockWalker {
     }
 
     /// Takes from `b` what the carried record still needs; the record when it is complete.
-    fn complete_carry(&mut self, b: &mut &[u8]) -> Result<Option<usize>, PcapError> {
+    fn complete_carry(&mut self, b: &mut &[u8]) -> Result<Option<usize>, ReadError> {
         let mut take = |need: usize, carry: &mut Vec<u8>| {
             let n = need.saturating_sub(carry.len()).min(b.len());
             carry.extend_from_slice(&b[..n]);
@@ -256,7 +371,7 @@ impl BlockWalker {
         &mut self,
         block: &[u8],
         visit: &mut impl FnMut(Duration, u32, &[u8]),
-    ) -> Result<(), PcapError> {
+    ) -> Result<(), ReadError> {
         let mut b = block;
         if !self.carry.is_empty() {
             let Some(caplen) = self.complete_carry(&mut b)? else {
@@ -283,14 +398,22 @@ impl BlockWalker {
     }
 
     /// After the last block: an error if it ended inside a record.
-    pub(crate) fn finish(&self) -> Result<(), PcapError> {
+    pub(crate) fn finish(&self) -> Result<(), ReadError> {
         if self.carry.is_empty() {
-            Ok(())
-        } else {
-            Err(PcapError::Truncated {
-                offset: self.offset,
-            })
+            return Ok(());
         }
+        let (structure, required_len) = if self.carry.len() < RECORD_HEADER_LEN {
+            (FileStructure::RecordHeader, RECORD_HEADER_LEN)
+        } else {
+            let (_, _, caplen) = self.format.header(&self.carry, self.offset)?;
+            (FileStructure::Record, RECORD_HEADER_LEN + caplen)
+        };
+        Err(ReadError::Truncated {
+            structure,
+            offset: self.offset,
+            required_len,
+            len: self.carry.len(),
+        })
     }
 }
 
@@ -303,7 +426,7 @@ mod tests {
     fn blocks_cut_anywhere_give_the_reader_s_records() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../captures/openssl.pcap");
         let file = std::fs::File::open(path).unwrap();
-        let Ok(mut r) = PcapReader::open(ReadBuf::open(Box::new(file)).unwrap()) else {
+        let Ok(Ok(mut r)) = PcapReader::open(ReadBuf::open(Box::new(file)).unwrap()) else {
             panic!("{path} is a classic pcap file")
         };
         let mut want = Vec::new();
@@ -327,6 +450,6 @@ mod tests {
         // Cut inside the last record: truncated, at that record's offset.
         let mut w = BlockWalker::new(r.format);
         w.feed(&body[..body.len() - 3], &mut |_, _, _| {}).unwrap();
-        assert!(matches!(w.finish(), Err(PcapError::Truncated { .. })));
+        assert!(matches!(w.finish(), Err(ReadError::Truncated { .. })));
     }
 }

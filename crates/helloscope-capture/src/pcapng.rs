@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::pcapfile::{PcapError, Record, MAX_CAPLEN};
+use crate::pcapfile::{FileStructure, ReadError, Record, MAX_CAPLEN};
 use crate::stream::{Compression, ReadBuf};
 
 /// Section Header Block type; the same read in either byte order.
@@ -142,7 +142,7 @@ struct BlockHeader {
 impl PcapngReader {
     /// Reads the Section Header Block at the front of `rd` (and the interfaces described
     /// before the first packet) if it is a pcapng stream; gives `rd` back for anything else.
-    pub(crate) fn open(mut rd: ReadBuf) -> Result<Result<PcapngReader, PcapError>, ReadBuf> {
+    pub(crate) fn open(mut rd: ReadBuf) -> Result<Result<PcapngReader, ReadError>, ReadBuf> {
         if rd.fill(12).is_err() || rd.len() < 12 {
             return Err(rd);
         }
@@ -197,7 +197,7 @@ impl PcapngReader {
 
     /// The next packet, or `None` at a clean end of the stream.
     #[inline(always)]
-    pub(crate) fn next(&mut self) -> Result<Option<Record>, PcapError> {
+    pub(crate) fn next(&mut self) -> Result<Option<Record>, ReadError> {
         match self.buffered_epb() {
             Some(rec) => Ok(Some(rec)),
             None => self.next_block(),
@@ -257,7 +257,7 @@ impl PcapngReader {
 
     /// The next packet, block by block, with every check and its message.
     #[cold]
-    fn next_block(&mut self) -> Result<Option<Record>, PcapError> {
+    fn next_block(&mut self) -> Result<Option<Record>, ReadError> {
         loop {
             let Some(h) = self.block()? else {
                 return Ok(None);
@@ -272,7 +272,7 @@ impl PcapngReader {
     }
 
     /// Reads and consumes blocks until the next one is a packet block or the stream ends.
-    fn skip_to_packet(&mut self) -> Result<(), PcapError> {
+    fn skip_to_packet(&mut self) -> Result<(), ReadError> {
         while let Some(h) = self.block()? {
             if matches!(h.kind, EPB | SPB | PB) {
                 return Ok(());
@@ -286,31 +286,41 @@ impl PcapngReader {
     /// The header of the next block, with the whole block in the buffer; `None` at a clean
     /// end of the stream.
     #[inline]
-    fn block(&mut self) -> Result<Option<BlockHeader>, PcapError> {
+    fn block(&mut self) -> Result<Option<BlockHeader>, ReadError> {
         if self.rd.len() < BLOCK_HEADER_LEN {
-            self.rd.fill(BLOCK_HEADER_LEN).map_err(PcapError::Io)?;
+            self.rd.fill(BLOCK_HEADER_LEN)?;
             if self.rd.len() == 0 {
                 return Ok(None);
             }
         }
         let offset = self.rd.offset();
         if self.rd.len() < BLOCK_HEADER_LEN {
-            return Err(PcapError::Truncated { offset });
+            return Err(ReadError::Truncated {
+                structure: FileStructure::BlockHeader,
+                offset,
+                required_len: BLOCK_HEADER_LEN,
+                len: self.rd.len(),
+            });
         }
         let b = self.rd.available();
         let kind = self.u32_at(b, 0);
         if kind == SHB {
             // A new section says its own byte order before its length can be read.
-            self.rd.fill(12).map_err(PcapError::Io)?;
+            self.rd.fill(12)?;
             let b = self.rd.available();
             if b.len() < 12 {
-                return Err(PcapError::Truncated { offset });
+                return Err(ReadError::Truncated {
+                    structure: FileStructure::BlockHeader,
+                    offset,
+                    required_len: 12,
+                    len: b.len(),
+                });
             }
             let magic = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
             self.swapped = match magic {
                 BYTE_ORDER_MAGIC => false,
                 m if m.swap_bytes() == BYTE_ORDER_MAGIC => true,
-                _ => return Err(bad(offset, "section header with a bad byte-order magic")),
+                magic => return Err(ReadError::BadMagic { offset, magic }),
             };
         }
         let len = self.u32_at(self.rd.available(), 4) as usize;
@@ -318,9 +328,14 @@ impl PcapngReader {
             return Err(bad(offset, "impossible block length"));
         }
         if self.rd.len() < len {
-            self.rd.fill(len).map_err(PcapError::Io)?;
+            self.rd.fill(len)?;
             if self.rd.len() < len {
-                return Err(PcapError::Truncated { offset });
+                return Err(ReadError::Truncated {
+                    structure: FileStructure::Block,
+                    offset,
+                    required_len: len,
+                    len: self.rd.len(),
+                });
             }
         }
         let b = &self.rd.available()[..len];
@@ -332,7 +347,7 @@ impl PcapngReader {
 
     /// The packet in block `h` (wholly in the buffer), `None` if it is not a packet block.
     #[inline]
-    fn packet(&mut self, h: &BlockHeader) -> Result<Option<Record>, PcapError> {
+    fn packet(&mut self, h: &BlockHeader) -> Result<Option<Record>, ReadError> {
         let b = &self.rd.available()[..h.len];
         // Body offsets: interface, timestamp (high, low), captured and original length.
         let (iface, ts_high, caplen, wire_len, data) = match h.kind {
@@ -392,7 +407,7 @@ impl PcapngReader {
     }
 
     /// Takes what a block other than a packet says: a new section or interface.
-    fn other_block(&mut self, h: &BlockHeader) -> Result<(), PcapError> {
+    fn other_block(&mut self, h: &BlockHeader) -> Result<(), ReadError> {
         match h.kind {
             SHB => {
                 let b = &self.rd.available()[..h.len];
@@ -400,7 +415,12 @@ impl PcapngReader {
                     return Err(bad(h.offset, "section header too short"));
                 }
                 if self.u16_at(b, 12) != 1 {
-                    return Err(bad(h.offset, "section of an unknown major version"));
+                    return Err(ReadError::UnsupportedVersion {
+                        format: "pcapng",
+                        offset: h.offset,
+                        major: self.u16_at(b, 12),
+                        minor: self.u16_at(b, 14),
+                    });
                 }
                 // Interface numbers start again in each section.
                 self.interfaces.clear();
@@ -416,7 +436,7 @@ impl PcapngReader {
     }
 
     /// An Interface Description Block: link type, snap length, and its options.
-    fn interface(&self, h: &BlockHeader) -> Result<Interface, PcapError> {
+    fn interface(&self, h: &BlockHeader) -> Result<Interface, ReadError> {
         let b = &self.rd.available()[..h.len];
         if h.len < 20 {
             return Err(bad(h.offset, "interface description too short"));
@@ -459,8 +479,8 @@ impl PcapngReader {
     }
 }
 
-fn bad(offset: u64, why: &'static str) -> PcapError {
-    PcapError::BadBlock { offset, why }
+fn bad(offset: u64, why: &'static str) -> ReadError {
+    ReadError::BadBlock { offset, why }
 }
 
 #[cfg(test)]

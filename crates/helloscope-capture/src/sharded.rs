@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::decode::{decode_packet, Decoded, LinkType, TcpSegment};
-use crate::pcapfile::{BlockWalker, RecordFormat, FILE_HEADER_LEN};
+use crate::pcapfile::{BlockWalker, ReadError, RecordFormat, FILE_HEADER_LEN};
 use crate::{Analyzer, FlowConfig, FlowRecord, SourceError, Stats};
 
 /// The secret key of the shard hash: random per run (per process), the same for every
@@ -225,7 +225,7 @@ struct Index {
     walker: BlockWalker,
     /// Nothing after this block is read: the file ends or is damaged here (why, if damaged).
     last: bool,
-    failed: Option<String>,
+    failed: Option<ReadError>,
 }
 
 /// Walks `block` (block `k` of `blocks`) from where `walker` stands, and indexes its records
@@ -270,7 +270,7 @@ fn index_block(
         entries,
         walker,
         last: last || failed.is_some(),
-        failed: failed.map(|e| e.to_string()),
+        failed,
     }
 }
 
@@ -289,14 +289,14 @@ pub(crate) fn analyze_blocks<B: Default + Send>(
     progress: &(dyn Fn(u64) + Sync),
 ) -> (Stats, Option<SourceError>) {
     let n = threads.max(1);
-    let read_error = |message: String, packet: u64| SourceError::Read {
+    let read_error = |error: ReadError, packet: u64| SourceError::Read {
         source_name: f.path.clone(),
         packet,
-        message,
+        error,
     };
     let file = match File::open(&f.path) {
         Ok(file) => file,
-        Err(e) => return (Stats::default(), Some(read_error(e.to_string(), 0))),
+        Err(e) => return (Stats::default(), Some(read_error(e.into(), 0))),
     };
     // The file as it is now: bytes appended later (a capture still being written) are not
     // read, so every worker agrees on where the file ends.
@@ -304,7 +304,7 @@ pub(crate) fn analyze_blocks<B: Default + Send>(
     let block_size = block_size.max(1);
     let blocks = end.saturating_sub(FILE_HEADER_LEN).div_ceil(block_size);
     let cfg = per_worker_config(cfg, n);
-    let io_error: Mutex<Option<String>> = Mutex::new(None);
+    let io_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
     std::thread::scope(|scope| {
         let (rec_tx, rec_rx) = mpsc::channel::<B>();
         // inboxes[to][from]: the blocks `from` indexed, for `to`.
@@ -430,7 +430,7 @@ pub(crate) fn analyze_blocks<B: Default + Send>(
             }
         }
         if let Some(m) = io_error.lock().ok().and_then(|mut e| e.take()) {
-            first_error = Some(read_error(m, total.packets));
+            first_error = Some(read_error(m.into(), total.packets));
         }
         (total, first_error)
     })
@@ -443,7 +443,7 @@ fn read_block(
     k: u64,
     block_size: u64,
     end: u64,
-    io_error: &Mutex<Option<String>>,
+    io_error: &Mutex<Option<std::io::Error>>,
     buf: &mut Vec<u8>,
 ) {
     let start = FILE_HEADER_LEN + k * block_size;
@@ -457,7 +457,7 @@ fn read_block(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 if let Ok(mut slot) = io_error.lock() {
-                    slot.get_or_insert(e.to_string());
+                    slot.get_or_insert(e);
                 }
                 break;
             }

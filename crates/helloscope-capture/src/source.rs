@@ -66,14 +66,15 @@ pub enum SourceError {
         name: String,
     },
     /// Reading stopped on damage (a truncated or corrupt file). Packets before it were read.
-    #[error("{source_name}: read error after packet {packet}: {message}")]
+    #[error("{source_name}: read error after packet {packet}: {error}")]
     Read {
         /// File or interface.
         source_name: String,
         /// Number of packets read successfully before the error.
         packet: u64,
-        /// libpcap's explanation.
-        message: String,
+        /// What was wrong, and where.
+        #[source]
+        error: crate::ReadError,
     },
     /// What was asked needs libpcap, and this build has no `live` feature.
     #[error(
@@ -331,7 +332,14 @@ impl PacketSource {
             message: e.to_string(),
         })?;
         let (linktype, compression, inner) = match crate::pcapfile::PcapReader::open(rd) {
-            Ok(r) => (r.linktype, r.compression(), Inner::Pcap(r)),
+            Ok(Ok(r)) => (r.linktype, r.compression(), Inner::Pcap(r)),
+            Ok(Err(e)) => {
+                return Err(SourceError::Read {
+                    source_name: name.to_owned(),
+                    packet: 0,
+                    error: e,
+                })
+            }
             Err(rd) => match crate::pcapng::PcapngReader::open(rd) {
                 Ok(Ok(r)) => (
                     r.first_linktype.unwrap_or(1),
@@ -342,7 +350,7 @@ impl PacketSource {
                     return Err(SourceError::Read {
                         source_name: name.to_owned(),
                         packet: 0,
-                        message: e.to_string(),
+                        error: e,
                     })
                 }
                 Err(rd) => {
@@ -539,7 +547,7 @@ impl PacketSource {
                     return Err(SourceError::Read {
                         source_name: self.name.clone(),
                         packet: self.packets,
-                        message: e.to_string(),
+                        error: e,
                     })
                 }
             };
@@ -583,7 +591,7 @@ impl PacketSource {
                 Err(e) => Err(SourceError::Read {
                     source_name: self.name.clone(),
                     packet: self.packets,
-                    message: e.to_string(),
+                    error: e,
                 }),
             };
         }
@@ -608,7 +616,7 @@ impl PacketSource {
                         return Err(SourceError::Read {
                             source_name: self.name.clone(),
                             packet: self.packets,
-                            message: e.to_string(),
+                            error: e,
                         })
                     }
                 }
@@ -684,7 +692,9 @@ impl PacketSource {
             Err(e) => Err(SourceError::Read {
                 source_name: self.name.clone(),
                 packet: self.packets,
-                message: e.to_string(),
+                error: crate::ReadError::Libpcap {
+                    message: e.to_string(),
+                },
             }),
         }
     }

@@ -1,6 +1,7 @@
 //! The errors of the structures read off the hot path (alerts, the SSLv2 CLIENT-HELLO, the
-//! DTLS HelloVerifyRequest, QUIC frames), pinned field by field: each input is built from the
-//! structure's layout in its RFC and cut or corrupted at one field.
+//! DTLS HelloVerifyRequest, QUIC frames), and of the QUIC long header, pinned field by field:
+//! each input is built from the structure's layout in its RFC and cut or corrupted at one
+//! field.
 
 use helloscope_tls::dtls::{parse_dtls_record, parse_handshake_fragment, HelloVerifyRequest};
 use helloscope_tls::quic::{Frame, Frames};
@@ -242,4 +243,77 @@ fn dtls_handshake_fragment_lies_within_its_message() {
         parse_handshake_fragment(&frag(2, 0, 3, &[])),
         dh("fragment_length")
     );
+}
+
+/// RFC 9000 §17.2: Header Form and Fixed Bit, Version (32), Destination and Source Connection
+/// ID Length (8) and Connection ID (0..160 bits in version 1), then for an Initial a Token
+/// Length (varint) and Token, a Length (varint) and what it counts. §17.2.1: a Version
+/// Negotiation packet lists 32-bit versions; RFC 9001 §5.8: a Retry ends with a 16-byte tag.
+#[test]
+fn quic_long_header_errors_name_their_field() {
+    use helloscope_tls::quic::{parse_packet, LongPacketType, Packet};
+    let header = |f| malformed(Structure::QuicLongHeader, f);
+    let varint = malformed(Structure::QuicVarint, "truncated");
+    // Initial, version 1, an 8-byte DCID, no SCID, no token, Length 3 (2 bytes of packet
+    // number and payload would follow; here 3), then one byte of a coalesced packet.
+    let mut initial = vec![0xc0, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0];
+    initial.extend_from_slice(&[0x00, 0x03, 0xaa, 0xbb, 0xcc, 0x40]);
+    let (p, rest) = parse_packet(&initial).unwrap();
+    let Packet::Long(h) = p else { panic!("{p:?}") };
+    assert_eq!(
+        (h.packet_type, h.dcid, h.scid, h.token, h.pn_offset),
+        (
+            LongPacketType::Initial,
+            &[1, 2, 3, 4, 5, 6, 7, 8][..],
+            &[][..],
+            &[][..],
+            17
+        )
+    );
+    assert_eq!((h.packet.len(), rest), (20, &[0x40][..]));
+    let err = |b: &[u8]| parse_packet(b).err();
+    for cut in [0, 1, 4, 5, 9, 14] {
+        assert_eq!(
+            err(&initial[..cut]),
+            Some(header("truncated")),
+            "cut at {cut}"
+        );
+    }
+    // Token Length and Length missing, or a 2-byte varint (0x40 prefix) cut after one.
+    assert_eq!(err(&initial[..15]), Some(varint));
+    assert_eq!(err(&initial[..16]), Some(varint));
+    let mut two_byte = initial[..15].to_vec();
+    two_byte.push(0x40);
+    assert_eq!(err(&two_byte), Some(varint));
+    // A token of 5 bytes with 4 after it; a Length of 4 with 3.
+    let mut token = initial.clone();
+    token[15] = 0x05;
+    assert_eq!(err(&token[..20]), Some(header("token length")));
+    let mut length = initial.clone();
+    length[16] = 0x04;
+    assert_eq!(err(&length[..20]), Some(header("length")));
+    // A 21-byte DCID in version 1.
+    let mut long_cid = initial.clone();
+    long_cid[5] = 21;
+    assert_eq!(err(&long_cid), Some(header("connection ID length")));
+    // A reserved version: its layout past the connection IDs is unknown.
+    let mut reserved = initial.clone();
+    reserved[1..5].copy_from_slice(&[0x1a, 0x2a, 0x3a, 0x4a]);
+    assert_eq!(err(&reserved), Some(header("version")));
+    // Version Negotiation: versions four bytes each.
+    let mut vn = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    assert!(matches!(
+        parse_packet(&vn),
+        Ok((Packet::VersionNegotiation { .. }, []))
+    ));
+    vn.pop();
+    assert_eq!(err(&vn), Some(header("supported versions")));
+    // Retry (type bits 11): the integrity tag needs 16 bytes after the connection IDs.
+    let retry = [&[0xf0, 0, 0, 0, 1, 0, 0][..], &[9; 15]].concat();
+    assert_eq!(err(&retry), Some(header("retry integrity tag")));
+    let retry = [&retry[..], &[9]].concat();
+    let Ok((Packet::Long(h), [])) = parse_packet(&retry) else {
+        panic!()
+    };
+    assert_eq!((h.packet_type, h.token), (LongPacketType::Retry, &[][..]));
 }

@@ -1,7 +1,7 @@
 //! GRE (RFC 2784 with the key and sequence number of RFC 2890) and the ERSPAN headers it
 //! carries (type I, II and III, draft-foschiano-erspan).
 
-use super::{DecodeSkip, Next, Tunnel, TunnelStack};
+use super::{DecodeError, Layer, Next, Tunnel, TunnelStack};
 
 const CHECKSUM: u16 = 0x8000;
 const ROUTING: u16 = 0x4000;
@@ -10,31 +10,29 @@ const SEQUENCE: u16 = 0x1000;
 
 /// A GRE header. Version 0 only (version 1 is PPTP's); source routing (the deprecated R
 /// flag of RFC 1701) is refused.
-pub(crate) fn gre<'a>(b: &'a [u8], stack: &mut TunnelStack) -> Result<Next<'a>, DecodeSkip> {
+pub(crate) fn gre<'a>(b: &'a [u8], stack: &mut TunnelStack) -> Result<Next<'a>, DecodeError> {
     let [f0, f1, p0, p1, ..] = *b else {
-        return Err(DecodeSkip::Malformed);
+        return Err(DecodeError::len(Layer::Gre, 4, b.len()));
     };
     let flags = u16::from_be_bytes([f0, f1]);
+    let protocol = u16::from_be_bytes([p0, p1]);
     if flags & 0x0007 != 0 || flags & ROUTING != 0 {
-        return Err(DecodeSkip::NotTcp);
+        return Err(DecodeError::unsupported(Layer::Gre, protocol));
     }
-    let mut at = 4;
-    if flags & CHECKSUM != 0 {
-        at += 4;
-    }
-    let key = if flags & KEY != 0 {
-        let k = b.get(at..at + 4).ok_or(DecodeSkip::Malformed)?;
-        at += 4;
-        Some(u32::from_be_bytes([k[0], k[1], k[2], k[3]]))
-    } else {
-        None
-    };
+    // The optional fields' length is known from the flags alone: checked once.
+    let at = 4 + 4
+        * (usize::from(flags & CHECKSUM != 0)
+            + usize::from(flags & KEY != 0)
+            + usize::from(flags & SEQUENCE != 0));
+    let payload = b
+        .get(at..)
+        .ok_or_else(|| DecodeError::len(Layer::Gre, at, b.len()))?;
+    let key = (flags & KEY != 0).then(|| {
+        let k = if flags & CHECKSUM != 0 { 8 } else { 4 };
+        u32::from_be_bytes([b[k], b[k + 1], b[k + 2], b[k + 3]])
+    });
     let sequenced = flags & SEQUENCE != 0;
-    if sequenced {
-        at += 4;
-    }
-    let payload = b.get(at..).ok_or(DecodeSkip::Malformed)?;
-    match u16::from_be_bytes([p0, p1]) {
+    match protocol {
         // ERSPAN type I has no header of its own and no sequence number; type II has both.
         0x88be if !sequenced => {
             stack.push(Tunnel::Erspan1);
@@ -44,17 +42,19 @@ pub(crate) fn gre<'a>(b: &'a [u8], stack: &mut TunnelStack) -> Result<Next<'a>, 
         0x22eb => erspan3(payload, stack),
         t => {
             stack.push(key.map_or(Tunnel::Gre, Tunnel::GreKey));
-            Ok(Next::EtherType(t, payload))
+            Ok(Next::EtherType(Layer::Gre, t, payload))
         }
     }
 }
 
 /// ERSPAN type II: version 1 (4 bits), VLAN (12), CoS (3), En (2), T (1), session ID (10),
 /// reserved (12), index (20); then the mirrored Ethernet frame.
-fn erspan2<'a>(b: &'a [u8], stack: &mut TunnelStack) -> Result<Next<'a>, DecodeSkip> {
-    let h = b.get(..8).ok_or(DecodeSkip::Malformed)?;
+fn erspan2<'a>(b: &'a [u8], stack: &mut TunnelStack) -> Result<Next<'a>, DecodeError> {
+    let h = b
+        .get(..8)
+        .ok_or_else(|| DecodeError::len(Layer::Erspan, 8, b.len()))?;
     if h[0] >> 4 != 1 {
-        return Err(DecodeSkip::Malformed);
+        return Err(DecodeError::malformed(Layer::Erspan, "Ver"));
     }
     stack.push(Tunnel::Erspan2(u16::from_be_bytes([h[2], h[3]]) & 0x3ff));
     Ok(Next::Ethernet(&b[8..]))
@@ -63,19 +63,23 @@ fn erspan2<'a>(b: &'a [u8], stack: &mut TunnelStack) -> Result<Next<'a>, DecodeS
 /// ERSPAN type III: version 2 (4 bits), VLAN (12), CoS (3), BSO (2), T (1), session ID (10),
 /// timestamp (32), SGT (16), P (1), FT (5), HW ID (6), D (1), Gra (2), O (1); an 8-byte
 /// platform sub-header when O is set; then the mirrored frame (FT 0 Ethernet, FT 2 IP).
-fn erspan3<'a>(b: &'a [u8], stack: &mut TunnelStack) -> Result<Next<'a>, DecodeSkip> {
-    let h = b.get(..12).ok_or(DecodeSkip::Malformed)?;
+fn erspan3<'a>(b: &'a [u8], stack: &mut TunnelStack) -> Result<Next<'a>, DecodeError> {
+    let h = b
+        .get(..12)
+        .ok_or_else(|| DecodeError::len(Layer::Erspan, 12, b.len()))?;
     if h[0] >> 4 != 2 {
-        return Err(DecodeSkip::Malformed);
+        return Err(DecodeError::malformed(Layer::Erspan, "Ver"));
     }
     stack.push(Tunnel::Erspan3(u16::from_be_bytes([h[2], h[3]]) & 0x3ff));
     let frame_type = (h[10] >> 2) & 0x1f;
     let at = if h[11] & 1 == 1 { 20 } else { 12 };
-    let payload = b.get(at..).ok_or(DecodeSkip::Malformed)?;
+    let payload = b
+        .get(at..)
+        .ok_or_else(|| DecodeError::len(Layer::Erspan, at, b.len()))?;
     match frame_type {
         0 => Ok(Next::Ethernet(payload)),
         2 => Ok(Next::Ip(payload)),
-        _ => Err(DecodeSkip::NotIp),
+        t => Err(DecodeError::unsupported(Layer::Erspan, u16::from(t))),
     }
 }
 
@@ -92,22 +96,29 @@ mod tests {
         let mut s = TunnelStack::new();
         assert!(matches!(
             gre(&b, &mut s),
-            Ok(Next::EtherType(0x0800, [0x45]))
+            Ok(Next::EtherType(Layer::Gre, 0x0800, [0x45]))
         ));
         assert_eq!(s.names(), ["gre:key=7"]);
         // Plain GRE, transparent Ethernet bridging.
         let mut s = TunnelStack::new();
         assert!(matches!(
             gre(&[0, 0, 0x65, 0x58, 1], &mut s),
-            Ok(Next::EtherType(0x6558, [1]))
+            Ok(Next::EtherType(Layer::Gre, 0x6558, [1]))
         ));
         assert_eq!(s.names(), ["gre"]);
         // Version 1 (PPTP) is not decoded.
-        assert!(gre(&[0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 0], &mut s).is_err());
-        // Key flag but the key is cut off.
+        assert_eq!(
+            gre(&[0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 0], &mut s).err(),
+            Some(DecodeError::unsupported(Layer::Gre, 0x880b))
+        );
+        // Key flag (RFC 2890: 4 more bytes) but the key is cut off after 1.
         assert_eq!(
             gre(&[0x20, 0, 8, 0, 0], &mut s).err(),
-            Some(DecodeSkip::Malformed)
+            Some(DecodeError::len(Layer::Gre, 8, 5))
+        );
+        assert_eq!(
+            gre(&[0, 0], &mut s).err(),
+            Some(DecodeError::len(Layer::Gre, 4, 2))
         );
     }
 

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use etherparse::LaxIpSlice;
 
-use super::DecodeSkip;
+use super::{DecodeError, Layer};
 
 /// Where a fragment's data goes in its datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub(crate) struct IpLayer<'a> {
     /// The packet's length field says more than was captured.
     pub(crate) incomplete: bool,
     pub(crate) fragment: Option<FragmentFields>,
+    /// An extension header (or Authentication Header) that could not be read: the walk
+    /// stopped before it, and `protocol` is its number.
+    pub(crate) extension_error: Option<DecodeError>,
 }
 
 /// Where the IPv6 Fragment header of packet `b` (which ends at `end`) starts, walking the
@@ -53,8 +56,9 @@ fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
 }
 
 /// One IPv4 or IPv6 header (with IPv6's extension headers, up to a fragment header).
-pub(crate) fn ip(b: &[u8]) -> Result<IpLayer<'_>, DecodeSkip> {
-    let (slice, _ext_error) = LaxIpSlice::from_slice(b).map_err(|_| DecodeSkip::Malformed)?;
+pub(crate) fn ip(b: &[u8]) -> Result<IpLayer<'_>, DecodeError> {
+    let (slice, ext_error) = LaxIpSlice::from_slice(b).map_err(DecodeError::from_ip)?;
+    let extension_error = ext_error.map(|(e, _)| DecodeError::from_ip_extension(e));
     match &slice {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
@@ -77,12 +81,14 @@ pub(crate) fn ip(b: &[u8]) -> Result<IpLayer<'_>, DecodeSkip> {
                 payload: if fragment.is_some() {
                     let start = usize::from(h.ihl()) * 4;
                     let end = offset_in(b, p.payload) + p.payload.len();
-                    b.get(start..end).ok_or(DecodeSkip::Malformed)?
+                    b.get(start..end)
+                        .ok_or_else(|| DecodeError::malformed(Layer::Ipv4, "IHL"))?
                 } else {
                     p.payload
                 },
                 incomplete: p.incomplete,
                 fragment,
+                extension_error,
             })
         }
         LaxIpSlice::Ipv6(v6) => {
@@ -95,6 +101,7 @@ pub(crate) fn ip(b: &[u8]) -> Result<IpLayer<'_>, DecodeSkip> {
                 payload: p.payload,
                 incomplete: p.incomplete,
                 fragment: None,
+                extension_error,
             };
             // The Fragment header is found and read here: etherparse 0.19 takes the offset's
             // low bits and the M flag from the wrong bits of it, and its iterator over

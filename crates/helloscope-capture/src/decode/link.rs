@@ -4,7 +4,7 @@
 //! NULL/LOOP, Linux SLL and SLL2 with any ARPHRD, PPP and Cisco HDLC framings) are a few
 //! fixed bytes and are read here.
 
-use super::{ppp, DecodeSkip, LinkType, Next};
+use super::{ppp, DecodeError, Layer, LinkType, Next};
 
 fn ethertype_for_af(af: u32) -> Option<u16> {
     match af {
@@ -16,8 +16,8 @@ fn ethertype_for_af(af: u32) -> Option<u16> {
 }
 
 /// The layer after the link header of `frame`.
-pub(crate) fn link_header(link: LinkType, frame: &[u8]) -> Result<Next<'_>, DecodeSkip> {
-    let bad = DecodeSkip::BadLinkHeader;
+pub(crate) fn link_header(link: LinkType, frame: &[u8]) -> Result<Next<'_>, DecodeError> {
+    let short = |layer, need| DecodeError::len(layer, need, frame.len());
     Ok(match link {
         LinkType::Ethernet => Next::Ethernet(frame),
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => Next::Ip(frame),
@@ -25,19 +25,29 @@ pub(crate) fn link_header(link: LinkType, frame: &[u8]) -> Result<Next<'_>, Deco
         // Read by hand: etherparse refuses ARPHRD types other than Ethernet, and `-i any`
         // captures loopback traffic as ARPHRD_LOOPBACK.
         LinkType::LinuxSll => {
-            let p = frame.get(14..16).ok_or(bad)?;
-            Next::EtherType(u16::from_be_bytes([p[0], p[1]]), &frame[16..])
+            let p = frame
+                .get(14..16)
+                .ok_or_else(|| short(Layer::LinuxSll, 16))?;
+            Next::EtherType(
+                Layer::LinuxSll,
+                u16::from_be_bytes([p[0], p[1]]),
+                &frame[16..],
+            )
         }
         // SLL2: protocol type (2), reserved (2), ifindex (4), ARPHRD (2), packet type (1),
         // address length (1), address (8).
         LinkType::LinuxSll2 => {
             if frame.len() < 20 {
-                return Err(bad);
+                return Err(short(Layer::LinuxSll2, 20));
             }
-            Next::EtherType(u16::from_be_bytes([frame[0], frame[1]]), &frame[20..])
+            Next::EtherType(
+                Layer::LinuxSll2,
+                u16::from_be_bytes([frame[0], frame[1]]),
+                &frame[20..],
+            )
         }
         LinkType::Null | LinkType::Loop => {
-            let h = frame.get(..4).ok_or(bad)?;
+            let h = frame.get(..4).ok_or_else(|| short(Layer::Loopback, 4))?;
             let h = [h[0], h[1], h[2], h[3]];
             // NULL is in the capturing host's byte order, which the file does not record;
             // the family is small, so whichever reading is small is the right one.
@@ -51,7 +61,10 @@ pub(crate) fn link_header(link: LinkType, frame: &[u8]) -> Result<Next<'_>, Deco
                     u32::from_be_bytes(h)
                 }
             };
-            Next::EtherType(ethertype_for_af(af).ok_or(bad)?, &frame[4..])
+            // An unknown family is counted as a bad link header, as it always was.
+            let t = ethertype_for_af(af)
+                .ok_or_else(|| DecodeError::malformed(Layer::Loopback, "address family"))?;
+            Next::EtherType(Layer::Loopback, t, &frame[4..])
         }
         // DLT 9: PPP (RFC 1661), with the HDLC-like address and control bytes (RFC 1662) when
         // the first two bytes are 0xff 0x03, as libpcap documents.
@@ -63,7 +76,8 @@ pub(crate) fn link_header(link: LinkType, frame: &[u8]) -> Result<Next<'_>, Deco
         LinkType::PppHdlc => match frame {
             [0xff, 0x03, rest @ ..] => ppp::protocol(rest)?,
             [0x0f | 0x8f, ..] => cisco_hdlc(frame)?,
-            _ => return Err(bad),
+            [] => return Err(short(Layer::Ppp, 2)),
+            _ => return Err(DecodeError::malformed(Layer::Ppp, "Address")),
         },
         LinkType::CiscoHdlc => cisco_hdlc(frame)?,
         // DLT 51: a PPPoE header without the Ethernet header before it.
@@ -72,12 +86,18 @@ pub(crate) fn link_header(link: LinkType, frame: &[u8]) -> Result<Next<'_>, Deco
 }
 
 /// Cisco HDLC: address (0x0f unicast, 0x8f broadcast), control (0), an EtherType.
-fn cisco_hdlc(frame: &[u8]) -> Result<Next<'_>, DecodeSkip> {
+fn cisco_hdlc(frame: &[u8]) -> Result<Next<'_>, DecodeError> {
     match frame {
-        [0x0f | 0x8f, 0x00, a, b, rest @ ..] => {
-            Ok(Next::EtherType(u16::from_be_bytes([*a, *b]), rest))
+        [0x0f | 0x8f, 0x00, a, b, rest @ ..] => Ok(Next::EtherType(
+            Layer::CiscoHdlc,
+            u16::from_be_bytes([*a, *b]),
+            rest,
+        )),
+        [0x0f | 0x8f, 0x00, ..] | [0x0f | 0x8f] | [] => {
+            Err(DecodeError::len(Layer::CiscoHdlc, 4, frame.len()))
         }
-        _ => Err(DecodeSkip::BadLinkHeader),
+        [0x0f | 0x8f, ..] => Err(DecodeError::malformed(Layer::CiscoHdlc, "Control")),
+        _ => Err(DecodeError::malformed(Layer::CiscoHdlc, "Address")),
     }
 }
 
@@ -97,25 +117,26 @@ mod tests {
             let mut frame = f.to_vec();
             frame.extend_from_slice(&ip);
             match link_header(LinkType::Ppp, &frame) {
-                Ok(Next::EtherType(0x0800, rest)) => assert_eq!(rest, ip),
+                Ok(Next::EtherType(Layer::Ppp, 0x0800, rest)) => assert_eq!(rest, ip),
                 other => panic!("{f:?}: {other:?}"),
             }
         }
         // PPP IPv6 (0x0057) in HDLC framing.
         match link_header(LinkType::PppHdlc, &[0xff, 0x03, 0x00, 0x57, 0x60]) {
-            Ok(Next::EtherType(0x86dd, [0x60])) => {}
+            Ok(Next::EtherType(Layer::Ppp, 0x86dd, [0x60])) => {}
             other => panic!("{other:?}"),
         }
         // Cisco HDLC: 0x0f, 0x00, EtherType 0x86dd; also under DLT 50.
         for link in [LinkType::CiscoHdlc, LinkType::PppHdlc] {
             match link_header(link, &[0x0f, 0x00, 0x86, 0xdd, 0x60]) {
-                Ok(Next::EtherType(0x86dd, [0x60])) => {}
+                Ok(Next::EtherType(Layer::CiscoHdlc, 0x86dd, [0x60])) => {}
                 other => panic!("{other:?}"),
             }
         }
+        // The 4-byte header cut after 2.
         assert_eq!(
             link_header(LinkType::CiscoHdlc, &[0x0f, 0x00]).err(),
-            Some(DecodeSkip::BadLinkHeader)
+            Some(DecodeError::len(Layer::CiscoHdlc, 4, 2))
         );
     }
 
@@ -124,7 +145,7 @@ mod tests {
         // ver/type 0x11, code 0 (session), session 0x1234, length 6, PPP 0x0021.
         let f = [0x11, 0x00, 0x12, 0x34, 0x00, 0x06, 0x00, 0x21, 0x45];
         match link_header(LinkType::PppEther, &f) {
-            Ok(Next::EtherType(0x0800, [0x45])) => {}
+            Ok(Next::EtherType(Layer::Ppp, 0x0800, [0x45])) => {}
             other => panic!("{other:?}"),
         }
     }

@@ -9,6 +9,7 @@
 
 use std::net::IpAddr;
 
+mod error;
 mod ethernet;
 mod gre;
 mod ip;
@@ -18,6 +19,7 @@ mod ppp;
 mod tunnel;
 mod udp_tunnels;
 
+pub use error::{DecodeError, Layer, LenError};
 pub use tunnel::{Tunnel, TunnelStack, MAX_TUNNELS};
 pub use udp_tunnels::{GENEVE_PORT, GTPU_PORT, VXLAN_LINUX_PORT, VXLAN_PORT};
 
@@ -164,7 +166,9 @@ pub enum Decoded<'a> {
 }
 
 /// Why a frame gave no TCP segment, or was not analysed: the key of
-/// [`Stats::skipped`](crate::Stats::skipped). Each reason is counted, none is fatal.
+/// [`Stats::skipped`](crate::Stats::skipped). Each reason is counted, none is fatal. The
+/// decoder's own errors ([`DecodeError`]) say more (the layer, the bytes missing) and are
+/// counted under their [`DecodeError::skip`].
 ///
 /// The variants are declared in the order of their [names](DecodeSkip::name), so that
 /// counters list in the same order whether keyed by the variant or by its name.
@@ -176,7 +180,7 @@ pub enum Decoded<'a> {
 /// pkt[0] = 0x45;
 /// pkt[3] = 28;
 /// pkt[9] = 17;
-/// assert_eq!(decode_tcp(LinkType::Raw, &pkt).unwrap_err(), DecodeSkip::NotTcp);
+/// assert_eq!(decode_tcp(LinkType::Raw, &pkt).unwrap_err().skip(), DecodeSkip::NotTcp);
 /// assert_eq!(DecodeSkip::NotTcp.name(), "not_tcp");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -236,7 +240,7 @@ impl std::fmt::Display for DecodeSkip {
 /// assert_eq!((seg.src_port, seg.dst_port, seg.syn), (40000, 443, true));
 /// ```
 #[inline(always)]
-pub fn decode_tcp(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, DecodeSkip> {
+pub fn decode_tcp(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, DecodeError> {
     match fast(link, frame) {
         Some(seg) => Ok(seg),
         None => decode_tcp_general(link, frame),
@@ -287,7 +291,7 @@ pub(crate) fn fast(link: LinkType, frame: &[u8]) -> Option<TcpSegment<'_>> {
 /// assert_eq!((d.dst_port, d.payload), (53, &b"hi"[..]));
 /// ```
 #[inline(always)]
-pub fn decode_packet(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeSkip> {
+pub fn decode_packet(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     match fast(link, frame) {
         Some(seg) => Ok(Decoded::Tcp(seg)),
         None => decode_general(link, frame),
@@ -367,18 +371,25 @@ fn fast_tcp(src: IpAddr, dst: IpAddr, tcp: &[u8], truncated: bool) -> Option<Tcp
 /// The general decoder of TCP: every link type, header and tunnel this crate reads.
 #[cold]
 #[inline(never)]
-pub fn decode_tcp_general(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, DecodeSkip> {
+pub fn decode_tcp_general(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>, DecodeError> {
     match decode_general(link, frame)? {
         Decoded::Tcp(seg) => Ok(seg),
-        Decoded::Udp(_) => Err(DecodeSkip::NotTcp),
-        Decoded::Fragment(_) => Err(DecodeSkip::IpFragment),
+        Decoded::Udp(d) => Err(DecodeError::unsupported(
+            if d.src.is_ipv4() {
+                Layer::Ipv4
+            } else {
+                Layer::Ipv6
+            },
+            17,
+        )),
+        Decoded::Fragment(_) => Err(DecodeError::IpFragment),
     }
 }
 
 /// The general decoder: every layer, one walk each.
 #[cold]
 #[inline(never)]
-pub fn decode_general(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeSkip> {
+pub fn decode_general(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     walk(link::link_header(link, frame)?, TunnelStack::new())
 }
 
@@ -390,7 +401,7 @@ pub fn decode_reassembled<'a>(
     protocol: u8,
     payload: &'a [u8],
     tunnel: TunnelStack,
-) -> Result<Decoded<'a>, DecodeSkip> {
+) -> Result<Decoded<'a>, DecodeError> {
     let mut stack = tunnel;
     let layer = ip::IpLayer {
         src,
@@ -399,6 +410,7 @@ pub fn decode_reassembled<'a>(
         payload,
         incomplete: false,
         fragment: None,
+        extension_error: None,
     };
     match ip_payload(layer, &mut stack)? {
         Step::Done(d) => Ok(d),
@@ -411,8 +423,8 @@ pub fn decode_reassembled<'a>(
 pub(crate) enum Next<'a> {
     /// An Ethernet II frame.
     Ethernet(&'a [u8]),
-    /// What an EtherType announces.
-    EtherType(u16, &'a [u8]),
+    /// What an EtherType (or a field in its numbering) of a layer announces.
+    EtherType(Layer, u16, &'a [u8]),
     /// An MPLS label stack.
     Mpls(&'a [u8]),
     /// An IPv4 or IPv6 packet.
@@ -427,11 +439,11 @@ enum Step<'a> {
 /// Most layers walked: far more than any real stack; only a crafted frame gets there.
 const MAX_LAYERS: usize = 32;
 
-fn walk(mut next: Next<'_>, mut stack: TunnelStack) -> Result<Decoded<'_>, DecodeSkip> {
+fn walk(mut next: Next<'_>, mut stack: TunnelStack) -> Result<Decoded<'_>, DecodeError> {
     for _ in 0..MAX_LAYERS {
         next = match next {
             Next::Ethernet(b) => ethernet::ethernet(b)?,
-            Next::EtherType(t, b) => ethernet::by_ether_type(t, b)?,
+            Next::EtherType(from, t, b) => ethernet::by_ether_type(from, t, b)?,
             Next::Mpls(b) => mpls::label_stack(b, &mut stack)?,
             Next::Ip(b) => {
                 let layer = ip::ip(b)?;
@@ -455,15 +467,14 @@ fn walk(mut next: Next<'_>, mut stack: TunnelStack) -> Result<Decoded<'_>, Decod
             }
         };
     }
-    Err(DecodeSkip::TooDeep)
+    Err(DecodeError::TooDeep)
 }
 
 /// What an IP packet's payload holds: TCP, UDP (or a tunnel in it), IP in IP, GRE.
-fn ip_payload<'a>(l: ip::IpLayer<'a>, stack: &mut TunnelStack) -> Result<Step<'a>, DecodeSkip> {
+fn ip_payload<'a>(l: ip::IpLayer<'a>, stack: &mut TunnelStack) -> Result<Step<'a>, DecodeError> {
     match l.protocol {
         6 => {
-            let tcp =
-                etherparse::TcpSlice::from_slice(l.payload).map_err(|_| DecodeSkip::Malformed)?;
+            let tcp = etherparse::TcpSlice::from_slice(l.payload).map_err(DecodeError::from_tcp)?;
             Ok(Step::Done(Decoded::Tcp(TcpSegment {
                 src: l.src,
                 dst: l.dst,
@@ -482,9 +493,9 @@ fn ip_payload<'a>(l: ip::IpLayer<'a>, stack: &mut TunnelStack) -> Result<Step<'a
         }
         17 => {
             let udp = etherparse::UdpSlice::from_slice_lax(l.payload)
-                .map_err(|_| DecodeSkip::Malformed)?;
+                .map_err(|e| LenError::new(Layer::Udp, e.required_len, e.len))?;
             let (sp, dp) = (udp.source_port(), udp.destination_port());
-            if let Some(n) = udp_tunnels::udp_tunnel(sp, dp, udp.payload(), stack) {
+            if let Some(n) = udp_tunnels::udp_tunnel(sp, dp, udp.payload(), stack)? {
                 return Ok(Step::Next(n));
             }
             Ok(Step::Done(Decoded::Udp(UdpDatagram {
@@ -506,7 +517,18 @@ fn ip_payload<'a>(l: ip::IpLayer<'a>, stack: &mut TunnelStack) -> Result<Step<'a
             Ok(Step::Next(Next::Ip(l.payload)))
         }
         47 => Ok(Step::Next(gre::gre(l.payload, stack)?)),
-        _ => Err(DecodeSkip::NotTcp),
+        // An extension header etherparse could not read stopped the walk there: say what
+        // was wrong with it rather than that its number is not TCP.
+        p => Err(l.extension_error.unwrap_or_else(|| {
+            DecodeError::unsupported(
+                if l.src.is_ipv4() {
+                    Layer::Ipv4
+                } else {
+                    Layer::Ipv6
+                },
+                u16::from(p),
+            )
+        })),
     }
 }
 
@@ -595,6 +617,12 @@ mod tests {
             (d.dst_port, d.payload.len(), d.tunnel.is_empty()),
             (4789, vx.len(), true)
         );
-        assert_eq!(decode_tcp(LinkType::Raw, &ip), Err(DecodeSkip::NotTcp));
+        assert_eq!(
+            decode_tcp(LinkType::Raw, &ip),
+            Err(DecodeError::Unsupported {
+                layer: Layer::Ipv4,
+                protocol: 17
+            })
+        );
     }
 }

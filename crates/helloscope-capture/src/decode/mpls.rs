@@ -1,6 +1,6 @@
 //! MPLS label stacks (RFC 3032) and what follows the bottom of the stack.
 
-use super::{DecodeSkip, Next, Tunnel, TunnelStack};
+use super::{DecodeError, Layer, Next, Tunnel, TunnelStack};
 
 /// A label stack: every entry is pushed as an `mpls:label=N` layer. MPLS does not say what
 /// follows the bottom entry, so it is guessed as Wireshark does: IPv4 or IPv6 by the first
@@ -9,10 +9,10 @@ use super::{DecodeSkip, Next, Tunnel, TunnelStack};
 pub(crate) fn label_stack<'a>(
     mut b: &'a [u8],
     stack: &mut TunnelStack,
-) -> Result<Next<'a>, DecodeSkip> {
+) -> Result<Next<'a>, DecodeError> {
     loop {
         let [a, c, d, _ttl, rest @ ..] = b else {
-            return Err(DecodeSkip::Malformed);
+            return Err(DecodeError::len(Layer::Mpls, 4, b.len()));
         };
         let label = u32::from(*a) << 12 | u32::from(*c) << 4 | u32::from(*d) >> 4;
         stack.push(Tunnel::Mpls(label));
@@ -23,9 +23,12 @@ pub(crate) fn label_stack<'a>(
     }
     Ok(match b.first().map(|x| x >> 4) {
         Some(4) | Some(6) => Next::Ip(b),
-        Some(0) => Next::Ethernet(b.get(4..).ok_or(DecodeSkip::Malformed)?),
+        Some(0) => Next::Ethernet(
+            b.get(4..)
+                .ok_or_else(|| DecodeError::len(Layer::Mpls, 4, b.len()))?,
+        ),
         Some(_) => Next::Ethernet(b),
-        None => return Err(DecodeSkip::Malformed),
+        None => return Err(DecodeError::len(Layer::Mpls, 1, 0)),
     })
 }
 
@@ -58,10 +61,15 @@ mod tests {
             label_stack(&bare, &mut s),
             Ok(Next::Ethernet([0x22, 0xbb]))
         ));
-        // No bottom of stack before the end.
+        // No bottom of stack before the end: the next 4-byte entry is missing.
         assert_eq!(
             label_stack(&[0, 1, 0, 64], &mut s).err(),
-            Some(DecodeSkip::Malformed)
+            Some(DecodeError::len(Layer::Mpls, 4, 0))
+        );
+        // A control word (first nibble 0) of 4 bytes cut after 2.
+        assert_eq!(
+            label_stack(&[0, 1, 1, 64, 0, 0], &mut s).err(),
+            Some(DecodeError::len(Layer::Mpls, 4, 2))
         );
     }
 }

@@ -170,6 +170,12 @@ fn connection_id(i: &[u8], max: usize) -> Result<(&[u8], &[u8]), Error> {
 /// # Ok::<(), helloscope_tls::Error>(())
 /// ```
 pub fn parse_packet(datagram: &[u8]) -> Result<(Packet<'_>, &[u8]), Error> {
+    // Read by hand, not with nom: it runs on every packet of every QUIC datagram followed.
+    // The same checks as nom functions (be_u8, be_u32, a connection_id of be_u8 then take,
+    // the token and Length through the varint reader) made `analyze` of 20,000 generated
+    // QUIC handshakes cost 4,931,373,322 instructions instead of 4,924,087,987, and the quic
+    // module's own functions 168.5 M instead of 163.9 M (cachegrind; `loadgen quic --flows
+    // 20000`); tests/cold_structures.rs pins its errors, and passed on both.
     let Some(&first) = datagram.first() else {
         return Err(malformed("truncated"));
     };

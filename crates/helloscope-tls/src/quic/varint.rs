@@ -16,6 +16,11 @@ use crate::error::{Error, Structure};
 /// ```
 #[inline]
 pub fn read_varint(input: &[u8]) -> Result<(u64, &[u8]), Error> {
+    // Read by hand, not with nom: it runs several times on every QUIC packet and frame, and
+    // the nom version (be_u8 for the prefix, then be_u8, be_u24 or take(7) by its two bits),
+    // with the long header in nom too, made `analyze` of 20,000 generated QUIC handshakes
+    // cost 4,954,755,138 instructions instead of 4,924,087,987, and the quic module's own
+    // functions 170.9 M instead of 163.9 M (cachegrind; `loadgen quic --flows 20000`).
     let Some(&first) = input.first() else {
         return Err(truncated());
     };
