@@ -228,19 +228,51 @@ impl Cursor<'_> {
     pub(crate) fn ip(&mut self, a: IpAddr) {
         match a {
             IpAddr::V4(v4) => {
-                self.put(b'"');
-                // Four table entries, each a number and a dot; the last dot taken back.
+                // Four table entries, each a number and a dot, gathered in a register and
+                // stored at once (at most 16 bytes); the last dot taken back.
+                let mut word = 0u128;
+                let mut n = 0;
                 for o in v4.octets() {
-                    self.put_word(OCTETS[o as usize]);
+                    let (digits, len) = OCTETS[o as usize];
+                    word |= u128::from(u32::from_le_bytes(digits)) << (8 * n);
+                    n += u32::from(len);
                 }
+                self.put(b'"');
+                self.put_word((word.to_le_bytes(), n as u8));
                 self.set(self.pos - 1, b'"');
             }
             IpAddr::V6(v6) => self.display(v6),
         }
     }
 
+    /// A version's name, quoted, as one stored word (its text from [`TlsVersion::name`]);
+    /// the others (drafts, GREASE, unknown values) as their text.
     pub(crate) fn version(&mut self, v: TlsVersion) {
-        match v.name() {
+        const fn word(v: TlsVersion) -> ([u8; 16], u8) {
+            match v.name() {
+                Some(n) => quoted_word(n),
+                None => panic!("a named version"),
+            }
+        }
+        let word = match v {
+            TlsVersion::Tls13 => const { word(TlsVersion::Tls13) },
+            TlsVersion::Tls12 => const { word(TlsVersion::Tls12) },
+            TlsVersion::Tls11 => const { word(TlsVersion::Tls11) },
+            TlsVersion::Tls10 => const { word(TlsVersion::Tls10) },
+            TlsVersion::Ssl3 => const { word(TlsVersion::Ssl3) },
+            TlsVersion::Ssl2 => const { word(TlsVersion::Ssl2) },
+            TlsVersion::Dtls10 => const { word(TlsVersion::Dtls10) },
+            TlsVersion::Dtls12 => const { word(TlsVersion::Dtls12) },
+            TlsVersion::Dtls13 => const { word(TlsVersion::Dtls13) },
+            _ => return self.display(v),
+        };
+        self.put_word(word);
+    }
+
+    /// A registry name (`name`, ASCII letters, digits and `_`), else the text of the value
+    /// that has none.
+    pub(crate) fn named(&mut self, name: Option<&str>, v: impl Display) {
+        match name {
             Some(n) => self.clean(n),
             None => self.display(v),
         }
@@ -265,6 +297,22 @@ impl Cursor<'_> {
         }
         self.put(b']');
     }
+}
+
+/// `s` (at most 14 bytes that need no escaping) quoted, at the start of a word, and the
+/// length of that.
+const fn quoted_word(s: &str) -> ([u8; 16], u8) {
+    let b = s.as_bytes();
+    assert!(b.len() <= 14);
+    let mut w = [0u8; 16];
+    w[0] = b'"';
+    let mut i = 0;
+    while i < b.len() {
+        w[i + 1] = b[i];
+        i += 1;
+    }
+    w[b.len() + 1] = b'"';
+    (w, b.len() as u8 + 2)
 }
 
 /// Each byte value in decimal followed by a dot, and the length of that (2 to 4).
@@ -497,10 +545,30 @@ impl LineWriter {
             }
         };
         c.put_slice(&head);
-        c.padded(u64::from(ts.subsec_micros()), 6);
-        c.put_slice(b"Z\"");
+        // The six digits of the microseconds and `Z"`, as one word: two table entries of
+        // three digits each.
+        let micros = ts.subsec_micros();
+        let (hi, lo) = (micros / 1000, micros % 1000);
+        let word = u64::from(THREE_DIGITS[hi as usize])
+            | u64::from(THREE_DIGITS[lo as usize]) << 24
+            | u64::from(b'Z') << 48
+            | u64::from(b'"') << 56;
+        c.put_word((word.to_le_bytes(), 8));
     }
 }
+
+/// The three digits of each value below 1000, zero-padded, the first in the low byte.
+const THREE_DIGITS: [u32; 1000] = {
+    let mut t = [0u32; 1000];
+    let mut v = 0;
+    while v < 1000 {
+        t[v] = (b'0' + (v / 100) as u8) as u32
+            | ((b'0' + (v / 10 % 10) as u8) as u32) << 8
+            | ((b'0' + (v % 10) as u8) as u32) << 16;
+        v += 1;
+    }
+    t
+};
 
 /// Length of `"YYYY-MM-DDTHH:MM:SS.`.
 const SECOND_LEN: usize = 21;
@@ -854,6 +922,32 @@ mod tests {
         }
     }
 
+    /// Versions and alerts written from their names are written as their text is (the
+    /// general writer, serde_json's escaping), for every wire value.
+    #[test]
+    fn versions_and_alert_names_as_their_text() {
+        for v in 0..=u16::MAX {
+            let v = TlsVersion::from_wire(v);
+            assert_eq!(
+                written(|c| c.version(v)),
+                serde_json::to_vec(&v.to_string()).unwrap(),
+                "{v:?}"
+            );
+        }
+        for b in 0..=u8::MAX {
+            let level = match b {
+                1 => AlertLevel::Warning,
+                2 => AlertLevel::Fatal,
+                b => AlertLevel::Unknown(b),
+            };
+            let want = serde_json::to_vec(&level.to_string()).unwrap();
+            assert_eq!(written(|c| c.named(level.name(), level)), want);
+            let d = AlertDescription(b);
+            let want = serde_json::to_vec(&d.to_string()).unwrap();
+            assert_eq!(written(|c| c.named(d.name(), d)), want);
+        }
+    }
+
     #[test]
     fn decimals() {
         for v in [
@@ -879,7 +973,7 @@ mod tests {
         let mut w = LineWriter::default();
         let mut secs = 0u64;
         while secs < u64::from(u32::MAX) {
-            for micros in [0u32, 7, 999_999] {
+            for micros in [0u32, 7, 999, 1_000, 10_001, 123_456, 999_999] {
                 let d = Duration::new(secs, micros * 1000);
                 let ours = written(|c| w.timestamp(c, d));
                 let want = humantime::format_rfc3339_micros(UNIX_EPOCH + d).to_string();
