@@ -130,20 +130,33 @@ impl Cursor<'_> {
     #[inline(always)]
     pub(crate) fn clean(&mut self, s: &str) {
         debug_assert!(is_clean(s.as_bytes()));
-        self.put(b'"');
-        self.put_slice(s.as_bytes());
-        self.put(b'"');
+        self.quoted(s.as_bytes());
+    }
+
+    /// `b` between quotes: one check of the room for the three.
+    #[inline(always)]
+    fn quoted(&mut self, b: &[u8]) {
+        let n = b.len();
+        match self.buf.get_mut(self.pos..self.pos + n + 2) {
+            Some([open, d @ .., close]) => {
+                *open = b'"';
+                d.copy_from_slice(b);
+                *close = b'"';
+            }
+            _ => self.overflowed(),
+        }
+        self.pos += n + 2;
     }
 
     /// A string from the capture, escaped as serde_json escapes it: `"`, `\`, and control
     /// characters (`\b \t \n \f \r` by name, the rest as `\u00XX`).
     pub(crate) fn string(&mut self, s: &str) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        self.put(b'"');
         let b = s.as_bytes();
         if is_clean(b) {
-            self.put_slice(b);
+            self.quoted(b);
         } else {
+            self.put(b'"');
             for &c in b {
                 match c {
                     b'"' => self.put_slice(b"\\\""),
@@ -164,8 +177,8 @@ impl Cursor<'_> {
                     _ => self.put(c),
                 }
             }
+            self.put(b'"');
         }
-        self.put(b'"');
     }
 
     pub(crate) fn opt_string(&mut self, s: Option<&str>) {
@@ -194,6 +207,7 @@ impl Cursor<'_> {
         self.put_slice(if v { b"true" } else { b"false" });
     }
 
+    #[inline(always)]
     pub(crate) fn decimal(&mut self, v: u64) {
         // Ports and packet counts: at most five digits, without a branch on the value (digit
         // counts of neighbouring fields differ; mispredicted branches cost more than the
@@ -225,6 +239,7 @@ impl Cursor<'_> {
         self.put_slice(&buf[..digits]);
     }
 
+    #[inline(always)]
     pub(crate) fn ip(&mut self, a: IpAddr) {
         match a {
             IpAddr::V4(v4) => {
@@ -247,6 +262,7 @@ impl Cursor<'_> {
 
     /// A version's name, quoted, as one stored word (its text from [`TlsVersion::name`]);
     /// the others (drafts, GREASE, unknown values) as their text.
+    #[inline(always)]
     pub(crate) fn version(&mut self, v: TlsVersion) {
         const fn word(v: TlsVersion) -> ([u8; 16], u8) {
             match v.name() {
@@ -278,6 +294,7 @@ impl Cursor<'_> {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn opt_version(&mut self, v: Option<TlsVersion>) {
         match v {
             Some(v) => self.version(v),
@@ -365,6 +382,8 @@ pub struct LineWriter {
     pub(crate) sensor_json: Vec<u8>,
     /// The last timestamp's whole second and its text up to the fraction.
     second: Option<(u64, [u8; SECOND_LEN])>,
+    /// The day of the last second written (days since the epoch) and its date.
+    day: Option<(u64, [u8; 10])>,
     /// Names of recent cipher suites, by a few bits of their value.
     ciphers: [Option<(CipherSuite, Option<&'static str>)>; 16],
     /// Where lines are written before they are appended whole: sized once, so that no line
@@ -386,6 +405,7 @@ impl Default for LineWriter {
             sensor: String::new(),
             sensor_json: b"\"\"".to_vec(),
             second: None,
+            day: None,
             ciphers: [None; 16],
             scratch: Vec::new(),
             regrown: 0,
@@ -515,34 +535,15 @@ impl LineWriter {
 impl LineWriter {
     /// `"2023-11-14T22:13:20.000007Z"`: RFC 3339 UTC with microseconds, as humantime writes
     /// it. Consecutive records mostly share their second, whose text is kept.
+    #[inline(always)]
     pub(crate) fn timestamp(&mut self, c: &mut Cursor<'_>, ts: Duration) {
         if ts > helloscope_capture::MAX_TIMESTAMP {
-            // Past what four digits of year hold (the analyzer skips such packets): the
-            // general writer's expanded year, never a wrong one. Room: `schema::TS_MAX`.
-            c.put(b'"');
-            c.put_slice(crate::output::rfc3339_micros(ts).as_bytes());
-            c.put(b'"');
-            return;
+            return expanded_timestamp(c, ts);
         }
         let secs = ts.as_secs();
         let head = match self.second {
             Some((s, head)) if s == secs => head,
-            _ => {
-                let (days, rem) = (secs / 86_400, secs % 86_400);
-                let mut head = [0u8; SECOND_LEN];
-                let mut h = Cursor::new(&mut head);
-                h.put(b'"');
-                h.put_slice(&civil_date(days));
-                h.put(b'T');
-                h.padded(rem / 3600, 2);
-                h.put(b':');
-                h.padded(rem / 60 % 60, 2);
-                h.put(b':');
-                h.padded(rem % 60, 2);
-                h.put(b'.');
-                self.second = Some((secs, head));
-                head
-            }
+            _ => self.new_second(secs),
         };
         c.put_slice(&head);
         // The six digits of the microseconds and `Z"`, as one word: two table entries of
@@ -569,6 +570,46 @@ const THREE_DIGITS: [u32; 1000] = {
     }
     t
 };
+
+impl LineWriter {
+    /// The text of the second `secs` up to its fraction, kept for the records that follow;
+    /// the date is kept too (records sparser than one a second mostly share their day).
+    #[inline(never)]
+    fn new_second(&mut self, secs: u64) -> [u8; SECOND_LEN] {
+        let (days, rem) = (secs / 86_400, secs % 86_400);
+        let date = match self.day {
+            Some((d, date)) if d == days => date,
+            _ => {
+                let date = civil_date(days);
+                self.day = Some((days, date));
+                date
+            }
+        };
+        let mut head = [0u8; SECOND_LEN];
+        let mut h = Cursor::new(&mut head);
+        h.put(b'"');
+        h.put_slice(&date);
+        h.put(b'T');
+        h.padded(rem / 3600, 2);
+        h.put(b':');
+        h.padded(rem / 60 % 60, 2);
+        h.put(b':');
+        h.padded(rem % 60, 2);
+        h.put(b'.');
+        self.second = Some((secs, head));
+        head
+    }
+}
+
+/// A timestamp past what four digits of year hold (the analyzer skips such packets): the
+/// general writer's expanded year, never a wrong one. Room: `schema::TS_MAX`.
+#[cold]
+#[inline(never)]
+fn expanded_timestamp(c: &mut Cursor<'_>, ts: Duration) {
+    c.put(b'"');
+    c.put_slice(crate::output::rfc3339_micros(ts).as_bytes());
+    c.put(b'"');
+}
 
 /// Length of `"YYYY-MM-DDTHH:MM:SS.`.
 const SECOND_LEN: usize = 21;
@@ -969,18 +1010,24 @@ mod tests {
 
     #[test]
     fn timestamps_are_what_humantime_writes() {
-        // One writer throughout: the kept date must follow the day.
+        // One writer throughout: the kept second and date must follow the time.
         let mut w = LineWriter::default();
         let mut secs = 0u64;
         while secs < u64::from(u32::MAX) {
-            for micros in [0u32, 7, 999, 1_000, 10_001, 123_456, 999_999] {
-                let d = Duration::new(secs, micros * 1000);
+            // The same second, the next seconds of the same day (or the next day's first).
+            for (later, micros) in [0u32, 7, 999, 1_000, 10_001, 123_456, 999_999]
+                .into_iter()
+                .map(|m| (0, m))
+                .chain([(1, 5), (59, 0), (3_600, 999_999)])
+            {
+                let s = secs + later;
+                let d = Duration::new(s, micros * 1000);
                 let ours = written(|c| w.timestamp(c, d));
                 let want = humantime::format_rfc3339_micros(UNIX_EPOCH + d).to_string();
                 assert_eq!(
                     String::from_utf8(ours).unwrap(),
                     format!("\"{want}\""),
-                    "{secs}"
+                    "{s}"
                 );
             }
             // Steps that land on every month end, leap day and century rule across the range.
