@@ -29,6 +29,7 @@ pub fn evaluate(
 
 /// The stack of the flow's client (once per distinct hello, `names` keeping those given), and
 /// the policy's evaluation with the stack's remediation on its `below_minimum` finding.
+#[inline]
 pub fn judge(
     stacks: &StackDb,
     names: &mut NameCache,
@@ -101,9 +102,8 @@ impl Formatter {
         }
         // Workers format batch after batch: the names their thread gave before are in its
         // thread-local cache.
-        let (stack, eval) = crate::stack::with_thread_cache(|names| {
-            judge(&self.stacks, names, &self.policies, &r)
-        });
+        let (stack, eval) =
+            crate::stack::with_thread_cache(|names| judge(&self.stacks, names, &self.policies, &r));
         out.problem |= eval.as_ref().is_some_and(|(e, _)| is_problem(e));
         match self.format {
             Format::Csv => {

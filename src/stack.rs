@@ -541,8 +541,9 @@ impl StackDb {
     /// flows of one client build; the cache holds its own references, so an address cannot be
     /// reused while it is a key), then by their text (flows whose fingerprints were computed
     /// afresh).
+    #[inline]
     pub fn name_in(&self, c: &mut NameCache, ch: &ClientHelloSummary) -> Arc<StackMatch> {
-        let (Some(ja3), Some(ja4_r), Some(ja4)) = (&ch.ja3_string, &ch.ja4_r, &ch.ja4) else {
+        let (Some(ja3), Some(ja4_r), Some(_)) = (&ch.ja3_string, &ch.ja4_r, &ch.ja4) else {
             return Arc::new(self.classify(ch));
         };
         // The JA4 follows from its raw form: the two other strings and GREASE make the key.
@@ -570,6 +571,22 @@ impl StackDb {
                 return m.clone();
             }
         }
+        self.name_past_front(c, ch, key, slot)
+    }
+
+    /// [`StackDb::name_in`] of a hello not in the front table: out of line, so that the
+    /// usual path (a front hit) is inlined where records are judged.
+    #[inline(never)]
+    fn name_past_front(
+        &self,
+        c: &mut NameCache,
+        ch: &ClientHelloSummary,
+        key: CacheKey,
+        slot: usize,
+    ) -> Arc<StackMatch> {
+        let (Some(ja3), Some(ja4_r), Some(ja4)) = (&ch.ja3_string, &ch.ja4_r, &ch.ja4) else {
+            return Arc::new(self.classify(ch));
+        };
         if let Some((_, m)) = c.by_address.get(&key) {
             let m = m.clone();
             c.front[slot] = Some((key, m.clone()));
