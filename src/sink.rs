@@ -235,9 +235,10 @@ pub struct Sink {
     pub problems: bool,
     streaming_table: bool,
     wrote_header: bool,
-    /// jsonl lines not yet handed to `out`: written here directly, and handed over in blocks
-    /// larger than `out`'s own buffer, which then passes them through without a copy.
-    lines: Vec<u8>,
+    /// jsonl lines not yet handed to `out`: written here directly, where the line is made,
+    /// and handed over in blocks larger than `out`'s own buffer, which then passes them
+    /// through without a copy.
+    lines: jsonl::LineBuf,
     writer: jsonl::LineWriter,
     /// The stacks named so far (this thread's records).
     names: NameCache,
@@ -423,7 +424,7 @@ impl Sink {
     }
 
     fn write_lines(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.lines)?;
+        self.out.write_all(self.lines.as_bytes())?;
         self.lines.clear();
         Ok(())
     }
@@ -575,7 +576,7 @@ fn build_sink(
         problems: false,
         streaming_table: streaming,
         wrote_header,
-        lines: Vec::with_capacity(LINES_BUFFER + 4096),
+        lines: jsonl::LineBuf::with_room(LINES_BUFFER + 4096),
         writer: jsonl::LineWriter::new(&sensor),
         names: NameCache::default(),
         rotation,
