@@ -23,26 +23,36 @@ use crate::schema::Flow;
 use crate::stack::StackMatch;
 
 /// True when no byte of `b` needs escaping: eight bytes at a time, as a word (almost every
-/// string is clean, and a byte loop cost more than copying the line).
+/// string is clean, and a byte loop cost more than copying the line). The bytes past the last
+/// full word are tested as a word too: the last eight bytes again, or for short strings their
+/// first and last four bytes (which may overlap).
 #[inline]
 fn is_clean(b: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Some byte of `x` is below `n` (n <= 0x80): the classic test, exact with `!x & HIGH`.
     let has_below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    let dirty = |x: u64| {
         let quote = x ^ (ONES * u64::from(b'"'));
         let backslash = x ^ (ONES * u64::from(b'\\'));
-        if (has_below(x, 0x20) | has_below(quote, 1) | has_below(backslash, 1)) != 0 {
-            return false;
+        (has_below(x, 0x20) | has_below(quote, 1) | has_below(backslash, 1)) != 0
+    };
+    let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    let n = b.len();
+    if n >= 8 {
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            if dirty(word(c)) {
+                return false;
+            }
         }
+        chunks.remainder().is_empty() || !dirty(word(&b[n - 8..]))
+    } else if n >= 4 {
+        let half = |c: &[u8]| u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        !dirty(half(&b[..4]) | half(&b[n - 4..]) << 32)
+    } else {
+        !b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\')
     }
-    !chunks
-        .remainder()
-        .iter()
-        .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
 /// Longest escape of one byte (`\u00XX`).
@@ -130,20 +140,33 @@ impl Cursor<'_> {
     #[inline(always)]
     pub(crate) fn clean(&mut self, s: &str) {
         debug_assert!(is_clean(s.as_bytes()));
-        self.put(b'"');
-        self.put_slice(s.as_bytes());
-        self.put(b'"');
+        self.quoted(s.as_bytes());
+    }
+
+    /// `b` between quotes: one check of the room for the three.
+    #[inline(always)]
+    fn quoted(&mut self, b: &[u8]) {
+        let n = b.len();
+        match self.buf.get_mut(self.pos..self.pos + n + 2) {
+            Some([open, d @ .., close]) => {
+                *open = b'"';
+                d.copy_from_slice(b);
+                *close = b'"';
+            }
+            _ => self.overflowed(),
+        }
+        self.pos += n + 2;
     }
 
     /// A string from the capture, escaped as serde_json escapes it: `"`, `\`, and control
     /// characters (`\b \t \n \f \r` by name, the rest as `\u00XX`).
     pub(crate) fn string(&mut self, s: &str) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        self.put(b'"');
         let b = s.as_bytes();
         if is_clean(b) {
-            self.put_slice(b);
+            self.quoted(b);
         } else {
+            self.put(b'"');
             for &c in b {
                 match c {
                     b'"' => self.put_slice(b"\\\""),
@@ -164,8 +187,8 @@ impl Cursor<'_> {
                     _ => self.put(c),
                 }
             }
+            self.put(b'"');
         }
-        self.put(b'"');
     }
 
     pub(crate) fn opt_string(&mut self, s: Option<&str>) {
@@ -194,6 +217,7 @@ impl Cursor<'_> {
         self.put_slice(if v { b"true" } else { b"false" });
     }
 
+    #[inline(always)]
     pub(crate) fn decimal(&mut self, v: u64) {
         // Ports and packet counts: at most five digits, without a branch on the value (digit
         // counts of neighbouring fields differ; mispredicted branches cost more than the
@@ -225,27 +249,62 @@ impl Cursor<'_> {
         self.put_slice(&buf[..digits]);
     }
 
+    #[inline(always)]
     pub(crate) fn ip(&mut self, a: IpAddr) {
         match a {
             IpAddr::V4(v4) => {
-                self.put(b'"');
-                // Four table entries, each a number and a dot; the last dot taken back.
+                // Four table entries, each a number and a dot, gathered in a register and
+                // stored at once (at most 16 bytes); the last dot taken back.
+                let mut word = 0u128;
+                let mut n = 0;
                 for o in v4.octets() {
-                    self.put_word(OCTETS[o as usize]);
+                    let (digits, len) = OCTETS[o as usize];
+                    word |= u128::from(u32::from_le_bytes(digits)) << (8 * n);
+                    n += u32::from(len);
                 }
+                self.put(b'"');
+                self.put_word((word.to_le_bytes(), n as u8));
                 self.set(self.pos - 1, b'"');
             }
             IpAddr::V6(v6) => self.display(v6),
         }
     }
 
+    /// A version's name, quoted, as one stored word (its text from [`TlsVersion::name`]);
+    /// the others (drafts, GREASE, unknown values) as their text.
+    #[inline(always)]
     pub(crate) fn version(&mut self, v: TlsVersion) {
-        match v.name() {
+        const fn word(v: TlsVersion) -> ([u8; 16], u8) {
+            match v.name() {
+                Some(n) => quoted_word(n),
+                None => panic!("a named version"),
+            }
+        }
+        let word = match v {
+            TlsVersion::Tls13 => const { word(TlsVersion::Tls13) },
+            TlsVersion::Tls12 => const { word(TlsVersion::Tls12) },
+            TlsVersion::Tls11 => const { word(TlsVersion::Tls11) },
+            TlsVersion::Tls10 => const { word(TlsVersion::Tls10) },
+            TlsVersion::Ssl3 => const { word(TlsVersion::Ssl3) },
+            TlsVersion::Ssl2 => const { word(TlsVersion::Ssl2) },
+            TlsVersion::Dtls10 => const { word(TlsVersion::Dtls10) },
+            TlsVersion::Dtls12 => const { word(TlsVersion::Dtls12) },
+            TlsVersion::Dtls13 => const { word(TlsVersion::Dtls13) },
+            _ => return self.display(v),
+        };
+        self.put_word(word);
+    }
+
+    /// A registry name (`name`, ASCII letters, digits and `_`), else the text of the value
+    /// that has none.
+    pub(crate) fn named(&mut self, name: Option<&str>, v: impl Display) {
+        match name {
             Some(n) => self.clean(n),
             None => self.display(v),
         }
     }
 
+    #[inline(always)]
     pub(crate) fn opt_version(&mut self, v: Option<TlsVersion>) {
         match v {
             Some(v) => self.version(v),
@@ -265,6 +324,22 @@ impl Cursor<'_> {
         }
         self.put(b']');
     }
+}
+
+/// `s` (at most 14 bytes that need no escaping) quoted, at the start of a word, and the
+/// length of that.
+const fn quoted_word(s: &str) -> ([u8; 16], u8) {
+    let b = s.as_bytes();
+    assert!(b.len() <= 14);
+    let mut w = [0u8; 16];
+    w[0] = b'"';
+    let mut i = 0;
+    while i < b.len() {
+        w[i + 1] = b[i];
+        i += 1;
+    }
+    w[b.len() + 1] = b'"';
+    (w, b.len() as u8 + 2)
 }
 
 /// Each byte value in decimal followed by a dot, and the length of that (2 to 4).
@@ -317,6 +392,8 @@ pub struct LineWriter {
     pub(crate) sensor_json: Vec<u8>,
     /// The last timestamp's whole second and its text up to the fraction.
     second: Option<(u64, [u8; SECOND_LEN])>,
+    /// The day of the last second written (days since the epoch) and its date.
+    day: Option<(u64, [u8; 10])>,
     /// Names of recent cipher suites, by a few bits of their value.
     ciphers: [Option<(CipherSuite, Option<&'static str>)>; 16],
     /// Where lines are written before they are appended whole: sized once, so that no line
@@ -324,6 +401,84 @@ pub struct LineWriter {
     scratch: Vec<u8>,
     /// Lines longer than their bound, written again in a larger room (see [`LINES_REGROWN`]).
     pub(crate) regrown: u64,
+}
+
+/// Where [`LineWriter`] appends lines.
+pub(crate) trait LineOut {
+    /// Appends what `write` writes, in a room of `bound` bytes (see [`LineWriter::emit`]).
+    fn emit_line(
+        &mut self,
+        w: &mut LineWriter,
+        bound: usize,
+        write: impl Fn(&mut LineWriter, &mut Cursor<'_>),
+    );
+}
+
+/// Each line written into the writer's own room, then copied to the end of the vector.
+impl LineOut for Vec<u8> {
+    #[inline(always)]
+    fn emit_line(
+        &mut self,
+        w: &mut LineWriter,
+        bound: usize,
+        write: impl Fn(&mut LineWriter, &mut Cursor<'_>),
+    ) {
+        w.emit(self, bound, write);
+    }
+}
+
+/// Lines gathered where they are written: a buffer zeroed once, of which the first `len`
+/// bytes are lines, the rest room (written over by the next line). Saves copying each line
+/// (about a kilobyte) from a room of its own to the buffer that goes out.
+pub struct LineBuf {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl LineBuf {
+    /// An empty buffer with `room` bytes zeroed.
+    pub fn with_room(room: usize) -> Self {
+        LineBuf {
+            buf: vec![0; room],
+            len: 0,
+        }
+    }
+
+    /// The lines written.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Bytes of lines written.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Appends `b` (the newline after a line: its room is kept by `emit_line`).
+    pub fn push(&mut self, b: u8) {
+        match self.buf.get_mut(self.len) {
+            Some(d) => *d = b,
+            None => self.buf.push(b),
+        }
+        self.len += 1;
+    }
+}
+
+impl LineOut for LineBuf {
+    #[inline(always)]
+    fn emit_line(
+        &mut self,
+        w: &mut LineWriter,
+        bound: usize,
+        write: impl Fn(&mut LineWriter, &mut Cursor<'_>),
+    ) {
+        // A byte more: the newline the caller pushes.
+        self.len += w.emit_at(&mut self.buf, self.len, bound + 1, write);
+    }
 }
 
 /// Lines of every writer that were longer than their bound (a bound that is too small: a
@@ -338,6 +493,7 @@ impl Default for LineWriter {
             sensor: String::new(),
             sensor_json: b"\"\"".to_vec(),
             second: None,
+            day: None,
             ciphers: [None; 16],
             scratch: Vec::new(),
             regrown: 0,
@@ -381,9 +537,9 @@ impl LineWriter {
 
     /// Appends the jsonl line of `r` (without the newline): the documented schema (README,
     /// "Output", from [`crate::schema`]), keys in the documented order.
-    pub fn write_line(
+    pub(crate) fn write_line(
         &mut self,
-        out: &mut Vec<u8>,
+        out: &mut impl LineOut,
         r: &FlowRecord,
         source: &str,
         eval: Option<&Evaluation>,
@@ -392,7 +548,7 @@ impl LineWriter {
         self.set_source(source);
         let x = Flow::new(r, source, eval, stack);
         let bound = self.fields_bound::<false>(&x) + 2;
-        self.emit(out, bound, |w, c| {
+        out.emit_line(self, bound, |w, c| {
             // Every key is written after a comma; the first one's becomes the brace.
             w.write_fields::<false>(c, &x, |_, _| {});
             c.set(0, b'{');
@@ -412,40 +568,53 @@ impl LineWriter {
     ) {
         // Taken out while written into, so that the other kept things stay usable.
         let mut scratch = std::mem::take(&mut self.scratch);
-        if scratch.len() < bound {
-            scratch.resize(bound, 0);
-        }
-        let mut c = Cursor::new(&mut scratch);
-        write(self, &mut c);
-        let (written, overflow) = (c.pos, c.overflow);
-        if overflow {
-            self.scratch = scratch;
-            return self.emit_again(out, written, &write);
-        }
+        let written = self.emit_at(&mut scratch, 0, bound, write);
         out.extend_from_slice(&scratch[..written]);
         self.scratch = scratch;
     }
 
-    /// `emit` of a line that did not fit its bound, in a room of the length it asked for.
+    /// Writes what `write` writes into `buf` from `at` (the bytes there and after are
+    /// written over), `buf` grown (zeroed) to a room of `bound` bytes there when it is short;
+    /// returns how many bytes the line took. A bound too short is handled as in `emit`.
+    #[inline(always)]
+    fn emit_at(
+        &mut self,
+        buf: &mut Vec<u8>,
+        at: usize,
+        bound: usize,
+        write: impl Fn(&mut Self, &mut Cursor<'_>),
+    ) -> usize {
+        if buf.len() < at + bound {
+            buf.resize(at + bound, 0);
+        }
+        let mut c = Cursor::new(&mut buf[at..]);
+        write(self, &mut c);
+        let (written, overflow) = (c.pos, c.overflow);
+        if overflow {
+            return self.emit_again(buf, at, written, &write);
+        }
+        written
+    }
+
+    /// `emit_at` of a line that did not fit its bound, in a room of the length it asked for.
     /// Out of line, so that the usual path keeps its registers.
     #[cold]
     #[inline(never)]
     fn emit_again(
         &mut self,
-        out: &mut Vec<u8>,
+        buf: &mut Vec<u8>,
+        at: usize,
         need: usize,
         write: &dyn Fn(&mut Self, &mut Cursor<'_>),
-    ) {
+    ) -> usize {
         self.regrown += 1;
         LINES_REGROWN.fetch_add(1, Ordering::Relaxed);
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.resize(need + crate::schema::WORD_SLACK, 0);
-        let mut c = Cursor::new(&mut scratch);
+        buf.resize(at + need + crate::schema::WORD_SLACK, 0);
+        let mut c = Cursor::new(&mut buf[at..]);
         write(self, &mut c);
         let written = c.pos;
         debug_assert!(!c.overflow, "a line wrote more than it asked room for");
-        out.extend_from_slice(&scratch[..written.min(scratch.len())]);
-        self.scratch = scratch;
+        written.min(buf.len() - at)
     }
 
     /// The suite's registry name, from the writer's cache of recent suites (a few suites make
@@ -467,39 +636,80 @@ impl LineWriter {
 impl LineWriter {
     /// `"2023-11-14T22:13:20.000007Z"`: RFC 3339 UTC with microseconds, as humantime writes
     /// it. Consecutive records mostly share their second, whose text is kept.
+    #[inline(always)]
     pub(crate) fn timestamp(&mut self, c: &mut Cursor<'_>, ts: Duration) {
         if ts > helloscope_capture::MAX_TIMESTAMP {
-            // Past what four digits of year hold (the analyzer skips such packets): the
-            // general writer's expanded year, never a wrong one. Room: `schema::TS_MAX`.
-            c.put(b'"');
-            c.put_slice(crate::output::rfc3339_micros(ts).as_bytes());
-            c.put(b'"');
-            return;
+            return expanded_timestamp(c, ts);
         }
         let secs = ts.as_secs();
         let head = match self.second {
             Some((s, head)) if s == secs => head,
-            _ => {
-                let (days, rem) = (secs / 86_400, secs % 86_400);
-                let mut head = [0u8; SECOND_LEN];
-                let mut h = Cursor::new(&mut head);
-                h.put(b'"');
-                h.put_slice(&civil_date(days));
-                h.put(b'T');
-                h.padded(rem / 3600, 2);
-                h.put(b':');
-                h.padded(rem / 60 % 60, 2);
-                h.put(b':');
-                h.padded(rem % 60, 2);
-                h.put(b'.');
-                self.second = Some((secs, head));
-                head
-            }
+            _ => self.new_second(secs),
         };
         c.put_slice(&head);
-        c.padded(u64::from(ts.subsec_micros()), 6);
-        c.put_slice(b"Z\"");
+        // The six digits of the microseconds and `Z"`, as one word: two table entries of
+        // three digits each.
+        let micros = ts.subsec_micros();
+        let (hi, lo) = (micros / 1000, micros % 1000);
+        let word = u64::from(THREE_DIGITS[hi as usize])
+            | u64::from(THREE_DIGITS[lo as usize]) << 24
+            | u64::from(b'Z') << 48
+            | u64::from(b'"') << 56;
+        c.put_word((word.to_le_bytes(), 8));
     }
+}
+
+/// The three digits of each value below 1000, zero-padded, the first in the low byte.
+const THREE_DIGITS: [u32; 1000] = {
+    let mut t = [0u32; 1000];
+    let mut v = 0;
+    while v < 1000 {
+        t[v] = (b'0' + (v / 100) as u8) as u32
+            | ((b'0' + (v / 10 % 10) as u8) as u32) << 8
+            | ((b'0' + (v % 10) as u8) as u32) << 16;
+        v += 1;
+    }
+    t
+};
+
+impl LineWriter {
+    /// The text of the second `secs` up to its fraction, kept for the records that follow;
+    /// the date is kept too (records sparser than one a second mostly share their day).
+    #[inline(never)]
+    fn new_second(&mut self, secs: u64) -> [u8; SECOND_LEN] {
+        let (days, rem) = (secs / 86_400, secs % 86_400);
+        let date = match self.day {
+            Some((d, date)) if d == days => date,
+            _ => {
+                let date = civil_date(days);
+                self.day = Some((days, date));
+                date
+            }
+        };
+        let mut head = [0u8; SECOND_LEN];
+        let mut h = Cursor::new(&mut head);
+        h.put(b'"');
+        h.put_slice(&date);
+        h.put(b'T');
+        h.padded(rem / 3600, 2);
+        h.put(b':');
+        h.padded(rem / 60 % 60, 2);
+        h.put(b':');
+        h.padded(rem % 60, 2);
+        h.put(b'.');
+        self.second = Some((secs, head));
+        head
+    }
+}
+
+/// A timestamp past what four digits of year hold (the analyzer skips such packets): the
+/// general writer's expanded year, never a wrong one. Room: `schema::TS_MAX`.
+#[cold]
+#[inline(never)]
+fn expanded_timestamp(c: &mut Cursor<'_>, ts: Duration) {
+    c.put(b'"');
+    c.put_slice(crate::output::rfc3339_micros(ts).as_bytes());
+    c.put(b'"');
 }
 
 /// Length of `"YYYY-MM-DDTHH:MM:SS.`.
@@ -703,6 +913,45 @@ mod tests {
         assert!(with_policy > 0, "some flows go to a procore host");
     }
 
+    /// Lines written in place into a `LineBuf` are those written into a vector, each after
+    /// the last, a line too long for its bound included (written again where it stands).
+    #[test]
+    fn lines_written_in_place_are_the_lines() {
+        let procore = Policy::builtin("procore").unwrap();
+        let mut want = Vec::new();
+        let mut w = LineWriter::new("gw");
+        let mut buf = LineBuf::with_room(64);
+        let mut w2 = LineWriter::new("gw");
+        for (r, source) in records_of_bundled_captures() {
+            let eval = procore.evaluate(&r);
+            w.write_line(&mut want, &r, &source, eval.as_ref(), None);
+            want.push(b'\n');
+            w2.write_line(&mut buf, &r, &source, eval.as_ref(), None);
+            buf.push(b'\n');
+        }
+        assert_eq!(w2.regrown, 0);
+        assert_eq!(buf.len(), want.len());
+        assert!(
+            buf.as_bytes() == want,
+            "{}",
+            String::from_utf8_lossy(buf.as_bytes())
+        );
+        // A bound of one byte, after the lines above.
+        let (r, source) = records_of_bundled_captures().remove(0);
+        let x = Flow::new(&r, &source, None, None);
+        w.write_line(&mut want, &r, &source, None, None);
+        w2.set_source(&source);
+        buf.emit_line(&mut w2, 1, |w, c| {
+            w.write_fields::<false>(c, &x, |_, _| {});
+            c.set(0, b'{');
+            c.put(b'}');
+        });
+        assert_eq!(w2.regrown, 1);
+        assert!(buf.as_bytes() == want);
+        buf.clear();
+        assert!(buf.as_bytes().is_empty());
+    }
+
     #[test]
     fn hostile_strings_are_escaped_as_serde_escapes_them() {
         let (mut r, _) = records_of_bundled_captures().remove(0);
@@ -854,6 +1103,32 @@ mod tests {
         }
     }
 
+    /// Versions and alerts written from their names are written as their text is (the
+    /// general writer, serde_json's escaping), for every wire value.
+    #[test]
+    fn versions_and_alert_names_as_their_text() {
+        for v in 0..=u16::MAX {
+            let v = TlsVersion::from_wire(v);
+            assert_eq!(
+                written(|c| c.version(v)),
+                serde_json::to_vec(&v.to_string()).unwrap(),
+                "{v:?}"
+            );
+        }
+        for b in 0..=u8::MAX {
+            let level = match b {
+                1 => AlertLevel::Warning,
+                2 => AlertLevel::Fatal,
+                b => AlertLevel::Unknown(b),
+            };
+            let want = serde_json::to_vec(&level.to_string()).unwrap();
+            assert_eq!(written(|c| c.named(level.name(), level)), want);
+            let d = AlertDescription(b);
+            let want = serde_json::to_vec(&d.to_string()).unwrap();
+            assert_eq!(written(|c| c.named(d.name(), d)), want);
+        }
+    }
+
     #[test]
     fn decimals() {
         for v in [
@@ -875,18 +1150,24 @@ mod tests {
 
     #[test]
     fn timestamps_are_what_humantime_writes() {
-        // One writer throughout: the kept date must follow the day.
+        // One writer throughout: the kept second and date must follow the time.
         let mut w = LineWriter::default();
         let mut secs = 0u64;
         while secs < u64::from(u32::MAX) {
-            for micros in [0u32, 7, 999_999] {
-                let d = Duration::new(secs, micros * 1000);
+            // The same second, the next seconds of the same day (or the next day's first).
+            for (later, micros) in [0u32, 7, 999, 1_000, 10_001, 123_456, 999_999]
+                .into_iter()
+                .map(|m| (0, m))
+                .chain([(1, 5), (59, 0), (3_600, 999_999)])
+            {
+                let s = secs + later;
+                let d = Duration::new(s, micros * 1000);
                 let ours = written(|c| w.timestamp(c, d));
                 let want = humantime::format_rfc3339_micros(UNIX_EPOCH + d).to_string();
                 assert_eq!(
                     String::from_utf8(ours).unwrap(),
                     format!("\"{want}\""),
-                    "{secs}"
+                    "{s}"
                 );
             }
             // Steps that land on every month end, leap day and century rule across the range.

@@ -423,9 +423,9 @@ schema! {
         json: |w, c, x| match x.r.outcome {
             Outcome::Alert { level, description, from } => {
                 c.put_slice(b"{\"level\":");
-                c.display(level);
+                c.named(level.name(), level);
                 c.put_slice(b",\"description\":");
-                c.display(description);
+                c.named(description.name(), description);
                 c.put_slice(b",\"from\":");
                 c.clean(from.as_str());
                 c.put(b'}');

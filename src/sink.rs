@@ -15,7 +15,7 @@ use crate::output::{csv_row, Format, Table, CSV_HEADER};
 use crate::policy::{self, Policy, Verdict};
 use crate::report::Report;
 use crate::schema::Flow;
-use crate::stack::{StackDb, StackMatch};
+use crate::stack::{NameCache, StackDb, StackMatch};
 
 /// The first policy that covers the flow: its evaluation, and the version it asks for.
 pub fn evaluate(
@@ -27,17 +27,19 @@ pub fn evaluate(
         .find_map(|p| p.evaluate(r).map(|e| (e, p.min_version)))
 }
 
-/// The stack of the flow's client (once per distinct hello), and the policy's evaluation with
-/// the stack's remediation on its `below_minimum` finding.
+/// The stack of the flow's client (once per distinct hello, `names` keeping those given), and
+/// the policy's evaluation with the stack's remediation on its `below_minimum` finding.
+#[inline]
 pub fn judge(
     stacks: &StackDb,
+    names: &mut NameCache,
     policies: &[Policy],
     r: &FlowRecord,
 ) -> (
     Option<Arc<StackMatch>>,
     Option<(policy::Evaluation, helloscope_tls::TlsVersion)>,
 ) {
-    let stack = r.client_hello.as_ref().map(|c| stacks.name(c));
+    let stack = r.client_hello.as_ref().map(|c| stacks.name_in(names, c));
     let mut eval = evaluate(policies, r);
     if let (Some((e, _)), Some(s)) = (&mut eval, &stack) {
         crate::stack::remediate(e, s);
@@ -98,7 +100,10 @@ impl Formatter {
         if out.writer.sensor() != self.sensor {
             out.writer = jsonl::LineWriter::new(&self.sensor);
         }
-        let (stack, eval) = judge(&self.stacks, &self.policies, &r);
+        // Workers format batch after batch: the names their thread gave before are in its
+        // thread-local cache.
+        let (stack, eval) =
+            crate::stack::with_thread_cache(|names| judge(&self.stacks, names, &self.policies, &r));
         out.problem |= eval.as_ref().is_some_and(|(e, _)| is_problem(e));
         match self.format {
             Format::Csv => {
@@ -230,10 +235,13 @@ pub struct Sink {
     pub problems: bool,
     streaming_table: bool,
     wrote_header: bool,
-    /// jsonl lines not yet handed to `out`: written here directly, and handed over in blocks
-    /// larger than `out`'s own buffer, which then passes them through without a copy.
-    lines: Vec<u8>,
+    /// jsonl lines not yet handed to `out`: written here directly, where the line is made,
+    /// and handed over in blocks larger than `out`'s own buffer, which then passes them
+    /// through without a copy.
+    lines: jsonl::LineBuf,
     writer: jsonl::LineWriter,
+    /// The stacks named so far (this thread's records).
+    names: NameCache,
     rotation: Rotation,
     /// `--report`: print the report at the end (it may be kept only for `--report-file`).
     print_report: bool,
@@ -282,7 +290,7 @@ impl Sink {
     }
 
     pub fn record(&mut self, r: &FlowRecord, source: &str) -> io::Result<()> {
-        let (stack, eval) = judge(&self.stacks, &self.policies, r);
+        let (stack, eval) = judge(&self.stacks, &mut self.names, &self.policies, r);
         self.problems |= eval.as_ref().is_some_and(|(e, _)| is_problem(e));
         if let Some(rep) = &mut self.report {
             rep.add(
@@ -416,7 +424,7 @@ impl Sink {
     }
 
     fn write_lines(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.lines)?;
+        self.out.write_all(self.lines.as_bytes())?;
         self.lines.clear();
         Ok(())
     }
@@ -568,8 +576,9 @@ fn build_sink(
         problems: false,
         streaming_table: streaming,
         wrote_header,
-        lines: Vec::with_capacity(LINES_BUFFER + 4096),
+        lines: jsonl::LineBuf::with_room(LINES_BUFFER + 4096),
         writer: jsonl::LineWriter::new(&sensor),
+        names: NameCache::default(),
         rotation,
         print_report: c.report,
         rotations: 0,

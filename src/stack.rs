@@ -528,14 +528,22 @@ impl StackDb {
         format!("{ja3}|{ja4_r}|{grease}")
     }
 
-    /// Names the stack of one hello, once per distinct hello per thread, like the
-    /// fingerprints: the rules read the JA3 string, the JA4 and its raw form, and GREASE.
+    /// [`StackDb::name_in`] with this thread's cache.
+    #[cfg(test)]
+    pub fn name(&self, ch: &ClientHelloSummary) -> Arc<StackMatch> {
+        with_thread_cache(|c| self.name_in(c, ch))
+    }
+
+    /// Names the stack of one hello, once per distinct hello in `c` (one cache per thread:
+    /// the sink's own, or the thread's, reached once per record, not once per lookup), like
+    /// the fingerprints: the rules read the JA3 string, the JA4 and its raw form, and GREASE.
     /// First by the addresses of those strings (the fingerprint cache shares them between the
     /// flows of one client build; the cache holds its own references, so an address cannot be
     /// reused while it is a key), then by their text (flows whose fingerprints were computed
     /// afresh).
-    pub fn name(&self, ch: &ClientHelloSummary) -> Arc<StackMatch> {
-        let (Some(ja3), Some(ja4_r), Some(ja4)) = (&ch.ja3_string, &ch.ja4_r, &ch.ja4) else {
+    #[inline]
+    pub fn name_in(&self, c: &mut NameCache, ch: &ClientHelloSummary) -> Arc<StackMatch> {
+        let (Some(ja3), Some(ja4_r), Some(_)) = (&ch.ja3_string, &ch.ja4_r, &ch.ja4) else {
             return Arc::new(self.classify(ch));
         };
         // The JA4 follows from its raw form: the two other strings and GREASE make the key.
@@ -555,57 +563,70 @@ impl StackDb {
             Arc::as_ptr(ja4_r) as *const u8 as usize,
             ch.grease,
         );
-        CACHE.with(|c| {
-            let mut c = c.borrow_mut();
-            // A small direct-mapped table first: most records are of a few builds, and a
-            // slot is one cache line away.
-            let slot = (key.1 >> 4 ^ key.2 >> 4) % FRONT;
-            if let Some((k, m)) = &c.front[slot] {
-                if *k == key {
-                    return m.clone();
-                }
+        // A small direct-mapped table first: most records are of a few builds, and a
+        // slot is one cache line away.
+        let slot = (key.1 >> 4 ^ key.2 >> 4) % FRONT;
+        if let Some((k, m)) = &c.front[slot] {
+            if *k == key {
+                return m.clone();
             }
-            if let Some((_, m)) = c.by_address.get(&key) {
-                let m = m.clone();
-                c.front[slot] = Some((key, m.clone()));
-                return m;
-            }
-            let text = self.cache_text(ja3, ja4_r, ch.grease);
-            let mut h = DefaultHasher::new();
-            (self.id, &text).hash(&mut h);
-            let text_key = h.finish();
-            let known = c
-                .by_text
-                .get(&text_key)
-                .and_then(|(t, m)| (**t == *text).then(|| m.clone()));
-            let m = known.unwrap_or_else(|| Arc::new(self.classify(ch)));
-            // Its strings (held here, even when the fingerprint cache holds them too), the
-            // text key, and the two maps' slots as they are at worst (doubled).
-            let cost = ja3.len() + ja4_r.len() + ja4.len() + 3 * 16 + text.len() + 16 + 2 * 96;
-            let over = self
-                .cache_bound
-                .as_ref()
-                .filter(|(max, _)| c.bytes + cost > *max);
-            if c.by_address.len() >= CACHE_MAX || c.by_text.len() >= CACHE_MAX || over.is_some() {
-                if let Some((_, notice)) = over {
-                    CACHE_SHED.fetch_add(1, Ordering::Relaxed);
-                    notice.shed(Shed::StackNames);
-                }
-                // The front's keys are addresses the maps hold: they go together.
-                c.by_address.clear();
-                c.by_text.clear();
-                c.front = std::array::from_fn(|_| None);
-                c.bytes = 0;
-            }
-            c.bytes += cost;
-            let strings = [ja3.clone(), ja4_r.clone(), ja4.clone()];
-            c.by_text
-                .entry(text_key)
-                .or_insert_with(|| (text.into(), m.clone()));
-            c.by_address.insert(key, (strings, m.clone()));
+        }
+        self.name_past_front(c, ch, key, slot)
+    }
+
+    /// [`StackDb::name_in`] of a hello not in the front table: out of line, so that the
+    /// usual path (a front hit) is inlined where records are judged.
+    #[inline(never)]
+    fn name_past_front(
+        &self,
+        c: &mut NameCache,
+        ch: &ClientHelloSummary,
+        key: CacheKey,
+        slot: usize,
+    ) -> Arc<StackMatch> {
+        let (Some(ja3), Some(ja4_r), Some(ja4)) = (&ch.ja3_string, &ch.ja4_r, &ch.ja4) else {
+            return Arc::new(self.classify(ch));
+        };
+        if let Some((_, m)) = c.by_address.get(&key) {
+            let m = m.clone();
             c.front[slot] = Some((key, m.clone()));
-            m
-        })
+            return m;
+        }
+        let text = self.cache_text(ja3, ja4_r, ch.grease);
+        let mut h = DefaultHasher::new();
+        (self.id, &text).hash(&mut h);
+        let text_key = h.finish();
+        let known = c
+            .by_text
+            .get(&text_key)
+            .and_then(|(t, m)| (**t == *text).then(|| m.clone()));
+        let m = known.unwrap_or_else(|| Arc::new(self.classify(ch)));
+        // Its strings (held here, even when the fingerprint cache holds them too), the
+        // text key, and the two maps' slots as they are at worst (doubled).
+        let cost = ja3.len() + ja4_r.len() + ja4.len() + 3 * 16 + text.len() + 16 + 2 * 96;
+        let over = self
+            .cache_bound
+            .as_ref()
+            .filter(|(max, _)| c.bytes + cost > *max);
+        if c.by_address.len() >= CACHE_MAX || c.by_text.len() >= CACHE_MAX || over.is_some() {
+            if let Some((_, notice)) = over {
+                CACHE_SHED.fetch_add(1, Ordering::Relaxed);
+                notice.shed(Shed::StackNames);
+            }
+            // The front's keys are addresses the maps hold: they go together.
+            c.by_address.clear();
+            c.by_text.clear();
+            c.front = std::array::from_fn(|_| None);
+            c.bytes = 0;
+        }
+        c.bytes += cost;
+        let strings = [ja3.clone(), ja4_r.clone(), ja4.clone()];
+        c.by_text
+            .entry(text_key)
+            .or_insert_with(|| (text.into(), m.clone()));
+        c.by_address.insert(key, (strings, m.clone()));
+        c.front[slot] = Some((key, m.clone()));
+        m
     }
 }
 
@@ -646,8 +667,9 @@ impl Hasher for AddressHasher {
     }
 }
 
-/// Names already given, on this thread.
-struct Cache {
+/// Names already given, on one thread ([`StackDb::name_in`]): the thread's own (see
+/// [`with_thread_cache`]), or one the sink keeps.
+pub struct NameCache {
     /// The last name given per slot, by address (only addresses the maps below hold).
     front: [Option<(CacheKey, Arc<StackMatch>)>; FRONT],
     /// By the addresses of the strings (held, so that they stay where they are).
@@ -669,13 +691,24 @@ pub fn cache_shed() -> u64 {
 /// Distinct hellos kept per thread; the cache starts over when full (memory stays bounded).
 const CACHE_MAX: usize = 1 << 14;
 
+impl Default for NameCache {
+    fn default() -> Self {
+        NameCache {
+            front: std::array::from_fn(|_| None),
+            by_address: HashMap::default(),
+            by_text: HashMap::new(),
+            bytes: 0,
+        }
+    }
+}
+
 thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache {
-        front: std::array::from_fn(|_| None),
-        by_address: HashMap::default(),
-        by_text: HashMap::new(),
-        bytes: 0,
-    });
+    static CACHE: RefCell<NameCache> = RefCell::new(NameCache::default());
+}
+
+/// `f` with this thread's cache of names.
+pub fn with_thread_cache<T>(f: impl FnOnce(&mut NameCache) -> T) -> T {
+    CACHE.with(|c| f(&mut c.borrow_mut()))
 }
 
 /// Parses a stack file and checks each entry: an id, a family, evidence, and either JA4s or a

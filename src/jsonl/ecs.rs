@@ -11,7 +11,7 @@
 use helloscope_capture::{FlowRecord, Outcome};
 use helloscope_tls::{TlsVersion, Transport};
 
-use super::{Cursor, LineWriter};
+use super::{Cursor, LineOut, LineWriter};
 use crate::policy::Evaluation;
 use crate::schema::{network_type, Flow};
 use crate::stack::StackMatch;
@@ -44,9 +44,9 @@ fn event_outcome(o: &Outcome) -> &'static str {
 
 impl LineWriter {
     /// Appends the ECS document of `r` (without the newline).
-    pub fn write_ecs_line(
+    pub(crate) fn write_ecs_line(
         &mut self,
-        out: &mut Vec<u8>,
+        out: &mut impl LineOut,
         r: &FlowRecord,
         source: &str,
         eval: Option<&Evaluation>,
@@ -55,7 +55,7 @@ impl LineWriter {
         self.set_source(source);
         let x = Flow::new(r, source, eval, stack);
         let bound = self.fields_bound::<false>(&x) + ECS_ROOM;
-        self.emit(out, bound, |w, c| w.ecs_document(c, &x));
+        out.emit_line(self, bound, |w, c| w.ecs_document(c, &x));
     }
 
     fn ecs_document(&mut self, c: &mut Cursor<'_>, x: &Flow<'_>) {

@@ -20,12 +20,28 @@ pub enum AlertLevel {
     Unknown(u8),
 }
 
+impl AlertLevel {
+    /// The name RFC 5246 §7.2 gives the level (`warning`, `fatal`), `None` for other values.
+    ///
+    /// ```
+    /// use helloscope_tls::AlertLevel;
+    /// assert_eq!(AlertLevel::Fatal.name(), Some("fatal"));
+    /// assert_eq!(AlertLevel::Unknown(9).name(), None);
+    /// ```
+    pub const fn name(self) -> Option<&'static str> {
+        match self {
+            Self::Warning => Some("warning"),
+            Self::Fatal => Some("fatal"),
+            Self::Unknown(_) => None,
+        }
+    }
+}
+
 impl fmt::Display for AlertLevel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Warning => f.write_str("warning"),
-            Self::Fatal => f.write_str("fatal"),
             Self::Unknown(v) => write!(f, "level_{v}"),
+            named => f.write_str(named.name().unwrap_or_default()),
         }
     }
 }
