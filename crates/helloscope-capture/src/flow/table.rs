@@ -12,7 +12,7 @@ use crate::decode::TcpSegment;
 use crate::fingerprint_cache::FingerprintCache;
 use crate::finished::FinishedFlows;
 use crate::memory::{Bound, Bounds, Shed, ShedNotice};
-use crate::record::{EndReason, FlowRecord};
+use crate::record::{emit_in_order, EndReason, FlowRecord};
 use crate::stats::Stats;
 use crate::tls_stream::{client_hello_evidence, looks_like_server_hello, Evidence};
 
@@ -554,21 +554,26 @@ impl FlowTable {
         if self.active.is_empty() {
             return 0;
         }
-        let mut ages: Vec<Duration> = self.active.iter().map(|(_, f)| f.seen_at).collect();
+        // Ties of age are broken by the key, so that which flows go does not depend on the
+        // table's (random) hash order: the cutoff is one flow, and exactly those up to it go.
+        let mut ages: Vec<(Duration, FlowKey)> =
+            self.active.iter().map(|(k, f)| (f.seen_at, *k)).collect();
         let n_evict = n.clamp(1, ages.len());
         let (_, cutoff, _) = ages.select_nth_unstable(n_evict - 1);
         let cutoff = *cutoff;
         let mut evicted = 0;
         let buffered = &mut self.buffered;
-        self.active.retain(|(_, f)| {
-            if evicted >= n_evict || f.seen_at > cutoff {
+        let mut records = Vec::new();
+        self.active.retain(|(k, f)| {
+            if (f.seen_at, *k) > cutoff {
                 return true;
             }
             evicted += 1;
             *buffered -= f.buffered();
-            report_end(f, EndReason::TableFull, stats, emit);
+            report_end(f, EndReason::TableFull, stats, &mut |r| records.push(r));
             false
         });
+        emit_in_order(&mut records, emit);
         stats.evicted_table_full += evicted as u64;
         evicted
     }
@@ -646,15 +651,17 @@ impl FlowTable {
             return;
         };
         let buffered = &mut self.buffered;
+        let mut records = Vec::new();
         self.active.retain(|(_, f)| {
             if f.seen_at >= limit {
                 return true;
             }
             *buffered -= f.buffered();
             stats.evicted_idle += 1;
-            report_end(f, EndReason::IdleTimeout, stats, emit);
+            report_end(f, EndReason::IdleTimeout, stats, &mut |r| records.push(r));
             false
         });
+        emit_in_order(&mut records, emit);
         if let Some(limit) = nanos(limit) {
             self.half_open.retain(|e| {
                 if e.seen_at >= limit {
@@ -689,9 +696,13 @@ impl FlowTable {
     /// Reports every open TLS flow and empties the table.
     pub(crate) fn flush(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
         self.buffered = 0;
+        let mut records = Vec::new();
         for (_, mut f) in self.active.drain() {
-            report_end(&mut f, EndReason::EndOfCapture, stats, emit);
+            report_end(&mut f, EndReason::EndOfCapture, stats, &mut |r| {
+                records.push(r)
+            });
         }
+        emit_in_order(&mut records, emit);
         stats.flows_without_payload += self.half_open.len() as u64;
         self.half_open.clear();
         self.done.clear();
