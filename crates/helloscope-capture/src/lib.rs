@@ -105,6 +105,36 @@ impl Analyzer {
         self.shard = (count > 1).then_some((index, count));
     }
 
+    /// Makes this analyzer a worker whose TCP table's clock the reader of the capture keeps
+    /// ([`sharded::ReaderClock`]), so that workers handle every segment at the time one
+    /// analyzer would: each packet at its own time unless [`Self::process_at`] says
+    /// otherwise, idle flows swept only by [`Self::sweep_at`].
+    pub fn drive_clock(&mut self) {
+        self.table.drive_clock();
+    }
+
+    /// [`Self::process`] for an analyzer whose clock is driven ([`Self::drive_clock`]): a
+    /// segment the reader's clock handles at `at` rather than its own time `ts` (an outlier,
+    /// counted here).
+    pub fn process_at(
+        &mut self,
+        ts: Duration,
+        at: Duration,
+        link: LinkType,
+        frame: &[u8],
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        self.table.force_at(at);
+        self.process(ts, link, frame, emit);
+        self.table.unforce();
+    }
+
+    /// For an analyzer whose clock is driven ([`Self::drive_clock`]): the idle sweep the
+    /// reader's clock made at `now`, before the packets after it.
+    pub fn sweep_at(&mut self, now: Duration, emit: &mut impl FnMut(FlowRecord)) {
+        self.table.sweep_at(now, &mut self.stats, emit);
+    }
+
     /// Takes one frame of link type `link` captured at `ts`; `emit` receives each flow record
     /// as soon as the flow is decided.
     // Always: the CLI calls it from three loops, and out of line it cost 4 % of a whole run.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::decode::TcpSegment;
 use crate::record::Side;
 
+pub(crate) mod clock;
 mod connection;
 mod half_open;
 mod handshake_state;
