@@ -8,7 +8,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use helloscope_capture::sharded::{per_worker_config, route};
+use helloscope_capture::sharded::{per_worker_config, route_segment, PacketTime, ReaderClock};
 use helloscope_capture::{Analyzer, FlowConfig, FlowRecord, LinkType, Packet, Stats};
 
 /// Packets sent to a worker in one message: one allocation per batch, not per packet.
@@ -16,6 +16,10 @@ struct Batch {
     data: Vec<u8>,
     /// Per packet: time, link type, offset and length in `data`.
     index: Vec<(Duration, LinkType, u32, u32)>,
+    /// The few places where the reader's clock has something to say (see
+    /// [`ReaderClock`]): before the packet at this index (or after the last), a sweep, and
+    /// the time the packet is handled at.
+    times: Vec<(u32, PacketTime)>,
 }
 
 const BATCH_PACKETS: usize = 512;
@@ -25,6 +29,7 @@ impl Batch {
         Batch {
             data: Vec::with_capacity(BATCH_PACKETS * 256),
             index: Vec::with_capacity(BATCH_PACKETS),
+            times: Vec::new(),
         }
     }
 }
@@ -101,12 +106,32 @@ pub fn run<B: Default + Send>(
             handles.push(scope.spawn(move || {
                 let mut a = Analyzer::new(cfg);
                 a.set_shard(w, threads);
+                a.drive_clock();
                 let mut batcher = Batcher::new(prepare, rec_tx);
                 let mut send = |r: FlowRecord| batcher.push(r);
                 for b in rx {
-                    for &(ts, link, start, len) in &b.index {
+                    let mut next = 0;
+                    for (i, &(ts, link, start, len)) in b.index.iter().enumerate() {
                         let f = &b.data[start as usize..(start + len) as usize];
-                        a.process(ts, link, f, &mut send);
+                        let mut at = None;
+                        while next < b.times.len() && b.times[next].0 as usize == i {
+                            let time = b.times[next].1;
+                            if let Some(now) = time.sweep {
+                                a.sweep_at(now, &mut send);
+                            }
+                            at = at.or(time.at);
+                            next += 1;
+                        }
+                        match at {
+                            Some(at) => a.process_at(ts, at, link, f, &mut send),
+                            None => a.process(ts, link, f, &mut send),
+                        }
+                    }
+                    // Sweeps after this worker's last packet of the batch.
+                    for &(_, time) in &b.times[next..] {
+                        if let Some(now) = time.sweep {
+                            a.sweep_at(now, &mut send);
+                        }
                     }
                 }
                 a.finish(&mut send);
@@ -117,13 +142,27 @@ pub fn run<B: Default + Send>(
         drop(rec_tx);
         let mut batches: Vec<Batch> = (0..threads).map(|_| Batch::new()).collect();
         let mut full: Option<usize> = None;
+        // One clock for every worker's table, as one analyzer's (see `ReaderClock`).
+        let mut clock = ReaderClock::new(cfg);
         loop {
             let more = read(&mut |p| {
                 // An IP fragment goes to every worker (see `route`).
-                let to = match route(p.link, p.data, threads) {
+                let (shard, segment) = route_segment(p.link, p.data, threads);
+                let to = match shard {
                     Some(s) => s..s + 1,
                     None => 0..threads,
                 };
+                let time = clock.read(p.ts, segment);
+                if time != PacketTime::default() {
+                    for (w, b) in batches.iter_mut().enumerate() {
+                        let at = if to.contains(&w) { time.at } else { None };
+                        if time.sweep.is_some() || at.is_some() {
+                            let sweep = time.sweep;
+                            b.times
+                                .push((b.index.len() as u32, PacketTime { sweep, at }));
+                        }
+                    }
+                }
                 for s in to {
                     let b = &mut batches[s];
                     b.index

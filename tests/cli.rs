@@ -433,6 +433,107 @@ fn threads_give_the_same_records() {
     assert_eq!(table("2"), one);
 }
 
+/// A classic pcap file of connections that each send a ClientHello and wait, stamped in a
+/// capture whose time jumps: a year ahead for a few packets (fewer than the clock takes as
+/// a jump), back, ahead for good with gaps past the idle timeout, back for a few.
+fn write_jumping_capture(path: &Path, variant: u16) {
+    let hello = include_bytes!("../crates/helloscope-tls/testdata/curl-7.88.1-clienthello.bin");
+    let year = 365 * 86_400u64;
+    let t0 = 1_690_000_000u64;
+    let mut b = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 262_144, 1] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    let lots: [(u8, u8, u64, u64); 7] = [
+        (1, 6, t0, 10),
+        (2, 3, t0 + year, 1),
+        (3, 6, t0 + 100, 50),
+        (4, 12, t0 + year + 10, 3),
+        (5, 4, t0 + year + 400, 90),
+        (6, 2, t0 + 500, 1),
+        (7, 6, t0 + year + 900, 7),
+    ];
+    for (net, n, start, step) in lots {
+        for h in 0..n {
+            let port = 20_000 + variant * 97 + u16::from(net) * 13 + u16::from(h);
+            let (client, server) = ([10, 1, net, h + 1], [192, 0, 2, 1]);
+            let secs = start + step * u64::from(h);
+            for (i, (to_client, syn, payload)) in [
+                (false, true, &[][..]),
+                (true, true, &[][..]),
+                (false, false, &[][..]),
+                (false, false, &hello[..]),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let eth =
+                    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+                // A SYN takes one sequence number: the data after it starts one on.
+                let builder = if to_client {
+                    eth.ipv4(server, client, 64)
+                        .tcp(443, port, 7000, 65535)
+                        .syn()
+                        .ack(1001)
+                } else {
+                    let tcp = eth.ipv4(client, server, 64);
+                    if syn {
+                        tcp.tcp(port, 443, 1000, 65535).syn()
+                    } else {
+                        tcp.tcp(port, 443, 1001, 65535).ack(7001)
+                    }
+                };
+                let mut frame = Vec::new();
+                builder.write(&mut frame, payload).unwrap();
+                let len = frame.len() as u32;
+                for v in [secs as u32, i as u32 * 1000, len, len] {
+                    b.extend_from_slice(&v.to_le_bytes());
+                }
+                b.extend_from_slice(&frame);
+            }
+        }
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+/// Found on arkime_synthetic.pcap (stamped 2023 to 2025): `--threads 2` gave other records
+/// than one thread, and other ones from run to run, each worker's table keeping a clock of
+/// its own share of the packets (which follows the shard key, random per run). Several runs
+/// of captures whose time jumps, the flows falling into shards in several ways: the records
+/// and the counters of the clock are one thread's.
+#[test]
+fn threads_follow_one_clock_when_the_capture_jumps() {
+    let dir = std::env::temp_dir().join(format!("hs-cli-jumps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("jumps.pcap");
+    let file = path.to_str().unwrap();
+    for variant in 0..3 {
+        write_jumping_capture(&path, variant);
+        let run = |threads: &str| {
+            let o = helloscope(&["analyze", "--format", "jsonl", "--threads", threads, file]);
+            assert_eq!(o.status.code(), Some(0));
+            let mut v: Vec<String> = jsonl(&o).iter().map(|r| r.to_string()).collect();
+            v.sort();
+            let summary = String::from_utf8_lossy(&o.stderr);
+            let counters = summary.split(", peak memory").next().unwrap().to_owned();
+            (v, counters)
+        };
+        let one = run("1");
+        assert_eq!(one.0.len(), 39, "every flow reported once");
+        assert!(
+            one.1.contains("stamped far from the capture's clock"),
+            "{}",
+            one.1
+        );
+        assert!(one.1.contains("idle flows timed out"), "{}", one.1);
+        for _ in 0..3 {
+            assert_eq!(run("2"), one, "variant {variant}");
+            assert_eq!(run("3"), one, "variant {variant}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// `captures/openssl.pcap` with every ClientHello's server_name extension turned into a
 /// private-use extension (type 0xff00) of the same length: the same clients, the same servers'
 /// answers, but no SNI. The file's other bytes are untouched (helloscope, like tshark by

@@ -367,6 +367,30 @@ pub struct FlowRecord {
     pub quic_version: Option<u32>,
 }
 
+impl FlowRecord {
+    /// Where the record goes among those a table emits at once (an end-of-capture flush, an
+    /// idle sweep, an eviction): first seen first, then by endpoints and tunnel, which tell
+    /// apart any two flows one table holds at once. Without it they would come out in the
+    /// order of the table's hash, whose key is random per run.
+    fn emission_order(&self) -> (Duration, SocketAddr, SocketAddr, u64) {
+        (
+            self.first_seen,
+            self.client,
+            self.server,
+            self.tunnel.identity(),
+        )
+    }
+}
+
+/// Emits the records one pass over a table gathered, in first-seen order (see
+/// [`FlowRecord::emission_order`]), leaving `records` empty.
+pub(crate) fn emit_in_order(records: &mut Vec<FlowRecord>, emit: &mut impl FnMut(FlowRecord)) {
+    records.sort_unstable_by_key(FlowRecord::emission_order);
+    for r in records.drain(..) {
+        emit(r);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

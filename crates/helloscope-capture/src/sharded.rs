@@ -79,6 +79,65 @@ pub fn route(link: LinkType, frame: &[u8], n: usize) -> Option<usize> {
     }
 }
 
+/// [`route`], and whether the frame is a TCP segment for the flow table (what moves its
+/// clock: see [`ReaderClock`]).
+pub fn route_segment(link: LinkType, frame: &[u8], n: usize) -> (Option<usize>, bool) {
+    match decode_packet(link, frame) {
+        Ok(Decoded::Tcp(s)) => (Some(shard_of_segment(&s, n)), true),
+        Ok(Decoded::Fragment(_)) if n > 1 => (None, false),
+        _ => (Some(0), false),
+    }
+}
+
+/// The flow table's clock as one analyzer would keep it, kept by the reader of a capture
+/// whose packets workers share. A worker's table sees only its share of the segments: with a
+/// clock of its own it would take a jump of the capture's time (or a packet as an outlier)
+/// at other packets than one analyzer, and sweep idle flows at other times, so the records
+/// would depend on how the flows fall into shards (the shard hash is keyed per run). The
+/// reader reads this clock for every packet, in order, and tells the packet's worker when its
+/// time is not its own ([`Analyzer::process_at`]) and every worker when a sweep is due
+/// ([`Analyzer::sweep_at`]); workers' clocks are driven ([`Analyzer::drive_clock`]).
+///
+/// Segments reassembled from IP fragments do not move it (the reader does not reassemble):
+/// a capture of fragmented TCP whose time jumps may still differ there.
+#[derive(Clone, Debug)]
+pub struct ReaderClock(crate::flow::clock::Clock);
+
+/// What the reader's clock says of one packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacketTime {
+    /// An idle sweep is due at this time, before the packet: every worker makes it.
+    pub sweep: Option<Duration>,
+    /// The packet, an outlier, is handled at this time rather than its own.
+    pub at: Option<Duration>,
+}
+
+impl ReaderClock {
+    /// The clock of a table with `cfg`'s idle timeout.
+    pub fn new(cfg: &FlowConfig) -> Self {
+        ReaderClock(crate::flow::clock::Clock::new(cfg.idle_timeout))
+    }
+
+    /// Reads the clock for a packet at `ts`; `segment`: it is a TCP segment for the table
+    /// (see [`route_segment`]). Anything else leaves the clock as it is.
+    #[inline]
+    pub fn read(&mut self, ts: Duration, segment: bool) -> PacketTime {
+        if !segment || ts.as_secs() > crate::MAX_TIMESTAMP.as_secs() {
+            return PacketTime::default();
+        }
+        let mut outliers = 0;
+        let at = self.0.read(ts, &mut outliers);
+        let sweep = self.0.sweep_due().then(|| {
+            self.0.swept();
+            self.0.now
+        });
+        PacketTime {
+            sweep,
+            at: (outliers > 0).then_some(at),
+        }
+    }
+}
+
 /// The shard of a TCP segment's connection among `n`.
 pub(crate) fn shard_of_segment(s: &TcpSegment<'_>, n: usize) -> usize {
     segment_shard_keyed(shard_key(), s, n)
@@ -217,12 +276,18 @@ pub(crate) struct BlockFile {
 struct Index {
     block: Vec<u8>,
     /// A record that began in an earlier block and ends in this one: timestamp, bytes, shard
-    /// (`None`: every shard).
-    carried: Option<(Duration, Vec<u8>, Option<usize>)>,
+    /// (`None`: every shard), and what the reader's clock says of it.
+    carried: Option<(Duration, Vec<u8>, Option<usize>, PacketTime)>,
     /// Per worker: (offset in `block`, captured length, timestamp) of its packets, in order.
     entries: Vec<Vec<(u32, u32, Duration)>>,
-    /// The walk as it stands after this block, for the owner of the next one.
+    /// Per worker, the few places where the reader's clock has something to say: before its
+    /// packet at this index in `entries` (or after the last), a sweep, and for its own
+    /// packet, the time it is handled at.
+    times: Vec<Vec<(u32, PacketTime)>>,
+    /// The walk and the reader's clock as they stand after this block, for the owner of the
+    /// next one.
     walker: BlockWalker,
+    clock: ReaderClock,
     /// Nothing after this block is read: the file ends or is damaged here (why, if damaged).
     last: bool,
     failed: Option<ReadError>,
@@ -232,20 +297,35 @@ struct Index {
 /// by shard.
 fn index_block(
     block: Vec<u8>,
-    mut walker: BlockWalker,
+    (mut walker, mut clock): (BlockWalker, ReaderClock),
     last: bool,
     link: LinkType,
     n: usize,
 ) -> Index {
     let mut entries: Vec<Vec<(u32, u32, Duration)>> = vec![Vec::new(); n];
+    let mut times: Vec<Vec<(u32, PacketTime)>> = vec![Vec::new(); n];
     let mut carried = None;
     let within = block.as_ptr_range();
     let fed = walker.feed(&block, &mut |ts, _wire_len, frame| {
-        let shard = quick_shard(link, frame, n).map_or_else(|| route(link, frame, n), Some);
+        let (shard, segment) = match quick_shard(link, frame, n) {
+            Some(s) => (Some(s), true),
+            None => route_segment(link, frame, n),
+        };
         let to = match shard {
             Some(s) => s..s + 1,
             None => 0..n,
         };
+        let time = clock.read(ts, segment);
+        let carries = !frame.is_empty() && !within.contains(&frame.as_ptr());
+        if time != PacketTime::default() && !carries {
+            for (w, t) in times.iter_mut().enumerate() {
+                let at = if to.contains(&w) { time.at } else { None };
+                if time.sweep.is_some() || at.is_some() {
+                    let sweep = time.sweep;
+                    t.push((entries[w].len() as u32, PacketTime { sweep, at }));
+                }
+            }
+        }
         if frame.is_empty() {
             for w in to {
                 entries[w].push((0, 0, ts));
@@ -256,7 +336,7 @@ fn index_block(
                 entries[w].push((offset as u32, frame.len() as u32, ts));
             }
         } else {
-            carried = Some((ts, frame.to_vec(), shard));
+            carried = Some((ts, frame.to_vec(), shard, time));
         }
     });
     let failed = match fed {
@@ -268,7 +348,9 @@ fn index_block(
         block,
         carried,
         entries,
+        times,
         walker,
+        clock,
         last: last || failed.is_some(),
         failed,
     }
@@ -327,17 +409,44 @@ pub(crate) fn analyze_blocks<B: Default + Send>(
             handles.push(scope.spawn(move || {
                 let mut a = Analyzer::new(cfg);
                 a.set_shard(w, n);
+                a.drive_clock();
                 let mut batcher = Batcher::new(prepare, rec_tx);
                 let mut send = |r: FlowRecord| batcher.push(r);
                 let mut process = |idx: &Index, a: &mut Analyzer| {
-                    if let Some((ts, frame, shard)) = &idx.carried {
+                    if let Some((ts, frame, shard, time)) = &idx.carried {
+                        if let Some(now) = time.sweep {
+                            a.sweep_at(now, &mut send);
+                        }
                         if shard.is_none_or(|s| s == w) {
-                            a.process(*ts, f.link, frame, &mut send);
+                            match time.at {
+                                Some(at) => a.process_at(*ts, at, f.link, frame, &mut send),
+                                None => a.process(*ts, f.link, frame, &mut send),
+                            }
                         }
                     }
-                    for &(offset, len, ts) in &idx.entries[w] {
+                    let times = &idx.times[w];
+                    let mut next = 0;
+                    for (i, &(offset, len, ts)) in idx.entries[w].iter().enumerate() {
                         let frame = &idx.block[offset as usize..(offset + len) as usize];
-                        a.process(ts, f.link, frame, &mut send);
+                        let mut at = None;
+                        while next < times.len() && times[next].0 as usize == i {
+                            let time = times[next].1;
+                            if let Some(now) = time.sweep {
+                                a.sweep_at(now, &mut send);
+                            }
+                            at = at.or(time.at);
+                            next += 1;
+                        }
+                        match at {
+                            Some(at) => a.process_at(ts, at, f.link, frame, &mut send),
+                            None => a.process(ts, f.link, frame, &mut send),
+                        }
+                    }
+                    // Sweeps after this worker's last packet of the block.
+                    for &(_, time) in &times[next..] {
+                        if let Some(now) = time.sweep {
+                            a.sweep_at(now, &mut send);
+                        }
                     }
                 };
                 // Blocks this worker read, reused once every peer has let go of them: a
@@ -349,6 +458,7 @@ pub(crate) fn analyze_blocks<B: Default + Send>(
                 // Indexes in file order not yet analysed here.
                 let mut pending: std::collections::VecDeque<Shared> = Default::default();
                 let mut walker = BlockWalker::new(f.format);
+                let mut clock = ReaderClock::new(a.config());
                 let mut outcome = (None, 0);
                 for k in 0..blocks {
                     // Read ahead, so that the workers' reads overlap instead of taking turns.
@@ -368,7 +478,10 @@ pub(crate) fn analyze_blocks<B: Default + Send>(
                         let Some(block) = own.pop_front() else { break };
                         let last = k + 1 == blocks || (block.len() as u64) < block_size;
                         // Where the previous block's walk stopped (taken from its index).
-                        let from = std::mem::replace(&mut walker, BlockWalker::new(f.format));
+                        let from = (
+                            std::mem::replace(&mut walker, BlockWalker::new(f.format)),
+                            clock.clone(),
+                        );
                         let idx = Arc::new(index_block(block, from, last, f.link, n));
                         for tx in &outbox {
                             // A peer that stopped has dropped its inbox: nothing to do.
@@ -389,6 +502,7 @@ pub(crate) fn analyze_blocks<B: Default + Send>(
                     let indexes_next = (k + 1) % n as u64 == w as u64;
                     if indexes_next {
                         walker = idx.walker.clone();
+                        clock = idx.clock.clone();
                     }
                     let stop = idx.last;
                     if stop {
@@ -482,17 +596,22 @@ mod tests {
 
     /// Records and packet count of one analyzer reading `path` packet by packet, and whether
     /// an error stopped it.
-    fn single(path: &str) -> (Vec<FlowRecord>, u64, bool) {
+    fn single(path: &str) -> (Vec<FlowRecord>, [u64; 3], bool) {
         let mut src = PacketSource::open_file(path).unwrap();
         let mut a = Analyzer::new(FlowConfig::default());
         let mut out = Vec::new();
         let failed = a.run(&mut src, &mut |r| out.push(r)).is_err();
         a.finish(&mut |r| out.push(r));
         out.sort_by_key(key);
-        (out, a.stats().packets, failed)
+        (out, counts(a.stats()), failed)
     }
 
-    fn sharded(path: &str, threads: usize, block: u64) -> (Vec<FlowRecord>, u64, bool) {
+    /// Packets, clock outliers and idle flows: what depends on the table's clock.
+    fn counts(s: &Stats) -> [u64; 3] {
+        [s.packets, s.packets_clock_outlier, s.evicted_idle]
+    }
+
+    fn sharded(path: &str, threads: usize, block: u64) -> (Vec<FlowRecord>, [u64; 3], bool) {
         let src = PacketSource::open_file(path).unwrap();
         let Inner::Pcap(r) = &src.inner else {
             panic!("{path} is a classic pcap file");
@@ -513,7 +632,7 @@ mod tests {
             &|_| {},
         );
         out.sort_by_key(key);
-        (out, stats.packets, err.is_some())
+        (out, counts(&stats), err.is_some())
     }
 
     /// Any number of workers and any block size (blocks cut records anywhere, a record
@@ -534,6 +653,112 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A classic pcap file (little-endian, microseconds) of Ethernet `frames`.
+    fn write_pcap(path: &std::path::Path, frames: &[(Duration, Vec<u8>)]) {
+        let mut b = Vec::new();
+        for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 262_144, 1] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        for (ts, f) in frames {
+            let len = f.len() as u32;
+            for v in [ts.as_secs() as u32, ts.subsec_micros(), len, len] {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+            b.extend_from_slice(f);
+        }
+        std::fs::write(path, b).unwrap();
+    }
+
+    /// The frames of a connection from 10.1.`net`.`host`:`port` to 192.0.2.1:443 that
+    /// sends a ClientHello and waits, from `t` on.
+    fn waiting_flow(net: u8, host: u8, port: u16, t: Duration) -> Vec<(Duration, Vec<u8>)> {
+        let hello = include_bytes!("../../helloscope-tls/testdata/gnutls-3.7.9-clienthello.bin");
+        let (client, server) = ([10, 1, net, host], [192, 0, 2, 1]);
+        let frame = |to_client: bool, syn: bool, payload: &[u8]| {
+            let eth = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+            // A SYN takes one sequence number: the data after it starts one on.
+            let b = if to_client {
+                eth.ipv4(server, client, 64)
+                    .tcp(443, port, if syn { 7000 } else { 7001 }, 65535)
+                    .ack(1001)
+            } else {
+                eth.ipv4(client, server, 64)
+                    .tcp(port, 443, if syn { 1000 } else { 1001 }, 65535)
+            };
+            let b = match (syn, to_client) {
+                (true, _) => b.syn(),
+                (false, false) => b.ack(7001),
+                (false, true) => b,
+            };
+            let mut out = Vec::new();
+            b.write(&mut out, payload).unwrap();
+            out
+        };
+        let ms = Duration::from_millis(1);
+        vec![
+            (t, frame(false, true, &[])),
+            (t + ms, frame(true, true, &[])),
+            (t + ms * 2, frame(false, false, &[])),
+            (t + ms * 3, frame(false, false, hello)),
+        ]
+    }
+
+    /// Found on arkime_synthetic.pcap (stamped 2023 to 2025): with `--threads` each worker's
+    /// table kept its own clock, fed by its share of the packets only, so a jump of the
+    /// capture's time was taken (and packets counted as stamped far from the clock) at other
+    /// packets than one analyzer takes them, and idle flows swept at other times; which
+    /// packets a worker gets follows the per-run shard key, so records changed from run to
+    /// run. A capture whose time jumps a year ahead for a few packets (outliers), back, ahead
+    /// for good, back for a few, with idle gaps between: any number of workers, any block
+    /// size, and flows falling into the shards in many ways (the ports vary: the same as
+    /// varying the key), give what one analyzer gives, counters of the clock included.
+    #[test]
+    fn workers_follow_one_clock_when_the_capture_jumps() {
+        let year = Duration::from_secs(365 * 86_400);
+        let t0 = Duration::from_secs(1_690_000_000);
+        let dir = std::env::temp_dir().join(format!("hs-jumps-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("jumps.pcap");
+        for variant in 0..12u16 {
+            let mut frames = Vec::new();
+            let mut flow = |net: u8, n: u8, start: Duration, step: Duration| {
+                for h in 0..n {
+                    let port = 20_000 + variant * 97 + u16::from(net) * 13 + u16::from(h);
+                    let t = start + step * u32::from(h);
+                    frames.extend(waiting_flow(net, h + 1, port, t));
+                }
+            };
+            let s = Duration::from_secs(1);
+            // The old epoch; a few flows a year ahead (fewer packets than a jump takes);
+            // back; then a year ahead for good, with gaps past the idle timeout; a few
+            // packets from the old epoch again; and more in the new one.
+            flow(1, 6, t0, s * 10);
+            flow(2, 3, t0 + year, s);
+            flow(3, 6, t0 + s * 100, s * 50);
+            flow(4, 12, t0 + year + s * 10, s * 3);
+            flow(5, 4, t0 + year + s * 400, s * 90);
+            flow(6, 2, t0 + s * 500, s);
+            flow(7, 6, t0 + year + s * 900, s * 7);
+            // In the order written, not sorted: the capture's own order is the point.
+            write_pcap(&path, &frames);
+            let path = path.to_str().unwrap();
+            let want = single(path);
+            assert!(
+                want.1[1] > 0 && want.1[2] > 0,
+                "outliers and sweeps: {:?}",
+                want.1
+            );
+            assert_eq!(want.0.len(), 39, "every flow reported once");
+            for threads in [2, 3, 4] {
+                for block in [1500, BLOCK] {
+                    let got = sharded(path, threads, block);
+                    assert_eq!(got, want, "variant {variant}, {threads} workers, {block}");
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A file cut inside a record: the same records as one analyzer, and the error.

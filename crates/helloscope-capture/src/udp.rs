@@ -16,7 +16,7 @@ use helloscope_tls::Transport;
 use crate::decode::{LinkType, TunnelStack};
 use crate::flow::FlowConfig;
 use crate::memory::{Bound, Bounds, Shed};
-use crate::record::{EndReason, FlowRecord};
+use crate::record::{emit_in_order, EndReason, FlowRecord};
 use crate::stats::Stats;
 use crate::udp_flow::UdpFlow;
 
@@ -41,7 +41,7 @@ pub fn decode_udp(link: LinkType, frame: &[u8]) -> Option<UdpDatagram<'_>> {
 }
 
 /// An exchange's identity, the same both ways: the two endpoints in a fixed order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct UdpKey(SocketAddr, SocketAddr, u64);
 
 impl UdpKey {
@@ -201,7 +201,8 @@ impl UdpTable {
         let Some(key) = self
             .flows
             .iter()
-            .min_by_key(|(_, f)| f.last_seen)
+            // Ties broken by the key: not by the map's (random) order.
+            .min_by_key(|(k, f)| (f.last_seen, **k))
             .map(|(k, _)| *k)
         else {
             return;
@@ -225,27 +226,28 @@ impl UdpTable {
         };
         self.done.retain(|_, seen| *seen >= limit);
         let buffered = &mut self.buffered;
+        let mut records = Vec::new();
         self.flows.retain(|_, f| {
             if f.last_seen >= limit {
                 return true;
             }
             *buffered -= f.buffered();
             stats.evicted_idle += 1;
-            stats.note_flow_end(f.record(EndReason::IdleTimeout), emit);
+            stats.note_flow_end(f.record(EndReason::IdleTimeout), &mut |r| records.push(r));
             false
         });
+        emit_in_order(&mut records, emit);
     }
 
     /// Reports every exchange still open and empties the table.
     pub(crate) fn flush(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
         self.buffered = 0;
         self.done.clear();
-        let mut flows: Vec<UdpFlow> = self.flows.drain().map(|(_, f)| f).collect();
-        // In the order they started, as a reader of the output expects.
-        flows.sort_by_key(|f| f.first_seen);
-        for mut f in flows {
-            stats.note_flow_end(f.record(EndReason::EndOfCapture), emit);
+        let mut records = Vec::new();
+        for (_, mut f) in self.flows.drain() {
+            stats.note_flow_end(f.record(EndReason::EndOfCapture), &mut |r| records.push(r));
         }
+        emit_in_order(&mut records, emit);
     }
 }
 

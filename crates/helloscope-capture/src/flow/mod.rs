@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::decode::TcpSegment;
 use crate::record::Side;
 
+pub(crate) mod clock;
 mod connection;
 mod half_open;
 mod handshake_state;
@@ -79,7 +80,9 @@ impl Default for FlowConfig {
 /// A connection's identity, the same for both directions: the two endpoints in a fixed order.
 /// Addresses as integers (IPv4 mapped into IPv6), so that ordering, hashing and comparing a
 /// key are a few register operations rather than byte-array walks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Ordered only to break ties among flows deterministically (see
+/// `FlowTable::evict_active`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct FlowKey {
     lo: u128,
     hi: u128,

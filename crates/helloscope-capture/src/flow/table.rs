@@ -5,6 +5,7 @@ use hashbrown::HashTable;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::clock::Clock;
 use super::connection::{Flow, Held, Probe, PROBE_SEGMENTS};
 use super::half_open::{nanos, HalfOpen};
 use super::{FlowConfig, FlowKey};
@@ -12,7 +13,7 @@ use crate::decode::TcpSegment;
 use crate::fingerprint_cache::FingerprintCache;
 use crate::finished::FinishedFlows;
 use crate::memory::{Bound, Bounds, Shed, ShedNotice};
-use crate::record::{EndReason, FlowRecord};
+use crate::record::{emit_in_order, EndReason, FlowRecord};
 use crate::stats::Stats;
 use crate::tls_stream::{client_hello_evidence, looks_like_server_hello, Evidence};
 
@@ -154,21 +155,8 @@ pub(crate) struct FlowTable {
     done: FinishedFlows,
     /// Bytes held in the buffers of all followed flows.
     buffered: usize,
-    /// The table's clock: the latest packet time that was not an outlier.
-    now: Duration,
-    /// Seconds a packet's time may lie from the clock: the idle timeout and [`CLOCK_SLACK`].
-    slack_secs: u64,
-    /// The seconds within the slack of the clock, inclusive; empty (`lo > hi`) until the
-    /// first packet sets the clock.
-    clock_lo: u64,
-    clock_hi: u64,
-    /// The second `clock_lo` and `clock_hi` were set from: most packets fall in the same
-    /// second as the one before, and leave them as they are.
-    clock_secs: u64,
-    /// Packets far ahead of the clock that agree with one another: a time and how many in a
-    /// row. Enough of them move the clock there (the capture really did jump).
-    jump: Option<(Duration, u32)>,
-    next_sweep: Duration,
+    /// The table's clock (see [`Clock::read`]), and when it next sweeps idle flows.
+    clock: Clock,
 }
 
 /// Most connections that sent nothing yet held at once, of `max_flows`: 7/32 of it (229 376
@@ -180,15 +168,6 @@ pub(crate) fn half_open_cap(max_flows: usize) -> usize {
     (max_flows / 32 * 7).max(1)
 }
 
-/// How far a packet's time may lie from the table's clock, beyond the idle timeout, before
-/// it is an outlier: handled at the clock's time, and not moving it. A day: a quiet link
-/// overnight is not an outlier, a clock thirty years off is.
-pub(crate) const CLOCK_SLACK: Duration = Duration::from_secs(86_400);
-
-/// Consecutive packets far ahead of the clock, within the slack of one another, that show
-/// the capture itself jumped (a pause of the link, files joined): the clock follows them.
-pub(crate) const CLOCK_JUMP_PACKETS: u32 = 32;
-
 fn secs(d: Duration) -> u32 {
     d.as_secs().min(u32::MAX as u64) as u32
 }
@@ -198,7 +177,7 @@ impl FlowTable {
         let bounds = Bounds::of(&cfg);
         cfg.max_buffer_total = bounds.buffers.max;
         FlowTable {
-            slack_secs: cfg.idle_timeout.saturating_add(CLOCK_SLACK).as_secs(),
+            clock: Clock::new(cfg.idle_timeout),
             hasher: ahash::RandomState::new(),
             active: HashTable::with_capacity(cfg.max_flows.min(1 << 10)),
             half_open: HashTable::new(),
@@ -213,12 +192,6 @@ impl FlowTable {
             bounds,
             cfg,
             buffered: 0,
-            now: Duration::ZERO,
-            clock_lo: 1,
-            clock_hi: 0,
-            clock_secs: 0,
-            jump: None,
-            next_sweep: Duration::ZERO,
         }
     }
 
@@ -246,8 +219,8 @@ impl FlowTable {
         stats: &mut Stats,
         emit: &mut impl FnMut(FlowRecord),
     ) {
-        let at = self.clock(ts, stats);
-        if self.now >= self.next_sweep {
+        let at = self.clock.read(ts, &mut stats.packets_clock_outlier);
+        if self.clock.sweep_due() {
             self.sweep(stats, emit);
         }
         let (key, src_is_lo) = FlowKey::of(seg);
@@ -317,68 +290,6 @@ impl FlowTable {
             return;
         }
         self.on_new((key, src_is_lo), h, seg, (ts, at), stats, emit)
-    }
-
-    /// Moves the table's clock to packet time `ts` and returns the time the packet is handled
-    /// at. One packet stamped years ahead (or behind) must not time out every flow at once,
-    /// nor stop the sweeps of idle flows afterwards: such an outlier is counted and handled
-    /// at the clock's time (its record still says when it was stamped), unless enough
-    /// packets in a row agree that the capture jumped.
-    #[inline]
-    fn clock(&mut self, ts: Duration, stats: &mut Stats) -> Duration {
-        // Whole seconds are precise enough against a day's slack.
-        let s = ts.as_secs();
-        if s >= self.clock_lo && s <= self.clock_hi {
-            if self.jump.is_some() {
-                self.jump = None;
-            }
-            if ts > self.now {
-                self.now = ts;
-                if s != self.clock_secs {
-                    self.set_window(s);
-                }
-            }
-            return ts;
-        }
-        self.clock_outlier(ts, stats)
-    }
-
-    fn set_now(&mut self, ts: Duration) {
-        self.now = ts;
-        self.set_window(ts.as_secs());
-    }
-
-    /// The seconds within the slack of second `s`.
-    fn set_window(&mut self, s: u64) {
-        self.clock_secs = s;
-        self.clock_lo = s.saturating_sub(self.slack_secs);
-        self.clock_hi = s.saturating_add(self.slack_secs);
-    }
-
-    /// [`Self::clock`] for the first packet, and for one far from the clock.
-    #[cold]
-    #[inline(never)]
-    fn clock_outlier(&mut self, ts: Duration, stats: &mut Stats) -> Duration {
-        if self.clock_lo > self.clock_hi {
-            // The first packet sets the clock.
-            self.set_now(ts);
-            return ts;
-        }
-        if ts > self.now {
-            let slack = Duration::from_secs(self.slack_secs);
-            let n = match self.jump {
-                Some((t, n)) if t.abs_diff(ts) <= slack => n + 1,
-                _ => 1,
-            };
-            if n >= CLOCK_JUMP_PACKETS {
-                self.jump = None;
-                self.set_now(ts);
-                return ts;
-            }
-            self.jump = Some((ts, n));
-        }
-        stats.packets_clock_outlier += 1;
-        self.now
     }
 
     fn mark_done(&mut self, h: u64, ts: Duration, stats: &mut Stats) {
@@ -554,21 +465,26 @@ impl FlowTable {
         if self.active.is_empty() {
             return 0;
         }
-        let mut ages: Vec<Duration> = self.active.iter().map(|(_, f)| f.seen_at).collect();
+        // Ties of age are broken by the key, so that which flows go does not depend on the
+        // table's (random) hash order: the cutoff is one flow, and exactly those up to it go.
+        let mut ages: Vec<(Duration, FlowKey)> =
+            self.active.iter().map(|(k, f)| (f.seen_at, *k)).collect();
         let n_evict = n.clamp(1, ages.len());
         let (_, cutoff, _) = ages.select_nth_unstable(n_evict - 1);
         let cutoff = *cutoff;
         let mut evicted = 0;
         let buffered = &mut self.buffered;
-        self.active.retain(|(_, f)| {
-            if evicted >= n_evict || f.seen_at > cutoff {
+        let mut records = Vec::new();
+        self.active.retain(|(k, f)| {
+            if (f.seen_at, *k) > cutoff {
                 return true;
             }
             evicted += 1;
             *buffered -= f.buffered();
-            report_end(f, EndReason::TableFull, stats, emit);
+            report_end(f, EndReason::TableFull, stats, &mut |r| records.push(r));
             false
         });
+        emit_in_order(&mut records, emit);
         stats.evicted_table_full += evicted as u64;
         evicted
     }
@@ -641,20 +557,22 @@ impl FlowTable {
     /// Evicts flows idle for longer than the timeout.
     fn sweep(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
         let timeout = self.cfg.idle_timeout;
-        self.next_sweep = self.now + (timeout / 4).max(Duration::from_secs(1));
-        let Some(limit) = self.now.checked_sub(timeout) else {
+        self.clock.swept();
+        let Some(limit) = self.clock.now.checked_sub(timeout) else {
             return;
         };
         let buffered = &mut self.buffered;
+        let mut records = Vec::new();
         self.active.retain(|(_, f)| {
             if f.seen_at >= limit {
                 return true;
             }
             *buffered -= f.buffered();
             stats.evicted_idle += 1;
-            report_end(f, EndReason::IdleTimeout, stats, emit);
+            report_end(f, EndReason::IdleTimeout, stats, &mut |r| records.push(r));
             false
         });
+        emit_in_order(&mut records, emit);
         if let Some(limit) = nanos(limit) {
             self.half_open.retain(|e| {
                 if e.seen_at >= limit {
@@ -666,7 +584,7 @@ impl FlowTable {
             });
         }
         // Seen at or after the limit's second, as the followed flows above.
-        let now = secs(self.now);
+        let now = secs(self.clock.now);
         self.done.retain_seen_within(now, now - secs(limit));
     }
 
@@ -678,20 +596,53 @@ impl FlowTable {
         stats: &mut Stats,
         emit: &mut impl FnMut(FlowRecord),
     ) {
-        if now > self.now {
-            self.now = now;
+        if now > self.clock.now {
+            self.clock.now = now;
         }
-        if self.now >= self.next_sweep {
+        if self.clock.sweep_due() {
             self.sweep(stats, emit);
         }
+    }
+
+    /// Makes this a worker's table, whose clock the reader of the capture drives (see
+    /// [`super::clock`]): packets are handled at their own time unless [`Self::force_at`]
+    /// says otherwise, and idle flows are swept only by [`Self::sweep_at`].
+    pub(crate) fn drive_clock(&mut self) {
+        self.clock = Clock::driven(self.cfg.idle_timeout);
+    }
+
+    /// A driven table: the next segment is handled at `at`, an outlier by the reader's
+    /// clock. [`Self::unforce`] after it.
+    pub(crate) fn force_at(&mut self, at: Duration) {
+        self.clock.force(at);
+    }
+
+    /// A driven table: forgets a forced time no segment took.
+    pub(crate) fn unforce(&mut self) {
+        self.clock.unforce();
+    }
+
+    /// A driven table: the idle sweep the reader's clock made at `now`.
+    pub(crate) fn sweep_at(
+        &mut self,
+        now: Duration,
+        stats: &mut Stats,
+        emit: &mut impl FnMut(FlowRecord),
+    ) {
+        self.clock.now = now;
+        self.sweep(stats, emit);
     }
 
     /// Reports every open TLS flow and empties the table.
     pub(crate) fn flush(&mut self, stats: &mut Stats, emit: &mut impl FnMut(FlowRecord)) {
         self.buffered = 0;
+        let mut records = Vec::new();
         for (_, mut f) in self.active.drain() {
-            report_end(&mut f, EndReason::EndOfCapture, stats, emit);
+            report_end(&mut f, EndReason::EndOfCapture, stats, &mut |r| {
+                records.push(r)
+            });
         }
+        emit_in_order(&mut records, emit);
         stats.flows_without_payload += self.half_open.len() as u64;
         self.half_open.clear();
         self.done.clear();
