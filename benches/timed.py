@@ -2,16 +2,18 @@
 """Interleaved timed runs of two helloscope builds on the same files.
 
     benches/timed.py ROUNDS OLD_BINARY NEW_BINARY FILE...
+    ARGS="--threads 2" benches/timed.py ...      # options added to every run
 
 Each round runs `analyze --format jsonl -o /dev/null FILE` with each build, alternating which
 goes first, and takes user+sys CPU time from wait4 (the machine's other load moves wall time
-more than CPU time). Prints best and median per build and file, and the load average. Warm the
-page cache first (`cat FILE > /dev/null`). Speed is judged here and with cachegrind, never in a
-test.
+more than CPU time) and wall time. Prints best and median per build and file, and the load
+average. Warm the page cache first (`cat FILE > /dev/null`). Speed is judged here and with
+cachegrind, never in a test.
 """
 import os
 import statistics
 import sys
+import time
 
 
 def run(exe, path):
@@ -20,11 +22,14 @@ def run(exe, path):
         fd = os.open("/dev/null", os.O_WRONLY)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
-        os.execv(exe, [exe, "analyze", "--format", "jsonl", "-o", "/dev/null", path])
+        extra = os.environ.get("ARGS", "").split()
+        os.execv(exe, [exe, "analyze", "--format", "jsonl", "-o", "/dev/null", *extra, path])
+    start = time.perf_counter()
     _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in (0, 1):
         sys.exit(f"timed.py: {exe} failed on {path}")
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime + usage.ru_stime, wall
 
 
 def main():
@@ -43,9 +48,11 @@ def main():
                 times[(b, f)].append(run(exe, f))
     for f in files:
         for b in builds:
-            v = sorted(times[(b, f)])
-            print(f"{os.path.basename(f):24} {b}: best {v[0]:.3f} s, median "
-                  f"{statistics.median(v):.3f} s (user+sys, {len(v)} runs)")
+            cpu = sorted(t[0] for t in times[(b, f)])
+            wall = sorted(t[1] for t in times[(b, f)])
+            print(f"{os.path.basename(f):24} {b}: user+sys best {cpu[0]:.3f} s, median "
+                  f"{statistics.median(cpu):.3f} s; wall best {wall[0]:.3f} s, median "
+                  f"{statistics.median(wall):.3f} s ({len(cpu)} runs)")
     print("load average: %.2f %.2f %.2f" % os.getloadavg())
 
 

@@ -655,6 +655,40 @@ mod tests {
         }
     }
 
+    /// A caller that looks at a file's first packet time before choosing how to read it (the
+    /// CLI does, to merge inputs by time) still gets the workers' shared reading, with every
+    /// record; once a packet was delivered, it does not (the workers would read it twice).
+    #[test]
+    fn a_first_packet_looked_at_still_lets_the_workers_read_the_file() {
+        let path = captures("openssl.pcap");
+        let want = single(&path);
+        let mut src = PacketSource::open_file(&path).unwrap();
+        assert!(src.next_time().unwrap().is_some());
+        let mut out = Vec::new();
+        let (stats, err) = src
+            .analyze_sharded(
+                2,
+                &FlowConfig::default(),
+                &|r, b: &mut Vec<FlowRecord>| b.push(r),
+                &mut |b| out.extend(b),
+                &|_| {},
+            )
+            .expect("the workers read the file");
+        out.sort_by_key(key);
+        assert_eq!((out, counts(&stats), err.is_some()), want);
+
+        let mut src = PacketSource::open_file(&path).unwrap();
+        assert!(src.next_packet().unwrap().is_some());
+        let none = src.analyze_sharded(
+            2,
+            &FlowConfig::default(),
+            &|r, b: &mut Vec<FlowRecord>| b.push(r),
+            &mut |_| {},
+            &|_| {},
+        );
+        assert!(none.is_none(), "a packet was delivered: not from the start");
+    }
+
     /// A classic pcap file (little-endian, microseconds) of Ethernet `frames`.
     fn write_pcap(path: &std::path::Path, frames: &[(Duration, Vec<u8>)]) {
         let mut b = Vec::new();

@@ -736,12 +736,14 @@ impl PacketSource {
         let Inner::Pcap(r) = &self.inner else {
             return None;
         };
-        // The workers read the file themselves: it must be a plain file, read from its start,
-        // with no filter, of a link type decoded.
+        // The workers read the file themselves: it must be a plain file with no filter, of a
+        // link type decoded, of which nothing was delivered yet. A first record only looked
+        // at ([`PacketSource::next_time`], as a caller merging inputs by time does) is read
+        // again by the workers with the rest.
+        let delivered = self.packets - u64::from(self.pending.is_some());
         if !self.plain_file
             || self.filter.is_some()
-            || self.packets > 0
-            || self.pending.is_some()
+            || delivered > 0
             || LinkType::from_linktype(r.linktype as i32).is_none()
         {
             return None;
