@@ -1,8 +1,11 @@
 //! The cut-over readiness report: flows grouped by client (address + JA4) and host, clients
 //! grouped by TLS stack with what to change.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use helloscope_capture::FlowRecord;
@@ -41,9 +44,20 @@ struct Group {
 /// flows of groups past this many are counted in one `other` row instead.
 pub const MAX_GROUPS: usize = 10_000;
 
+/// The host of a group without a server name: its address, then this.
+const NO_SNI: &str = " (no SNI)";
+
 /// Accumulates flows; prints the report at the end.
 pub struct Report {
-    groups: BTreeMap<Key, Group>,
+    /// The groups in the order they came; sorted by key only when the report is written, so
+    /// a flow of a known group costs a hash of its parts, not a tree walk comparing strings.
+    groups: Vec<(Key, Group)>,
+    /// Hash of a group's key parts -> the first group with that hash (the others follow
+    /// through `next`). Keyed per run at random: the parts are what clients chose.
+    index: HashMap<u64, u32>,
+    /// Per group, the next group with the same hash.
+    next: Vec<u32>,
+    hasher: RandomState,
     /// Flows of groups past `max_groups`, all in one.
     other: Option<Group>,
     max_groups: usize,
@@ -58,7 +72,7 @@ impl Default for Report {
 }
 
 impl Group {
-    fn new(f: &Flow<'_>) -> Self {
+    fn new(f: &Flow<'_>, stack: String) -> Self {
         Group {
             flows: 0,
             offered_max: BTreeSet::new(),
@@ -68,7 +82,7 @@ impl Group {
             first: f.first,
             last: f.last,
             min_version: f.policy.as_ref().and_then(|p| p.min),
-            stack: f.stack.unwrap_or("-").to_owned(),
+            stack,
             remediation: None,
         }
     }
@@ -79,6 +93,7 @@ impl Group {
 pub struct Flow<'a> {
     pub sensor: &'a str,
     pub client_ip: &'a str,
+    /// Read only when `sni` is `None`: the host is then named by it.
     pub server_ip: &'a str,
     pub sni: Option<&'a str>,
     pub ja4: Option<&'a str>,
@@ -102,6 +117,42 @@ pub struct FlowPolicy<'a> {
     pub findings: Vec<&'a str>,
 }
 
+/// Room for an address's text (IPv6 with an IPv4 tail: 45 bytes).
+const IP_TEXT: usize = 48;
+
+/// An address as its `Display` writes it, into `buf`: IPv4 (most flows) by hand, without
+/// the formatting machinery; IPv6 through `Display`.
+fn ip_text(ip: IpAddr, buf: &mut [u8; IP_TEXT]) -> &str {
+    let n = match ip {
+        IpAddr::V4(a) => {
+            let mut n = 0;
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                if o >= 100 {
+                    buf[n] = b'0' + o / 100;
+                    n += 1;
+                }
+                if o >= 10 {
+                    buf[n] = b'0' + o / 10 % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + o % 10;
+                n += 1;
+            }
+            n
+        }
+        IpAddr::V6(a) => {
+            let mut rest = &mut buf[..];
+            let _ = write!(rest, "{a}");
+            IP_TEXT - rest.len()
+        }
+    };
+    std::str::from_utf8(&buf[..n]).unwrap_or_default()
+}
+
 fn disabled_text(min: Option<TlsVersion>) -> String {
     let Some(min) = min else {
         return "versions below the policy's minimum are disabled".into();
@@ -118,7 +169,10 @@ impl Report {
     /// A report keeping at most `max_groups` groups besides the `other` row.
     pub fn with_max_groups(max_groups: usize) -> Self {
         Report {
-            groups: BTreeMap::new(),
+            groups: Vec::new(),
+            index: HashMap::new(),
+            next: Vec::new(),
+            hasher: RandomState::new(),
             other: None,
             max_groups,
             mins: BTreeMap::new(),
@@ -133,13 +187,19 @@ impl Report {
         stack: Option<&StackMatch>,
     ) {
         let ch = r.client_hello.as_ref();
-        let (client_ip, server_ip) = (r.client.ip().to_string(), r.server.ip().to_string());
-        let label = stack.map(StackMatch::label);
-        self.add_flow(&Flow {
+        let sni = ch.and_then(|c| c.sni.as_deref());
+        let (mut client_buf, mut server_buf) = ([0; IP_TEXT], [0; IP_TEXT]);
+        let client_ip = ip_text(r.client.ip(), &mut client_buf);
+        // The server's address names the host only when the client sent no name.
+        let server_ip = match sni {
+            None => ip_text(r.server.ip(), &mut server_buf),
+            Some(_) => "",
+        };
+        let flow = Flow {
             sensor: "",
-            client_ip: &client_ip,
-            server_ip: &server_ip,
-            sni: ch.and_then(|c| c.sni.as_deref()),
+            client_ip,
+            server_ip,
+            sni,
             ja4: ch.and_then(|c| c.ja4.as_deref()),
             offered_max: ch.map(|c| c.version_offered_max),
             negotiated: r.server_hello.as_ref().map(|s| s.version),
@@ -151,31 +211,105 @@ impl Report {
                 min,
                 findings: e.findings.iter().map(|f| f.code).collect(),
             }),
-            stack: label.as_deref(),
+            stack: None,
             remediation: stack.and_then(|s| s.remediation.as_deref()),
+        };
+        // The stack's label is formatted only for a new group: the group keeps its first.
+        self.add_with(&flow, || {
+            stack.map_or_else(|| "-".to_owned(), StackMatch::label)
         });
     }
 
     /// Adds one flow; memory grows with distinct groups (client, host, policy), not flows.
     pub fn add_flow(&mut self, f: &Flow<'_>) {
-        let key = Key {
-            profile: f.policy.as_ref().map_or("-", |p| p.profile).to_owned(),
-            sensor: f.sensor.to_owned(),
-            client_ip: f.client_ip.to_owned(),
-            ja4: f.ja4.unwrap_or("-").to_owned(),
-            host: f
-                .sni
-                .map_or_else(|| format!("{} (no SNI)", f.server_ip), str::to_owned),
-        };
-        if let Some(p) = &f.policy {
-            if p.min.is_some() || !self.mins.contains_key(p.profile) {
-                self.mins.insert(p.profile.to_owned(), p.min);
+        self.add_with(f, || f.stack.unwrap_or("-").to_owned());
+    }
+
+    /// The group of the flow's key parts, if it is kept.
+    fn find(&self, hash: u64, f: &Flow<'_>, profile: &str) -> Option<usize> {
+        let mut i = *self.index.get(&hash)?;
+        let ja4 = f.ja4.unwrap_or("-");
+        loop {
+            let k = &self.groups[i as usize].0;
+            let host = match f.sni {
+                Some(sni) => k.host == sni,
+                None => k.host.strip_suffix(NO_SNI) == Some(f.server_ip),
+            };
+            if host
+                && k.client_ip == f.client_ip
+                && k.ja4 == ja4
+                && k.profile == profile
+                && k.sensor == f.sensor
+            {
+                return Some(i as usize);
+            }
+            i = self.next[i as usize];
+            if i == u32::MAX {
+                return None;
             }
         }
-        let g = if self.groups.len() < self.max_groups || self.groups.contains_key(&key) {
-            self.groups.entry(key).or_insert_with(|| Group::new(f))
-        } else {
-            self.other.get_or_insert_with(|| Group::new(f))
+    }
+
+    /// Hash of a key's parts, the host as its text less one `(no SNI)` suffix: a server
+    /// name spelled like an address-named host is that group, as the key's string is.
+    fn hash_parts(
+        &self,
+        profile: &str,
+        sensor: &str,
+        client_ip: &str,
+        ja4: &str,
+        host: &str,
+    ) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        for part in [profile, sensor, client_ip, ja4, host] {
+            h.write(part.as_bytes());
+            h.write_u8(0xff);
+        }
+        h.finish()
+    }
+
+    fn add_with(&mut self, f: &Flow<'_>, stack: impl FnOnce() -> String) {
+        let profile = f.policy.as_ref().map_or("-", |p| p.profile);
+        if let Some(p) = &f.policy {
+            match self.mins.get_mut(p.profile) {
+                Some(m) => {
+                    if p.min.is_some() {
+                        *m = p.min;
+                    }
+                }
+                None => {
+                    self.mins.insert(p.profile.to_owned(), p.min);
+                }
+            }
+        }
+        let ja4 = f.ja4.unwrap_or("-");
+        let hash = self.hash_parts(
+            profile,
+            f.sensor,
+            f.client_ip,
+            ja4,
+            f.sni
+                .map_or(f.server_ip, |s| s.strip_suffix(NO_SNI).unwrap_or(s)),
+        );
+        let g = match self.find(hash, f, profile) {
+            Some(i) => &mut self.groups[i].1,
+            None if self.groups.len() < self.max_groups => {
+                let key = Key {
+                    profile: profile.to_owned(),
+                    sensor: f.sensor.to_owned(),
+                    client_ip: f.client_ip.to_owned(),
+                    ja4: ja4.to_owned(),
+                    host: f
+                        .sni
+                        .map_or_else(|| format!("{}{NO_SNI}", f.server_ip), str::to_owned),
+                };
+                let i = self.groups.len() as u32;
+                self.next
+                    .push(self.index.insert(hash, i).unwrap_or(u32::MAX));
+                self.groups.push((key, Group::new(f, stack())));
+                &mut self.groups[i as usize].1
+            }
+            None => self.other.get_or_insert_with(|| Group::new(f, stack())),
         };
         if let Some(r) = f.remediation {
             if g.remediation.as_deref() != Some(r) {
@@ -197,11 +331,18 @@ impl Report {
         g.last = g.last.max(f.last);
     }
 
+    /// The groups in key order.
+    fn sorted_groups(&self) -> Vec<(&Key, &Group)> {
+        let mut v: Vec<(&Key, &Group)> = self.groups.iter().map(|(k, g)| (k, g)).collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
     /// Some client breaks or already fails under a policy: the exit status is 1.
     pub fn has_problems(&self) -> bool {
         self.groups
-            .values()
-            .any(|g| matches!(g.verdict, Some(Verdict::Breaks | Verdict::Failing)))
+            .iter()
+            .any(|(_, g)| matches!(g.verdict, Some(Verdict::Breaks | Verdict::Failing)))
     }
 
     pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
@@ -270,13 +411,13 @@ impl Report {
             "FINDINGS",
         ];
         // Records of several sensors (`helloscope report`): which one saw the client.
-        let sensors: BTreeSet<&str> = self.groups.keys().map(|k| k.sensor.as_str()).collect();
+        let sensors: BTreeSet<&str> = self.groups.iter().map(|(k, _)| k.sensor.as_str()).collect();
         let by_sensor = sensors.len() > 1;
         let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
         if by_sensor {
             rows[0].insert(1, "SENSOR".into());
         }
-        let mut sorted: Vec<(&Key, &Group)> = self.groups.iter().collect();
+        let mut sorted: Vec<(&Key, &Group)> = self.groups.iter().map(|(k, g)| (k, g)).collect();
         // Clients of one stack together, the worst verdict first within each.
         sorted.sort_by(|a, b| (&a.1.stack, b.1.verdict, a.0).cmp(&(&b.1.stack, a.1.verdict, b.0)));
         let other_key = Key {
@@ -287,6 +428,7 @@ impl Report {
             host: format!("(groups past the first {})", self.max_groups),
         };
         let other = self.other.as_ref().map(|g| (&other_key, g));
+        let mut seconds = SecondsText::default();
         for (k, g) in sorted.into_iter().chain(other) {
             let verdict = match (g.verdict, g.min_version) {
                 (Some(v), _) if std::ptr::eq(k, &other_key) => format!("{} (worst)", v.as_str()),
@@ -295,14 +437,21 @@ impl Report {
             };
             let list = |s: &BTreeSet<TlsVersion>| {
                 if s.is_empty() {
-                    "-".into()
-                } else {
-                    s.iter()
-                        .rev()
-                        .map(|v| v.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    return "-".into();
                 }
+                let mut text = String::with_capacity(s.len() * 9);
+                for (i, v) in s.iter().rev().enumerate() {
+                    if i > 0 {
+                        text.push_str(", ");
+                    }
+                    match v.name() {
+                        Some(n) => text.push_str(n),
+                        None => {
+                            let _ = write!(text, "{v}");
+                        }
+                    }
+                }
+                text
             };
             let mut row = vec![
                 verdict,
@@ -313,8 +462,8 @@ impl Report {
                 g.flows.to_string(),
                 list(&g.offered_max),
                 list(&g.negotiated),
-                rfc3339_micros(g.first).chars().take(19).collect(),
-                rfc3339_micros(g.last).chars().take(19).collect(),
+                seconds.text(g.first),
+                seconds.text(g.last),
                 g.findings
                     .iter()
                     .map(String::as_str)
@@ -332,13 +481,20 @@ impl Report {
                 *w = (*w).max(c.chars().count());
             }
         }
+        // One write for the table's lines, not one per line: standard error is not buffered.
+        let mut text = String::new();
+        let mut line = String::new();
         for r in &rows {
-            let mut s = String::new();
+            line.clear();
             for (c, w) in r.iter().zip(&widths) {
-                s.push_str(&format!("{c:<w$}  "));
+                line.push_str(c);
+                let pad = w.saturating_sub(c.chars().count()) + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
             }
-            writeln!(out, "{}", s.trim_end())?;
+            text.push_str(line.trim_end());
+            text.push('\n');
         }
+        out.write_all(text.as_bytes())?;
         self.write_stacks(out)
     }
 
@@ -385,6 +541,30 @@ impl Report {
     }
 }
 
+/// The `YYYY-MM-DDTHH:MM:SS` of times, the last one kept: a table's rows are mostly of
+/// few seconds.
+#[derive(Default)]
+struct SecondsText {
+    last: Option<(u64, String)>,
+}
+
+impl SecondsText {
+    fn text(&mut self, t: Duration) -> String {
+        let secs = t.as_secs();
+        match &self.last {
+            Some((s, text)) if *s == secs => text.clone(),
+            _ => {
+                let text: String = rfc3339_micros(Duration::from_secs(secs))
+                    .chars()
+                    .take(19)
+                    .collect();
+                self.last = Some((secs, text.clone()));
+                text
+            }
+        }
+    }
+}
+
 /// One group of the report (a client, the host it reached, under one policy), read by other
 /// views of the report (the HTML page, `report_html.rs`).
 pub struct GroupView<'a> {
@@ -406,7 +586,7 @@ pub struct GroupView<'a> {
 impl Report {
     /// The groups, in the report's key order.
     pub fn groups(&self) -> impl Iterator<Item = GroupView<'_>> {
-        self.groups.iter().map(|(k, g)| GroupView {
+        self.sorted_groups().into_iter().map(|(k, g)| GroupView {
             profile: &k.profile,
             client_ip: &k.client_ip,
             ja4: &k.ja4,
