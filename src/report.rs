@@ -1,6 +1,7 @@
 //! The cut-over readiness report: flows grouped by client (address + JA4) and host, clients
 //! grouped by TLS stack with what to change.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -25,6 +26,13 @@ struct Key {
     host: String,
 }
 
+impl Key {
+    /// The client: the sensor that saw it, its address and JA4.
+    fn client(&self) -> (&str, &str, &str) {
+        (&self.sensor, &self.client_ip, &self.ja4)
+    }
+}
+
 struct Group {
     flows: u64,
     offered_max: BTreeSet<TlsVersion>,
@@ -33,7 +41,6 @@ struct Group {
     findings: BTreeSet<String>,
     first: Duration,
     last: Duration,
-    min_version: Option<TlsVersion>,
     /// The client's stack: its label, and what to change when it offers less than TLS 1.2.
     stack: String,
     remediation: Option<std::sync::Arc<str>>,
@@ -81,7 +88,6 @@ impl Group {
             findings: BTreeSet::new(),
             first: f.first,
             last: f.last,
-            min_version: f.policy.as_ref().and_then(|p| p.min),
             stack,
             remediation: None,
         }
@@ -346,45 +352,51 @@ impl Report {
     }
 
     pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        // Built in memory and written at once: standard error is not buffered.
+        let mut buf = Vec::with_capacity(256 * (self.groups.len() + 16));
+        self.write_to(&mut buf)?;
+        out.write_all(&buf)
+    }
+
+    fn write_to(&self, out: &mut Vec<u8>) -> io::Result<()> {
+        // In key order the groups of one profile are together, and within them the groups
+        // of one client (sensor, address, JA4): the sets of clients below are made of runs
+        // already in order.
+        let sorted = self.sorted_groups();
         // Headline: distinct clients (address + JA4) that break or already fail.
         if self.mins.is_empty() {
-            let weak: BTreeSet<(&str, &str, &str)> = self
-                .groups
+            let mut weak: Vec<(&str, &str, &str)> = sorted
                 .iter()
-                .filter(|(_, g)| {
-                    g.offered_max.iter().all(|v| *v < TlsVersion::Tls12)
-                        && !g.offered_max.is_empty()
-                })
-                .map(|(k, _)| (k.sensor.as_str(), k.client_ip.as_str(), k.ja4.as_str()))
+                .filter(|(_, g)| below_tls12(g))
+                .map(|(k, _)| k.client())
                 .collect();
+            let weak = distinct(&mut weak);
             writeln!(
                 out,
                 "{} client{} will break when TLS 1.0/1.1 is disabled (no policy given: judged on every host)",
-                weak.len(),
-                if weak.len() == 1 { "" } else { "s" }
+                weak,
+                if weak == 1 { "" } else { "s" }
             )?;
         }
         for (profile, min) in &self.mins {
-            let mut breaks = BTreeSet::new();
-            let mut failing = BTreeSet::new();
-            for (k, g) in self.groups.iter().filter(|(k, _)| &k.profile == profile) {
+            let mut breaks = Vec::new();
+            let mut failing = Vec::new();
+            for (k, g) in sorted.iter().filter(|(k, _)| &k.profile == profile) {
                 match g.verdict {
-                    Some(Verdict::Breaks) => {
-                        breaks.insert((k.sensor.as_str(), k.client_ip.as_str(), k.ja4.as_str()));
-                    }
-                    Some(Verdict::Failing) => {
-                        failing.insert((k.sensor.as_str(), k.client_ip.as_str(), k.ja4.as_str()));
-                    }
+                    Some(Verdict::Breaks) => breaks.push(k.client()),
+                    Some(Verdict::Failing) => failing.push(k.client()),
                     _ => {}
                 }
             }
-            let n = breaks.union(&failing).count();
+            let failing_n = distinct(&mut failing);
+            breaks.append(&mut failing);
+            let n = distinct(&mut breaks);
             writeln!(
                 out,
                 "{profile}: {n} client{} will break when {} ({} already failing)",
                 if n == 1 { "" } else { "s" },
                 disabled_text(*min),
-                failing.len()
+                failing_n
             )?;
         }
         if let Some(o) = &self.other {
@@ -411,15 +423,35 @@ impl Report {
             "FINDINGS",
         ];
         // Records of several sensors (`helloscope report`): which one saw the client.
-        let sensors: BTreeSet<&str> = self.groups.iter().map(|(k, _)| k.sensor.as_str()).collect();
-        let by_sensor = sensors.len() > 1;
-        let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+        let by_sensor = sorted
+            .first()
+            .is_some_and(|(first, _)| sorted.iter().any(|(k, _)| k.sensor != first.sensor));
+        let mut rows: Vec<Vec<Cow<'_, str>>> =
+            vec![header.iter().map(|s| Cow::Borrowed(*s)).collect()];
         if by_sensor {
             rows[0].insert(1, "SENSOR".into());
         }
-        let mut sorted: Vec<(&Key, &Group)> = self.groups.iter().map(|(k, g)| (k, g)).collect();
-        // Clients of one stack together, the worst verdict first within each.
-        sorted.sort_by(|a, b| (&a.1.stack, b.1.verdict, a.0).cmp(&(&b.1.stack, a.1.verdict, b.0)));
+        // The stacks in their order, each group's by its rank: compared as numbers below.
+        let stacks: BTreeMap<&str, usize> = sorted
+            .iter()
+            .map(|(_, g)| (g.stack.as_str(), 0))
+            .collect::<BTreeMap<_, _>>()
+            .into_keys()
+            .enumerate()
+            .map(|(i, s)| (s, i))
+            .collect();
+        let ranks: Vec<usize> = sorted
+            .iter()
+            .map(|(_, g)| stacks[g.stack.as_str()])
+            .collect();
+        // Clients of one stack together, the worst verdict first within each, then in key
+        // order (their place in `sorted`).
+        let mut order: Vec<(usize, std::cmp::Reverse<Option<Verdict>>, usize)> = sorted
+            .iter()
+            .enumerate()
+            .map(|(i, (_, g))| (ranks[i], std::cmp::Reverse(g.verdict), i))
+            .collect();
+        order.sort_unstable();
         let other_key = Key {
             profile: "-".into(),
             sensor: "-".into(),
@@ -429,95 +461,103 @@ impl Report {
         };
         let other = self.other.as_ref().map(|g| (&other_key, g));
         let mut seconds = SecondsText::default();
-        for (k, g) in sorted.into_iter().chain(other) {
-            let verdict = match (g.verdict, g.min_version) {
-                (Some(v), _) if std::ptr::eq(k, &other_key) => format!("{} (worst)", v.as_str()),
-                (Some(v), _) => format!("{} ({})", v.as_str(), k.profile),
-                (None, _) => "-".into(),
-            };
-            let list = |s: &BTreeSet<TlsVersion>| {
-                if s.is_empty() {
-                    return "-".into();
+        let list = |s: &BTreeSet<TlsVersion>| -> Cow<'_, str> {
+            if s.is_empty() {
+                return "-".into();
+            }
+            let mut text = String::with_capacity(s.len() * 9);
+            for (i, v) in s.iter().rev().enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
                 }
-                let mut text = String::with_capacity(s.len() * 9);
-                for (i, v) in s.iter().rev().enumerate() {
-                    if i > 0 {
-                        text.push_str(", ");
-                    }
-                    match v.name() {
-                        Some(n) => text.push_str(n),
-                        None => {
-                            let _ = write!(text, "{v}");
-                        }
+                match v.name() {
+                    Some(n) => text.push_str(n),
+                    None => {
+                        let _ = write!(text, "{v}");
                     }
                 }
-                text
+            }
+            text.into()
+        };
+        for (k, g) in order.iter().map(|o| sorted[o.2]).chain(other) {
+            let verdict: Cow<'_, str> = match g.verdict {
+                Some(v) if std::ptr::eq(k, &other_key) => format!("{} (worst)", v.as_str()).into(),
+                Some(v) => format!("{} ({})", v.as_str(), k.profile).into(),
+                None => "-".into(),
             };
-            let mut row = vec![
-                verdict,
-                escape_text(&k.client_ip).into_owned(),
-                escape_text(&k.ja4).into_owned(),
-                escape_text(&g.stack).into_owned(),
-                escape_text(&k.host).into_owned(),
-                g.flows.to_string(),
-                list(&g.offered_max),
-                list(&g.negotiated),
-                seconds.text(g.first),
-                seconds.text(g.last),
-                g.findings
+            let findings: Cow<'_, str> = match g.findings.len() {
+                0 => "".into(),
+                1 => g.findings.iter().next().map_or("", String::as_str).into(),
+                _ => g
+                    .findings
                     .iter()
                     .map(String::as_str)
                     .collect::<Vec<_>>()
-                    .join(","),
+                    .join(",")
+                    .into(),
+            };
+            let mut row = vec![
+                verdict,
+                escape_text(&k.client_ip),
+                escape_text(&k.ja4),
+                escape_text(&g.stack),
+                escape_text(&k.host),
+                g.flows.to_string().into(),
+                list(&g.offered_max),
+                list(&g.negotiated),
+                seconds.text(g.first).into(),
+                seconds.text(g.last).into(),
+                findings,
             ];
             if by_sensor {
-                row.insert(1, k.sensor.clone());
+                row.insert(1, k.sensor.as_str().into());
             }
             rows.push(row);
         }
         let mut widths = vec![0; rows[0].len()];
         for r in &rows {
             for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
+                *w = (*w).max(text_width(c));
             }
         }
-        // One write for the table's lines, not one per line: standard error is not buffered.
-        let mut text = String::new();
         let mut line = String::new();
         for r in &rows {
             line.clear();
             for (c, w) in r.iter().zip(&widths) {
                 line.push_str(c);
-                let pad = w.saturating_sub(c.chars().count()) + 2;
+                let pad = w.saturating_sub(text_width(c)) + 2;
                 line.extend(std::iter::repeat_n(' ', pad));
             }
-            text.push_str(line.trim_end());
-            text.push('\n');
+            out.extend_from_slice(line.trim_end().as_bytes());
+            out.push(b'\n');
         }
-        out.write_all(text.as_bytes())?;
-        self.write_stacks(out)
+        self.write_stacks(out, &sorted, &stacks, &ranks)
     }
 
     /// Per stack: its clients, how many break or fail, and what to change.
-    fn write_stacks(&self, out: &mut dyn Write) -> io::Result<()> {
+    fn write_stacks(
+        &self,
+        out: &mut Vec<u8>,
+        sorted: &[(&Key, &Group)],
+        stacks: &BTreeMap<&str, usize>,
+        ranks: &[usize],
+    ) -> io::Result<()> {
         #[derive(Default)]
         struct PerStack<'a> {
-            clients: BTreeSet<(&'a str, &'a str, &'a str)>,
-            problems: BTreeSet<(&'a str, &'a str, &'a str)>,
+            clients: Vec<(&'a str, &'a str, &'a str)>,
+            problems: Vec<(&'a str, &'a str, &'a str)>,
             remediations: BTreeSet<&'a str>,
         }
-        let mut by: BTreeMap<&str, PerStack> = BTreeMap::new();
-        for (k, g) in &self.groups {
-            let s = by.entry(g.stack.as_str()).or_default();
-            let client = (k.sensor.as_str(), k.client_ip.as_str(), k.ja4.as_str());
-            s.clients.insert(client);
+        let mut by: Vec<PerStack> = stacks.iter().map(|_| PerStack::default()).collect();
+        for ((k, g), rank) in sorted.iter().zip(ranks) {
+            let s = &mut by[*rank];
+            let client = k.client();
+            s.clients.push(client);
             // Below TLS 1.2 with no policy, or a policy's breaks/failing.
-            let below =
-                g.offered_max.iter().all(|v| *v < TlsVersion::Tls12) && !g.offered_max.is_empty();
             if matches!(g.verdict, Some(Verdict::Breaks | Verdict::Failing))
-                || (g.verdict.is_none() && below)
+                || (g.verdict.is_none() && below_tls12(g))
             {
-                s.problems.insert(client);
+                s.problems.push(client);
                 if let Some(r) = &g.remediation {
                     s.remediations.insert(r);
                 }
@@ -525,19 +565,42 @@ impl Report {
         }
         writeln!(out)?;
         writeln!(out, "By TLS stack:")?;
-        for (stack, s) in &by {
+        for (stack, s) in stacks.keys().zip(&mut by) {
+            let clients = distinct(&mut s.clients);
             writeln!(
                 out,
                 "  {stack}: {} client{}, {} below the minimum",
-                s.clients.len(),
-                if s.clients.len() == 1 { "" } else { "s" },
-                s.problems.len()
+                clients,
+                if clients == 1 { "" } else { "s" },
+                distinct(&mut s.problems)
             )?;
             for r in &s.remediations {
                 writeln!(out, "    what to change: {r}")?;
             }
         }
         Ok(())
+    }
+}
+
+/// The group's client offers at most versions below TLS 1.2.
+fn below_tls12(g: &Group) -> bool {
+    g.offered_max.iter().all(|v| *v < TlsVersion::Tls12) && !g.offered_max.is_empty()
+}
+
+/// How many distinct items `v` holds (it is sorted and deduplicated in place; runs in
+/// order cost a pass).
+fn distinct<T: Ord>(v: &mut Vec<T>) -> usize {
+    v.sort_unstable();
+    v.dedup();
+    v.len()
+}
+
+/// A cell's width in characters, as `{:<w$}` counts them.
+fn text_width(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
     }
 }
 
