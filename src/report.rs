@@ -735,4 +735,71 @@ mod tests {
         );
         assert!(text.contains("\\x1b[2J\\x1b[31mx\\r\\ny"), "{text}");
     }
+    /// The addresses in the report read as the standard library writes them (the groups'
+    /// keys were its `to_string()`).
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        let addrs = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.100.9",
+            "1.20.3.40",
+            "192.168.0.10",
+            "::1",
+            "::",
+            "::ffff:1.2.3.4",
+            "2001:db8::8a2e:370:7334",
+            "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
+            "fe80:1:2:3:4:5:6:7",
+        ];
+        for a in addrs {
+            let ip: IpAddr = a.parse().unwrap();
+            let mut buf = [0; IP_TEXT];
+            assert_eq!(ip_text(ip, &mut buf), ip.to_string(), "{a}");
+        }
+    }
+
+    fn flow<'a>(client_ip: &'a str, server_ip: &'a str, sni: Option<&'a str>) -> Flow<'a> {
+        Flow {
+            sensor: "",
+            client_ip,
+            server_ip,
+            sni,
+            ja4: Some("t13d1516h2_8daaf6152771_02713d6af862"),
+            offered_max: Some(TlsVersion::Tls13),
+            negotiated: Some(TlsVersion::Tls13),
+            first: Duration::from_secs(1),
+            last: Duration::from_secs(2),
+            policy: None,
+            stack: None,
+            remediation: None,
+        }
+    }
+
+    /// A group is found again by its parts: one client and host is one row whatever the
+    /// server's address when a name was sent; without one, the host is the address, and a
+    /// name spelled as that host is the same row (the host's text is the key).
+    #[test]
+    fn flows_of_one_group_are_counted_in_one_row() {
+        let mut rep = Report::default();
+        rep.add_flow(&flow("10.0.0.1", "192.0.2.1", Some("a.example")));
+        rep.add_flow(&flow("10.0.0.1", "192.0.2.2", Some("a.example")));
+        rep.add_flow(&flow("10.0.0.2", "192.0.2.1", Some("a.example")));
+        rep.add_flow(&flow("10.0.0.1", "192.0.2.1", None));
+        rep.add_flow(&flow("10.0.0.1", "192.0.2.1", Some("192.0.2.1 (no SNI)")));
+        rep.add_flow(&flow("10.0.0.1", "192.0.2.9", None));
+        let rows: Vec<(&str, &str, u64)> = rep
+            .groups()
+            .map(|g| (g.client_ip, g.host, g.flows))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("10.0.0.1", "192.0.2.1 (no SNI)", 2),
+                ("10.0.0.1", "192.0.2.9 (no SNI)", 1),
+                ("10.0.0.1", "a.example", 2),
+                ("10.0.0.2", "a.example", 1),
+            ]
+        );
+    }
 }
