@@ -200,7 +200,7 @@ pub fn stack_cache_bytes(c: &Common) -> Option<usize> {
 
 /// What one group of the readiness report holds at worst: its key's strings (a client
 /// address, a JA4, a server name of up to 253 bytes), its sets of versions and its stack's
-/// name, and the map's node around it.
+/// name, and its entry in the report's table and hash index.
 const REPORT_GROUP_BYTES: usize = 1024;
 
 /// Most groups of the readiness report: [`crate::report::MAX_GROUPS`], or fewer when their

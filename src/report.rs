@@ -310,6 +310,16 @@ impl Report {
                         .map_or_else(|| format!("{}{NO_SNI}", f.server_ip), str::to_owned),
                 };
                 let i = self.groups.len() as u32;
+                if self.groups.len() == self.groups.capacity() {
+                    // Doubling, but never past the cap: the memory bound counts groups.
+                    let more = self
+                        .groups
+                        .len()
+                        .max(16)
+                        .min(self.max_groups - self.groups.len());
+                    self.groups.reserve_exact(more);
+                    self.next.reserve_exact(more);
+                }
                 self.next
                     .push(self.index.insert(hash, i).unwrap_or(u32::MAX));
                 self.groups.push((key, Group::new(f, stack())));
