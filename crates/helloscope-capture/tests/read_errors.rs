@@ -37,6 +37,23 @@ fn read_error(bytes: Vec<u8>) -> (u64, ReadError) {
     }
 }
 
+/// Reads `bytes` to their error, which must be a truncation: the packets read before it, the
+/// structure cut short, its offset, the bytes it needed and the bytes there.
+fn truncation(bytes: Vec<u8>) -> (u64, FileStructure, u64, usize, usize) {
+    match read_error(bytes) {
+        (
+            packet,
+            ReadError::Truncated {
+                structure,
+                offset,
+                required_len,
+                len,
+            },
+        ) => (packet, structure, offset, required_len, len),
+        (_, e) => panic!("not a truncation: {e:?}"),
+    }
+}
+
 /// Record start offsets of a little-endian microsecond pcap file.
 fn pcap_records(b: &[u8]) -> Vec<usize> {
     assert_eq!(&b[..4], [0xd4, 0xc3, 0xb2, 0xa1], "little-endian pcap");
@@ -55,50 +72,31 @@ fn a_pcap_file_cut_at_several_offsets() {
     assert_eq!(read_all(full.clone()).unwrap(), recs.len() as u64);
 
     // Inside the file header.
-    let (packet, e) = read_error(full[..10].to_vec());
-    assert_eq!(packet, 0);
-    assert!(
-        matches!(
-            e,
-            ReadError::Truncated {
-                structure: FileStructure::FileHeader,
-                offset: 0,
-                required_len: 24,
-                len: 10
-            }
-        ),
-        "{e:?}"
+    assert_eq!(
+        truncation(full[..10].to_vec()),
+        (0, FileStructure::FileHeader, 0, 24, 10)
     );
     for k in [0, 1, recs.len() / 2, recs.len() - 1] {
         let at = recs[k];
         let caplen = u32_le(&full, at + 8);
         // Inside the record header, 8 of its 16 bytes there.
-        let (packet, e) = read_error(full[..at + 8].to_vec());
-        assert_eq!(packet, k as u64);
-        match e {
-            ReadError::Truncated {
-                structure: FileStructure::RecordHeader,
-                offset,
-                required_len: 16,
-                len: 8,
-            } => assert_eq!(offset, at as u64),
-            e => panic!("record {k}: {e:?}"),
-        }
+        assert_eq!(
+            truncation(full[..at + 8].to_vec()),
+            (k as u64, FileStructure::RecordHeader, at as u64, 16, 8),
+            "record {k}"
+        );
         // Inside the captured bytes, one short.
-        let (packet, e) = read_error(full[..at + 16 + caplen - 1].to_vec());
-        assert_eq!(packet, k as u64);
-        match e {
-            ReadError::Truncated {
-                structure: FileStructure::Record,
-                offset,
-                required_len,
-                len,
-            } => assert_eq!(
-                (offset, required_len, len),
-                (at as u64, 16 + caplen, 16 + caplen - 1)
+        assert_eq!(
+            truncation(full[..at + 16 + caplen - 1].to_vec()),
+            (
+                k as u64,
+                FileStructure::Record,
+                at as u64,
+                16 + caplen,
+                16 + caplen - 1
             ),
-            e => panic!("record {k}: {e:?}"),
-        }
+            "record {k}"
+        );
         assert!(e_text(&full[..at + 8]).contains(&format!("at byte offset {at}")));
     }
 }
@@ -155,48 +153,23 @@ fn a_pcapng_file_cut_and_corrupted() {
     let blocks = pcapng_blocks(&full);
     let shb_len = u32_le(&full, 4);
     // Inside the section header block: an error opening the stream, before any packet.
-    match read_error(full[..20].to_vec()) {
-        (
-            0,
-            ReadError::Truncated {
-                structure,
-                offset,
-                required_len,
-                len,
-            },
-        ) => assert_eq!(
-            (structure, offset, required_len, len),
-            (FileStructure::Block, 0, shb_len, 20)
-        ),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        truncation(full[..20].to_vec()),
+        (0, FileStructure::Block, 0, shb_len, 20)
+    );
     // Inside the last block, 10 of its bytes there; and inside its first 8 bytes.
     let last = *blocks.last().unwrap();
     let last_len = u32_le(&full, last + 4);
-    match read_error(full[..last + 10].to_vec()).1 {
-        ReadError::Truncated {
-            structure,
-            offset,
-            required_len,
-            len,
-        } => assert_eq!(
-            (structure, offset, required_len, len),
-            (FileStructure::Block, last as u64, last_len, 10)
-        ),
-        e => panic!("{e:?}"),
-    }
-    match read_error(full[..last + 5].to_vec()).1 {
-        ReadError::Truncated {
-            structure,
-            offset,
-            required_len,
-            len,
-        } => assert_eq!(
-            (structure, offset, required_len, len),
-            (FileStructure::BlockHeader, last as u64, 8, 5)
-        ),
-        e => panic!("{e:?}"),
-    }
+    let (_, structure, offset, required_len, len) = truncation(full[..last + 10].to_vec());
+    assert_eq!(
+        (structure, offset, required_len, len),
+        (FileStructure::Block, last as u64, last_len, 10)
+    );
+    let (_, structure, offset, required_len, len) = truncation(full[..last + 5].to_vec());
+    assert_eq!(
+        (structure, offset, required_len, len),
+        (FileStructure::BlockHeader, last as u64, 8, 5)
+    );
     // Two sections, the second's byte-order magic corrupted, then its major version made 2.
     let packets = read_all(full.clone()).unwrap();
     let mut two = full.clone();
