@@ -21,6 +21,7 @@ use helloscope_tls::{CipherSuite, TlsVersion};
 use crate::policy::Evaluation;
 use crate::schema::Flow;
 use crate::stack::StackMatch;
+use crate::word;
 
 /// True when no byte of `b` needs escaping: eight bytes at a time, as a word (almost every
 /// string is clean, and a byte loop cost more than copying the line). The bytes past the last
@@ -28,25 +29,16 @@ use crate::stack::StackMatch;
 /// first and last four bytes (which may overlap).
 #[inline]
 fn is_clean(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Some byte of `x` is below `n` (n <= 0x80): the classic test, exact with `!x & HIGH`.
-    let has_below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
-    let dirty = |x: u64| {
-        let quote = x ^ (ONES * u64::from(b'"'));
-        let backslash = x ^ (ONES * u64::from(b'\\'));
-        (has_below(x, 0x20) | has_below(quote, 1) | has_below(backslash, 1)) != 0
-    };
-    let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    let dirty = |x: u64| (word::below(x, 0x20) | word::has(x, b'"') | word::has(x, b'\\')) != 0;
     let n = b.len();
     if n >= 8 {
         let mut chunks = b.chunks_exact(8);
         for c in &mut chunks {
-            if dirty(word(c)) {
+            if dirty(word::load(c)) {
                 return false;
             }
         }
-        chunks.remainder().is_empty() || !dirty(word(&b[n - 8..]))
+        chunks.remainder().is_empty() || !dirty(word::load(&b[n - 8..]))
     } else if n >= 4 {
         let half = |c: &[u8]| u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
         !dirty(half(&b[..4]) | half(&b[n - 4..]) << 32)

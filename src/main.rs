@@ -17,6 +17,7 @@ mod schema;
 mod sink;
 mod sniff;
 mod stack;
+mod word;
 
 use std::process::ExitCode;
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::schema::Flow;
 use crate::stack::StackMatch;
+use crate::word;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -123,19 +124,12 @@ pub fn escape_text(s: &str) -> std::borrow::Cow<'_, str> {
 /// time, as a word: almost every cell is plain, and decoding it char by char cost more than
 /// the rest of the csv row.
 fn is_plain_ascii(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Some byte of `x` (all below 0x80) is below `n` (n <= 0x80): exact with `!x & HIGH`.
-    let has_below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
-        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        if x & HIGH != 0 {
-            return false;
-        }
-        let del = x ^ (ONES * 0x7f);
-        let backslash = x ^ (ONES * u64::from(b'\\'));
-        if (has_below(x, 0x20) | has_below(del, 1) | has_below(backslash, 1)) != 0 {
+        let x = word::load(c);
+        if x & word::HIGH != 0
+            || (word::below(x, 0x20) | word::has(x, 0x7f) | word::has(x, b'\\')) != 0
+        {
             return false;
         }
     }
